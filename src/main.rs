@@ -1,1 +1,49 @@
-fn main(){}
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    use switchyard::server::{shutdown_signal, Application};
+    use switchyard::settings::Settings;
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
+        )
+        .init();
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        let help = args.iter().any(|a| a == "-h" || a == "--help");
+        eprintln!(
+            "usage: switchyard\n\nStarts the dashboard and the proxy. Settings come from the \
+             environment (see README.md, Configuration)."
+        );
+        return if help {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
+
+    let result = async {
+        let settings = Settings::from_env()?;
+        let app = Application::build(settings).await?;
+        app.run_until(shutdown_signal()).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("switchyard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub fn main() {
+    // The browser bundle starts from `hydrate()` in lib.rs; this binary needs the ssr feature.
+}

@@ -1,0 +1,49 @@
+//! Server functions, grouped by resource. Each one checks the caller's role on the server,
+//! validates its input and only then touches the database. The browser calls them through
+//! the generated client stubs; their bodies compile only into the server.
+
+pub mod auth;
+mod error;
+pub mod users;
+
+pub use error::ApiError;
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! What every server function needs: the app state, the session and the caller.
+    use super::ApiError;
+    use crate::auth::session;
+    use crate::domain::Role;
+    use crate::state::AppState;
+    use crate::store::users::UserRow;
+    use leptos::prelude::use_context;
+    use tower_sessions::Session;
+
+    pub fn state() -> Result<AppState, ApiError> {
+        use_context::<AppState>()
+            .ok_or_else(|| ApiError::internal("app state missing from context"))
+    }
+
+    pub async fn session() -> Result<Session, ApiError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|e| ApiError::internal(format!("session layer missing: {e}")))
+    }
+
+    /// The signed-in caller, who must hold at least `needed`.
+    pub async fn require(needed: Role) -> Result<UserRow, ApiError> {
+        let state = state()?;
+        let session = session().await?;
+        let user = session::signed_in_user(&session, &state.db.pool)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::Unauthenticated)?;
+        if !user.role.includes(needed) {
+            return Err(ApiError::Forbidden(format!(
+                "This needs the {needed} role; you are signed in as {}.",
+                user.role
+            )));
+        }
+        Ok(user)
+    }
+}

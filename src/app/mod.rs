@@ -1,0 +1,111 @@
+//! The dashboard UI: the HTML shell, the router and the app frame (top bar and navigation).
+
+mod components;
+mod pages;
+
+use crate::api::auth::{current_user, Logout};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes, A};
+use leptos_router::hooks::use_location;
+use leptos_router::path;
+use pages::*;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/switchyard.css"/>
+        <Title text="Switchyard"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFoundPage/> }>
+                <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/setup") view=SetupPage/>
+                <ParentRoute path=path!("") view=Frame>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route path=path!("models") view=ModelsPage/>
+                    <Route path=path!("accounts") view=AccountsPage/>
+                    <Route path=path!("policies") view=PoliciesPage/>
+                    <Route path=path!("keys") view=KeysPage/>
+                    <Route path=path!("users") view=UsersPage/>
+                    <Route path=path!("alerts") view=AlertsPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+const NAVIGATION: [(&str, &str); 7] = [
+    ("/", "Dashboard"),
+    ("/models", "Models"),
+    ("/accounts", "Accounts"),
+    ("/policies", "Policies"),
+    ("/keys", "Keys"),
+    ("/users", "Users"),
+    ("/alerts", "Alerts"),
+];
+
+/// Top bar with the product name, the signed-in user and sign-out; navigation beside the page.
+#[component]
+fn Frame() -> impl IntoView {
+    let location = use_location();
+    // Re-read on navigation, so the bar follows sign-in, sign-out and role changes.
+    let user = Resource::new(move || location.pathname.get(), |_| current_user());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                <span class="brand-mark">"⇄"</span>
+                "Switchyard"
+            </A>
+            <div class="topbar-user">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(user)) => view! {
+                                <span class="who" data-testid="signed-in-user">
+                                    {user.username}
+                                    <span class="badge">{user.role.to_string()}</span>
+                                </span>
+                                <ActionForm action=logout>
+                                    <button type="submit" class="ghost">"Sign out"</button>
+                                </ActionForm>
+                            }
+                            .into_any(),
+                            _ => view! { <A href="/login">"Sign in"</A> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </div>
+        </header>
+        <div class="frame">
+            <nav class="sidenav" aria-label="Main">
+                {NAVIGATION
+                    .into_iter()
+                    .map(|(href, label)| view! { <A href=href exact=true>{label}</A> })
+                    .collect_view()}
+            </nav>
+            <main class="content">
+                <Outlet/>
+            </main>
+        </div>
+    }
+}

@@ -1,0 +1,170 @@
+//! Team members: admins create users with a role, change roles, disable and re-enable
+//! accounts and reset passwords. Other roles see the server's refusal.
+
+use crate::api::users::{list_users, ChangeRole, CreateUser, ResetPassword, SetUserDisabled};
+use crate::app::components::{field_error, form_error, LoadError};
+use crate::domain::{Role, UserView, PASSWORD_MIN};
+use leptos::prelude::*;
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let change = ServerAction::<ChangeRole>::new();
+    let disable = ServerAction::<SetUserDisabled>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let users = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                change.version().get(),
+                disable.version().get(),
+                reset.version().get(),
+            )
+        },
+        |_| list_users(),
+    );
+    let row_error = move || {
+        form_error(change.value())()
+            .or_else(form_error(disable.value()))
+            .or_else(form_error(reset.value()))
+            .or_else(field_error(reset.value(), "password"))
+    };
+    let reset_done = move || matches!(reset.value().get(), Some(Ok(())));
+
+    view! {
+        <section class="page">
+            <h1>"Users"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                        Ok(list) => view! {
+                            <p class="form-error" role="alert" data-testid="users-error">{row_error}</p>
+                            <Show when=reset_done>
+                                <p class="notice ok">"Password changed."</p>
+                            </Show>
+                            <UserTable list change disable reset/>
+                            <NewUserForm create/>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn UserTable(
+    list: Vec<UserView>,
+    change: ServerAction<ChangeRole>,
+    disable: ServerAction<SetUserDisabled>,
+    reset: ServerAction<ResetPassword>,
+) -> impl IntoView {
+    view! {
+        <div class="card table-card">
+            <table class="table" data-testid="users-table">
+                <thead>
+                    <tr>
+                        <th>"User"</th>
+                        <th>"Role"</th>
+                        <th>"Status"</th>
+                        <th>"Password"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .into_iter()
+                        .map(|user| {
+                            let UserView { id, username, role, disabled, .. } = user;
+                            let (id_for_role, id_for_access) = (id.clone(), id.clone());
+                            let role_label = format!("Role of {username}");
+                            let password_label = format!("New password for {username}");
+                            let row_key = username.clone();
+                            view! {
+                                <tr data-username=row_key>
+                                    <td>{username}</td>
+                                    <td>
+                                        <ActionForm action=change attr:class="inline">
+                                            <input type="hidden" name="id" value=id_for_role/>
+                                            <select name="role" aria-label=role_label>
+                                                {Role::ALL
+                                                    .into_iter()
+                                                    .map(|r| view! {
+                                                        <option value=r.as_str() selected=r == role>{r.as_str()}</option>
+                                                    })
+                                                    .collect_view()}
+                                            </select>
+                                            <button type="submit" class="small">"Change role"</button>
+                                        </ActionForm>
+                                    </td>
+                                    <td>
+                                        <ActionForm action=disable attr:class="inline">
+                                            <input type="hidden" name="id" value=id_for_access/>
+                                            <input type="hidden" name="disabled" value=(!disabled).to_string()/>
+                                            <span class=if disabled { "badge off" } else { "badge on" }>
+                                                {if disabled { "disabled" } else { "active" }}
+                                            </span>
+                                            <button type="submit" class="small">
+                                                {if disabled { "Enable" } else { "Disable" }}
+                                            </button>
+                                        </ActionForm>
+                                    </td>
+                                    <td>
+                                        <ActionForm action=reset attr:class="inline">
+                                            <input type="hidden" name="id" value=id/>
+                                            <input
+                                                type="password"
+                                                name="password"
+                                                placeholder="New password"
+                                                autocomplete="new-password"
+                                                aria-label=password_label
+                                                minlength=PASSWORD_MIN
+                                                required
+                                            />
+                                            <button type="submit" class="small">"Reset"</button>
+                                        </ActionForm>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
+    let username_error = field_error(create.value(), "username");
+    let password_error = field_error(create.value(), "password");
+    let error = form_error(create.value());
+    view! {
+        <div class="card">
+            <h2>"Add a user"</h2>
+            <ActionForm action=create attr:class="grid-form">
+                <div class="field">
+                    <label for="new-username">"User name"</label>
+                    <input id="new-username" name="username" type="text" autocomplete="off" required/>
+                    <p class="field-error" data-testid="username-error">{username_error}</p>
+                </div>
+                <div class="field">
+                    <label for="new-password">{format!("Password (at least {PASSWORD_MIN} characters)")}</label>
+                    <input id="new-password" name="password" type="password" autocomplete="new-password" required/>
+                    <p class="field-error" data-testid="password-error">{password_error}</p>
+                </div>
+                <div class="field">
+                    <label for="new-role">"Role"</label>
+                    <select id="new-role" name="role">
+                        <option value="viewer">"viewer: reads everything except secrets"</option>
+                        <option value="editor">"editor: also changes models, policies and prices"</option>
+                        <option value="admin">"admin: everything, including credentials and users"</option>
+                    </select>
+                </div>
+                <p class="form-error" role="alert">{error}</p>
+                <button type="submit" class="primary" disabled=move || create.pending().get()>"Add user"</button>
+            </ActionForm>
+        </div>
+    }
+}

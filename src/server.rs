@@ -1,0 +1,300 @@
+//! Start-up: database, migrations, first admin, shared state and the axum router that serves
+//! the dashboard, its server functions and the health endpoints. `main.rs` and the
+//! integration tests both start the app through `Application`.
+
+use crate::api::ApiError;
+use crate::app::{shell, App};
+use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
+use crate::config_file::ConfigFile;
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::store::{users, Db};
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::Session;
+
+/// Error bodies of server functions are small JSON; anything bigger is not ours to parse.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, migrates, makes sure there is a way to get a first admin,
+    /// and binds the listen address (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let config_file = settings
+            .config_file
+            .as_deref()
+            .map(ConfigFile::load)
+            .transpose()?;
+        let db = Db::connect(&settings.database_url, settings.db_max_connections)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    crate::store::redact_url(&settings.database_url)
+                )
+            })?;
+        let session_store = session::DbSessionStore::open(&db.native)
+            .await
+            .context("cannot prepare the session table")?;
+        session_store.spawn_expired_cleanup(Duration::from_secs(60 * 10));
+
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.addr))?;
+        let local_addr = listener.local_addr()?;
+        let public_url = if settings.addr.port() == 0 {
+            format!("http://{local_addr}")
+        } else {
+            settings.public_url.clone()
+        };
+
+        let setup_token = first_admin(&db, &settings, config_file.as_ref(), &public_url).await?;
+        if let Some(file) = &config_file {
+            if !file.unapplied_sections.is_empty() {
+                tracing::warn!(
+                    sections = ?file.unapplied_sections,
+                    "the config file has sections this version does not apply yet; configure them in the dashboard"
+                );
+            }
+        }
+
+        let state = AppState {
+            leptos_options: leptos_options(local_addr),
+            db,
+            settings: Arc::new(settings.clone()),
+            login_throttle: Arc::new(LoginThrottle::new(
+                settings.auth.login_max_failures,
+                Duration::from_secs(settings.auth.login_window_minutes * 60),
+            )),
+            setup_token,
+        };
+        let router = router(state.clone(), session::layer(session_store, &settings.auth));
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// With no user yet: the config file's admin entry creates one; otherwise a setup token is
+/// made and the setup link printed once.
+async fn first_admin(
+    db: &Db,
+    settings: &Settings,
+    config_file: Option<&ConfigFile>,
+    public_url: &str,
+) -> anyhow::Result<Option<SetupToken>> {
+    if users::count(&db.pool).await? > 0 {
+        return Ok(None);
+    }
+    if let Some(admin) = config_file.and_then(|f| f.admin.as_ref()) {
+        let username = crate::domain::normalize_username(&admin.username);
+        crate::domain::validate_username(&username)
+            .map_err(|m| anyhow::anyhow!("config file admin.username: {m}"))?;
+        crate::domain::validate_password(&admin.password)
+            .map_err(|m| anyhow::anyhow!("config file admin.password: {m}"))?;
+        let hash = crate::auth::password::hash_password(admin.password.clone()).await?;
+        if users::insert_first_admin(&db.pool, &username, &hash).await? {
+            tracing::info!(user = %username, "created the first admin from the config file");
+        }
+        return Ok(None);
+    }
+    let token = SetupToken::new(settings.setup_token.clone());
+    // Printed to stdout as well as logged, so it is seen whatever the log filter.
+    println!(
+        "\n  No account exists yet. Create the first admin here:\n  {}\n",
+        token.link(public_url)
+    );
+    tracing::info!("waiting for the first admin to be created through the setup link");
+    Ok(Some(token))
+}
+
+/// cargo-leptos passes the site settings through the environment; a binary started on its
+/// own (or a test) falls back to the same values as `[package.metadata.leptos]`.
+fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let from_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
+        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let mut options = from_cargo_leptos
+        .then(|| leptos::config::get_configuration(None).ok())
+        .flatten()
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|| LeptosOptions::builder().output_name("switchyard").build());
+    options.site_addr = addr;
+    options
+}
+
+fn router(
+    state: AppState,
+    sessions: tower_sessions::SessionManagerLayer<session::DbSessionStore>,
+) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    // leptos_axum registers the pages and every server function (under /api) here.
+    let app = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), page_guard));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(app)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::map_response(with_api_error_status))
+        .layer(sessions)
+        .layer(middleware::from_fn(csrf::refuse_cross_site))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Server functions answer every error with 500; this gives each `ApiError` its own status
+/// (401, 403, 400, 429 …), in this one place.
+async fn with_api_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response
+            .headers()
+            .contains_key(server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Full page loads: signed-out visitors go to the login page (or to setup while no user
+/// exists); signed-in users skip the login page. Server functions check roles themselves.
+async fn page_guard(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let signed_in = match session::signed_in_user(&session, &state.db.pool).await {
+        Ok(user) => user.is_some(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the session");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    match (path, signed_in) {
+        ("/login", true) => Redirect::to("/").into_response(),
+        ("/login" | "/setup", false) => next.run(request).await,
+        (_, true) => next.run(request).await,
+        (_, false) => {
+            let target = if state.setup_token.is_some()
+                && users::count(&state.db.pool).await.unwrap_or(1) == 0
+            {
+                "/setup"
+            } else {
+                "/login"
+            };
+            Redirect::to(target).into_response()
+        }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], "ok")
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => ([(header::CACHE_CONTROL, "no-store")], "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}

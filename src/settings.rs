@@ -1,0 +1,251 @@
+//! Runtime settings: defaults from `Leptos.toml` (compiled in), overridden by environment
+//! variables. Nothing here reads the database.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+const DEFAULTS: &str = include_str!("../Leptos.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("built-in defaults (Leptos.toml) are invalid: {0}")]
+    Defaults(#[from] toml::de::Error),
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub database_url: String,
+    pub db_max_connections: u32,
+    /// Where the SQLite file's folder and the master key file live.
+    pub data_dir: PathBuf,
+    pub auth: AuthSettings,
+    /// `SWITCHYARD_CONFIG`: a YAML file applied at start-up.
+    pub config_file: Option<PathBuf>,
+    /// `SWITCHYARD_SETUP_TOKEN`: a fixed first-admin setup token for automation; random otherwise.
+    pub setup_token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub secure_cookies: bool,
+    pub session_idle_days: i64,
+    pub login_max_failures: u32,
+    pub login_window_minutes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    server: ServerDefaults,
+    database: DatabaseDefaults,
+    auth: AuthDefaults,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerDefaults {
+    addr: String,
+    public_url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseDefaults {
+    url: String,
+    max_connections: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthDefaults {
+    secure_cookies: bool,
+    session_idle_days: i64,
+    login_max_failures: u32,
+    login_window_minutes: u64,
+}
+
+impl Settings {
+    /// Defaults overridden by the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Defaults overridden by `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let defaults: Defaults = toml::from_str(DEFAULTS)?;
+        let text = |name: &'static str, default: String| lookup(name).unwrap_or(default);
+
+        let addr_text = text("SWITCHYARD_ADDR", defaults.server.addr);
+        let addr = addr_text.parse().map_err(|e| SettingsError::Env {
+            name: "SWITCHYARD_ADDR",
+            value: addr_text.clone(),
+            reason: format!("{e} (expected host:port, e.g. 127.0.0.1:3000)"),
+        })?;
+        let public_url = text("SWITCHYARD_PUBLIC_URL", defaults.server.public_url);
+        let public_url = if public_url.is_empty() {
+            format!("http://{addr}")
+        } else {
+            public_url.trim_end_matches('/').to_string()
+        };
+
+        let database_url = text("DATABASE_URL", defaults.database.url);
+        let data_dir = lookup("SWITCHYARD_DATA_DIR")
+            .map(PathBuf::from)
+            .or_else(|| sqlite_folder(&database_url))
+            .unwrap_or_else(|| PathBuf::from("data"));
+
+        Ok(Settings {
+            addr,
+            public_url,
+            database_url,
+            db_max_connections: number(
+                &lookup,
+                "SWITCHYARD_DB_MAX_CONNECTIONS",
+                defaults.database.max_connections,
+            )?,
+            data_dir,
+            auth: AuthSettings {
+                secure_cookies: boolean(
+                    &lookup,
+                    "SWITCHYARD_SECURE_COOKIES",
+                    defaults.auth.secure_cookies,
+                )?,
+                session_idle_days: number(
+                    &lookup,
+                    "SWITCHYARD_SESSION_IDLE_DAYS",
+                    defaults.auth.session_idle_days,
+                )?,
+                login_max_failures: number(
+                    &lookup,
+                    "SWITCHYARD_LOGIN_MAX_FAILURES",
+                    defaults.auth.login_max_failures,
+                )?,
+                login_window_minutes: number(
+                    &lookup,
+                    "SWITCHYARD_LOGIN_WINDOW_MINUTES",
+                    defaults.auth.login_window_minutes,
+                )?,
+            },
+            config_file: lookup("SWITCHYARD_CONFIG")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            setup_token: lookup("SWITCHYARD_SETUP_TOKEN").filter(|t| !t.is_empty()),
+        })
+    }
+}
+
+/// The folder of a `sqlite://` database file, which also holds the master key file.
+fn sqlite_folder(database_url: &str) -> Option<PathBuf> {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    PathBuf::from(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+}
+
+fn number<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, SettingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    match lookup(name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| SettingsError::Env {
+                name,
+                reason: e.to_string(),
+                value,
+            }),
+    }
+}
+
+fn boolean(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, SettingsError> {
+    match lookup(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(SettingsError::Env {
+            name,
+            value: other.to_string(),
+            reason: "expected true or false".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_come_from_leptos_toml() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_url, "http://127.0.0.1:3000");
+        assert_eq!(s.database_url, "sqlite://data/switchyard.db");
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert!(!s.auth.secure_cookies);
+        assert_eq!(s.auth.login_max_failures, 5);
+        assert!(s.config_file.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s = with(&[
+            ("SWITCHYARD_ADDR", "0.0.0.0:8080"),
+            ("DATABASE_URL", "sqlite:///var/lib/sy/db.sqlite?mode=rwc"),
+            ("SWITCHYARD_SECURE_COOKIES", "true"),
+            ("SWITCHYARD_PUBLIC_URL", "https://gw.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(s.addr.port(), 8080);
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/sy"));
+        assert!(s.auth.secure_cookies);
+        assert_eq!(s.public_url, "https://gw.example.com");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = with(&[("SWITCHYARD_ADDR", "nope")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SWITCHYARD_ADDR"), "{err}");
+        let err = with(&[("SWITCHYARD_LOGIN_MAX_FAILURES", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SWITCHYARD_LOGIN_MAX_FAILURES"), "{err}");
+        let err = with(&[("SWITCHYARD_SECURE_COOKIES", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("true or false"), "{err}");
+    }
+}

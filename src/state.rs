@@ -1,0 +1,18 @@
+//! What every handler and server function shares.
+
+use crate::auth::{setup::SetupToken, throttle::LoginThrottle};
+use crate::settings::Settings;
+use crate::store::Db;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Present while the instance was started without any user.
+    pub setup_token: Option<SetupToken>,
+}

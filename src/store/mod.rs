@@ -1,0 +1,151 @@
+//! The database: one connection pool for SQLite (default) or PostgreSQL, chosen by the URL,
+//! migrations, and one repository module per aggregate.
+//!
+//! Queries go through sqlx's `Any` driver with `$n` placeholders (both SQLite and PostgreSQL
+//! accept them) and portable column types, so every repository is written once.
+
+pub mod users;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (got `{0}`)")]
+    UnsupportedUrl(String),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a record with this {0} already exists")]
+    Duplicate(&'static str),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to `Duplicate(field)`; everything else stays as is.
+    fn unique_as(field: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+        move |e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(field),
+            _ => StoreError::Sqlx(e),
+        }
+    }
+}
+
+/// The backend-specific pool, for libraries that need one (the session store).
+#[derive(Clone, Debug)]
+pub enum NativePool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub native: NativePool,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its folder when missing) and runs migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let native = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            NativePool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            if let Some(folder) = options.get_filename().parent() {
+                if !folder.as_os_str().is_empty() {
+                    std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+                        path: folder.display().to_string(),
+                        source,
+                    })?;
+                }
+            }
+            NativePool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+
+        let is_sqlite = matches!(native, NativePool::Sqlite(_));
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    // Per-connection SQLite settings; the file itself is already in WAL mode.
+                    if is_sqlite {
+                        conn.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Db { pool, native })
+    }
+
+    /// For `/readyz`: can we run a query right now?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// A database URL safe for messages and logs: the password, if any, is hidden.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/sy"),
+            "postgres://app:***@db:5432/sy"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}
