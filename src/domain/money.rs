@@ -4,7 +4,9 @@ use std::ops::{Add, AddAssign};
 
 /// An amount of US dollars in integer micro-dollars: spend is summed over millions of requests,
 /// so it is never kept in floating point.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(pub i64);
 
