@@ -3,7 +3,8 @@
 //! Sixty one-second buckets rather than a crate such as `governor`: GCRA limiters charge a cost
 //! up front and cannot take back part of it, while we reserve an estimate and correct it with the
 //! provider's reported usage afterwards; the buckets also give the dashboard the live counts and
-//! give a 429 an exact Retry-After. One window is under 1.5 KB and one second is fine enough.
+//! give a 429 a computed Retry-After. One window is under 1.5 KB. A request counts from the start
+//! of its second, so it leaves the window up to a second early: fine for limits per minute.
 
 use std::fmt;
 
