@@ -288,3 +288,396 @@ impl LiveState {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Capabilities, MatchCriteria, ProviderKind, Purpose, StepType};
+    use crate::routing::plan::plan;
+    use crate::routing::snapshot::tests::{account, logical_model, policy, target};
+    use crate::routing::{RouteRequest, RoutingError};
+
+    const NOW: u64 = 1_795_000_000_000;
+
+    fn snapshot(edit: impl FnOnce(&mut Vec<ProviderAccount>)) -> RoutingSnapshot {
+        let mut accounts = vec![
+            account("openai-main", ProviderKind::Openai),
+            account("claude", ProviderKind::Anthropic),
+        ];
+        edit(&mut accounts);
+        let all = Capabilities {
+            streaming: true,
+            tools: true,
+            vision: true,
+            json_mode: true,
+        };
+        let models = vec![logical_model(
+            "primary-llm",
+            all,
+            vec![
+                target("openai-main", "gpt-4o"),
+                target("claude", "claude-sonnet-4-5"),
+            ],
+        )];
+        let mut p = policy(
+            "primary-first",
+            1,
+            MatchCriteria::default(),
+            &["primary-llm"],
+        );
+        p.circuit_breaker = CircuitBreakerSettings {
+            failure_threshold: 2,
+            recovery_seconds: 10,
+        };
+        RoutingSnapshot::new(accounts, models, vec![p]).unwrap()
+    }
+
+    fn request(tokens: u32) -> RouteRequest {
+        RouteRequest {
+            logical_model: "primary-llm".into(),
+            step_type: StepType::Inference,
+            purpose: Purpose::Chat,
+            needs: Capabilities::default(),
+            estimated_tokens: tokens,
+        }
+    }
+
+    fn answered(tokens: u32) -> AttemptOutcome {
+        AttemptOutcome::Answered {
+            latency_ms: 300,
+            total_tokens: Some(tokens),
+        }
+    }
+
+    #[test]
+    fn an_attempt_reserves_then_corrects_with_reported_usage() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let plan = plan(&snapshot, &request(500), &live, NOW).unwrap();
+        live.record_plan(&plan);
+        let attempt = live
+            .begin_attempt(&snapshot, &plan, &plan.candidates[0], 500, NOW)
+            .unwrap();
+        assert_eq!(attempt.target(), &target("openai-main", "gpt-4o"));
+        let view = live.account_view("openai-main", NOW);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (1, 500)
+        );
+
+        live.finish_attempt(attempt, answered(42), NOW + 300);
+        let view = live.account_view("openai-main", NOW + 300);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (1, 42)
+        );
+        assert_eq!(view.latency_ewma_ms, Some(300.0));
+        assert_eq!(
+            live.policy_stats("primary-first"),
+            PolicyStatsSnapshot {
+                matches: 1,
+                successes: 1,
+                errors: 0,
+                fallbacks: 0
+            }
+        );
+    }
+
+    #[test]
+    fn outcomes_settle_tokens_circuit_and_counters() {
+        // (label, outcomes on the first target, tokens left in the window, circuit state, stats)
+        type Case = (
+            &'static str,
+            Vec<AttemptOutcome>,
+            u64,
+            CircuitState,
+            PolicyStatsSnapshot,
+        );
+        let failed = AttemptOutcome::Failed { latency_ms: 50 };
+        let refused = AttemptOutcome::Refused { latency_ms: 50 };
+        let stats = |successes, errors| PolicyStatsSnapshot {
+            matches: 0,
+            successes,
+            errors,
+            fallbacks: 0,
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "no usage reported keeps the estimate",
+                vec![AttemptOutcome::Answered {
+                    latency_ms: 1,
+                    total_tokens: None,
+                }],
+                100,
+                CircuitState::Closed,
+                stats(1, 0),
+            ),
+            (
+                "a failure frees its tokens",
+                vec![failed],
+                0,
+                CircuitState::Closed,
+                stats(0, 1),
+            ),
+            (
+                "threshold failures open the circuit",
+                vec![failed, failed],
+                0,
+                CircuitState::Open,
+                stats(0, 2),
+            ),
+            (
+                "a refused request does not count against the target",
+                vec![refused, refused, refused],
+                0,
+                CircuitState::Closed,
+                stats(0, 3),
+            ),
+            (
+                "a success resets the failure count",
+                vec![failed, answered(7), failed],
+                7,
+                CircuitState::Closed,
+                stats(1, 2),
+            ),
+        ];
+        for (label, outcomes, tokens, state, expected_stats) in cases {
+            let snapshot = snapshot(|_| {});
+            let live = LiveState::new();
+            let plan = plan(&snapshot, &request(100), &live, NOW).unwrap();
+            for outcome in outcomes {
+                let attempt = live
+                    .begin_attempt(&snapshot, &plan, &plan.candidates[0], 100, NOW)
+                    .unwrap();
+                live.finish_attempt(attempt, outcome, NOW);
+            }
+            assert_eq!(
+                live.account_view("openai-main", NOW).tokens_last_minute,
+                tokens,
+                "{label}"
+            );
+            assert_eq!(
+                live.circuit_view(&target("openai-main", "gpt-4o"), NOW)
+                    .state,
+                state,
+                "{label}"
+            );
+            assert_eq!(
+                live.policy_stats("primary-first"),
+                expected_stats,
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
+    fn open_circuit_is_skipped_then_lets_exactly_one_trial_through() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let gpt4o = target("openai-main", "gpt-4o");
+        let first = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        for _ in 0..2 {
+            let attempt = live
+                .begin_attempt(&snapshot, &first, &first.candidates[0], 10, NOW)
+                .unwrap();
+            live.finish_attempt(attempt, AttemptOutcome::Failed { latency_ms: 5 }, NOW);
+        }
+        assert_eq!(
+            live.circuit_view(&gpt4o, NOW),
+            CircuitView {
+                state: CircuitState::Open,
+                reopens_at_ms: Some(NOW + 10_000)
+            }
+        );
+        let during = plan(&snapshot, &request(10), &live, NOW + 1_000).unwrap();
+        assert_eq!(during.candidates.len(), 1);
+        assert_eq!(
+            during.skips[0].reason,
+            SkipReason::CircuitOpen {
+                until_ms: NOW + 10_000
+            }
+        );
+
+        // Two requests planned at the same moment after the window: both see the trial...
+        let later = NOW + 10_000;
+        let plan_a = plan(&snapshot, &request(10), &live, later).unwrap();
+        let plan_b = plan(&snapshot, &request(10), &live, later).unwrap();
+        assert_eq!(plan_a.candidates[0].target, gpt4o);
+        assert_eq!(plan_b.candidates[0].target, gpt4o);
+        // ...but only one gets it; the other's reservation is given back.
+        let trial = live
+            .begin_attempt(&snapshot, &plan_a, &plan_a.candidates[0], 10, later)
+            .unwrap();
+        let second = live.begin_attempt(&snapshot, &plan_b, &plan_b.candidates[0], 10, later);
+        assert_eq!(
+            second,
+            Err(Skip {
+                target: gpt4o.clone(),
+                reason: SkipReason::TrialInFlight
+            })
+        );
+        // The two failed requests and the trial; not the refused one.
+        assert_eq!(
+            live.account_view("openai-main", later).requests_last_minute,
+            3
+        );
+        assert_eq!(
+            live.circuit_view(&gpt4o, later).state,
+            CircuitState::HalfOpen
+        );
+
+        live.finish_attempt(trial, answered(10), later + 100);
+        assert_eq!(
+            live.circuit_view(&gpt4o, later + 100),
+            CircuitView {
+                state: CircuitState::Closed,
+                reopens_at_ms: None
+            }
+        );
+    }
+
+    #[test]
+    fn rate_room_taken_since_planning_skips_the_candidate_and_counts_fallbacks() {
+        let snapshot = snapshot(|accounts| accounts[0].rpm_limit = Some(1));
+        let live = LiveState::new();
+        let plan_a = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        let plan_b = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        live.record_plan(&plan_a);
+        live.record_plan(&plan_b);
+        let a = live
+            .begin_attempt(&snapshot, &plan_a, &plan_a.candidates[0], 10, NOW)
+            .unwrap();
+        let refused = live
+            .begin_attempt(&snapshot, &plan_b, &plan_b.candidates[0], 10, NOW)
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "openai-main/gpt-4o: requests per minute limit 1 reached, room again in 60s"
+        );
+        let b = live
+            .begin_attempt(&snapshot, &plan_b, &plan_b.candidates[1], 10, NOW)
+            .unwrap();
+        live.finish_attempt(a, answered(10), NOW);
+        live.finish_attempt(b, answered(10), NOW);
+        assert_eq!(
+            live.policy_stats("primary-first"),
+            PolicyStatsSnapshot {
+                matches: 2,
+                successes: 2,
+                errors: 0,
+                fallbacks: 1
+            }
+        );
+        // A third request finds no room on the first account and plans around it.
+        let third = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        assert_eq!(third.candidates.len(), 1);
+        assert_eq!(
+            live.policy_stats("unknown-policy"),
+            PolicyStatsSnapshot::default()
+        );
+    }
+
+    #[test]
+    fn spend_crosses_each_threshold_once_and_stops_a_hard_budget() {
+        let snapshot =
+            snapshot(|accounts| accounts[0].monthly_budget = Some(Money::from_dollars(10.0)));
+        let live = LiveState::new();
+        let Some(openai) = snapshot.account("openai-main") else {
+            panic!("account")
+        };
+        let crossings: Vec<Vec<u8>> = [4.0, 1.5, 3.0, 1.0, 0.5, 5.0]
+            .into_iter()
+            .map(|dollars| live.add_spend(openai, Money::from_dollars(dollars), NOW))
+            .collect();
+        assert_eq!(
+            crossings,
+            vec![vec![], vec![50], vec![80], vec![], vec![100], vec![]]
+        );
+        assert_eq!(
+            live.account_view("openai-main", NOW).spent_this_month,
+            Money::from_dollars(15.0)
+        );
+        let planned = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        assert_eq!(
+            planned.skips[0].to_string(),
+            "openai-main/gpt-4o: monthly budget used up ($15.00 of $10.00)"
+        );
+        // December starts from zero.
+        let december = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+        assert_eq!(
+            live.account_view("openai-main", december).spent_this_month,
+            Money::ZERO
+        );
+        assert_eq!(
+            live.add_spend(openai, Money::from_dollars(6.0), december),
+            vec![50]
+        );
+    }
+
+    #[test]
+    fn resumed_spend_and_probes_feed_the_plan() {
+        let snapshot =
+            snapshot(|accounts| accounts[1].monthly_budget = Some(Money::from_dollars(10.0)));
+        let live = LiveState::new();
+        live.resume_spend(
+            "claude",
+            MonthlySpend::resume("2026-11", Money::from_dollars(10.0), [50, 80, 100]),
+        );
+        live.record_probe(
+            "openai-main",
+            ProbeResult {
+                at_ms: NOW,
+                ok: false,
+                latency_ms: 0,
+                detail: "HTTP 503".into(),
+            },
+        );
+        let result = plan(&snapshot, &request(10), &live, NOW + 1_000);
+        let Ok(planned) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(planned.candidates.len(), 1);
+        assert_eq!(
+            planned.candidates[0].health.reason,
+            "last probe failed 1s ago: HTTP 503"
+        );
+        assert_eq!(planned.skips.len(), 1);
+        let health = live.account_view("openai-main", NOW + 1_000).health;
+        assert_eq!(health.level, crate::routing::HealthLevel::Unhealthy);
+        // With the failing account disabled too, nothing is left: 503, not 429.
+        let snapshot = self::snapshot(|accounts| {
+            accounts[0].enabled = false;
+            accounts[1].monthly_budget = Some(Money::from_dollars(10.0));
+        });
+        let Err(RoutingError::Exhausted(exhausted)) = plan(&snapshot, &request(10), &live, NOW)
+        else {
+            panic!("exhausted")
+        };
+        assert_eq!(exhausted.retry_after_secs(), None);
+    }
+
+    #[test]
+    fn concurrent_attempts_lose_no_updates() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let planned = plan(&snapshot, &request(3), &live, NOW).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..200 {
+                        let attempt = live
+                            .begin_attempt(&snapshot, &planned, &planned.candidates[0], 3, NOW)
+                            .unwrap();
+                        live.finish_attempt(attempt, answered(2), NOW);
+                    }
+                });
+            }
+        });
+        let view = live.account_view("openai-main", NOW);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (1_600, 3_200)
+        );
+        assert_eq!(live.policy_stats("primary-first").successes, 1_600);
+    }
+}
