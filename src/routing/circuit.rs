@@ -79,15 +79,6 @@ impl CircuitBreaker {
         admission
     }
 
-    /// Gives back a claimed trial that was never sent (e.g. the rate limit refused it).
-    pub fn abandon_trial(&mut self, trial_started_ms: u64) {
-        if *self == (CircuitBreaker::HalfOpen { trial_started_ms }) {
-            *self = CircuitBreaker::Open {
-                until_ms: trial_started_ms,
-            };
-        }
-    }
-
     /// A success proves the target answers, whatever the state was.
     pub fn record_success(&mut self) {
         *self = CircuitBreaker::default();
@@ -252,20 +243,16 @@ mod tests {
     }
 
     #[test]
-    fn check_does_not_claim_the_trial_and_abandon_returns_it() {
+    fn check_does_not_claim_the_trial() {
         let mut breaker = CircuitBreaker::Open { until_ms: 100 };
         assert_eq!(breaker.check(SETTINGS, 100), Admission::Trial);
         assert_eq!(breaker.check(SETTINGS, 100), Admission::Trial);
         assert_eq!(breaker.admit(SETTINGS, 150), Admission::Trial);
         assert_eq!(breaker.check(SETTINGS, 151), Admission::TrialInFlight);
-        breaker.abandon_trial(150);
-        assert_eq!(breaker.admit(SETTINGS, 152), Admission::Trial);
-        // Abandoning someone else's trial does nothing.
-        breaker.abandon_trial(150);
         assert_eq!(
             breaker,
             CircuitBreaker::HalfOpen {
-                trial_started_ms: 152
+                trial_started_ms: 150
             }
         );
     }

@@ -120,6 +120,13 @@ impl LiveState {
         change(&mut self.accounts.entry(account.to_string()).or_default())
     }
 
+    fn with_circuit<R>(&self, target: &Target, change: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
+        if let Some(mut circuit) = self.circuits.get_mut(target) {
+            return change(&mut circuit);
+        }
+        change(&mut self.circuits.entry(target.clone()).or_default())
+    }
+
     fn count(&self, policy: Option<&str>, counter: impl Fn(&PolicyStats) -> &AtomicU64) {
         let Some(policy) = policy else { return };
         if let Some(stats) = self.policies.get(policy) {
@@ -162,11 +169,9 @@ impl LiveState {
                 live.rate.reserve(limits, estimated_tokens, now_ms)
             })
             .map_err(|denial| skip(SkipReason::RateLimited(denial)))?;
-        let admission = self
-            .circuits
-            .entry(candidate.target.clone())
-            .or_default()
-            .admit(plan.circuit_breaker, now_ms);
+        let admission = self.with_circuit(&candidate.target, |circuit| {
+            circuit.admit(plan.circuit_breaker, now_ms)
+        });
         let refused = match admission {
             Admission::Allowed | Admission::Trial => None,
             Admission::Open { until_ms } => Some(SkipReason::CircuitOpen { until_ms }),
@@ -216,14 +221,13 @@ impl LiveState {
             }
             live.health.record_outcome(target_ok, latency_ms, now_ms);
         });
-        {
-            let mut circuit = self.circuits.entry(attempt.target.clone()).or_default();
+        self.with_circuit(&attempt.target, |circuit| {
             if target_ok {
                 circuit.record_success();
             } else {
                 circuit.record_failure(attempt.settings, now_ms);
             }
-        }
+        });
         if matches!(outcome, AttemptOutcome::Answered { .. }) {
             self.count(attempt.policy.as_deref(), |s| &s.successes);
         } else {
