@@ -59,9 +59,10 @@ impl FromStr for Capability {
     }
 }
 
-/// The set of capabilities a logical model declares, or a request needs.
+/// The set of capabilities a logical model declares, or a request needs. Written as a list,
+/// `[streaming, tools]`, as in the config file; flags `{streaming: true}` are read too.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(from = "CapabilitiesWire", into = "Vec<Capability>")]
 pub struct Capabilities {
     pub streaming: bool,
     pub tools: bool,
@@ -102,6 +103,42 @@ impl FromIterator<Capability> for Capabilities {
             }
         }
         set
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CapabilitiesWire {
+    List(Vec<Capability>),
+    Flags(CapabilityFlags),
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct CapabilityFlags {
+    streaming: bool,
+    tools: bool,
+    vision: bool,
+    json_mode: bool,
+}
+
+impl From<CapabilitiesWire> for Capabilities {
+    fn from(wire: CapabilitiesWire) -> Self {
+        match wire {
+            CapabilitiesWire::List(list) => list.into_iter().collect(),
+            CapabilitiesWire::Flags(f) => Capabilities {
+                streaming: f.streaming,
+                tools: f.tools,
+                vision: f.vision,
+                json_mode: f.json_mode,
+            },
+        }
+    }
+}
+
+impl From<Capabilities> for Vec<Capability> {
+    fn from(set: Capabilities) -> Self {
+        set.iter().collect()
     }
 }
 
@@ -376,6 +413,37 @@ mod tests {
         let model: LogicalModel = serde_json::from_str(json).unwrap();
         assert_eq!(model.capabilities, Capabilities::default());
         assert_eq!(model.targets[0].to_string(), "mistral/mistral-small");
+        let wire = [
+            (
+                r#"["vision","tools"]"#,
+                Some(Capabilities {
+                    tools: true,
+                    vision: true,
+                    ..Default::default()
+                }),
+            ),
+            (
+                r#"{"json_mode":true}"#,
+                Some(Capabilities {
+                    json_mode: true,
+                    ..Default::default()
+                }),
+            ),
+            (r#"["audio"]"#, None),
+            (r#"{"audio":true}"#, None),
+        ];
+        for (json, expected) in wire {
+            assert_eq!(
+                serde_json::from_str::<Capabilities>(json).ok(),
+                expected,
+                "{json}"
+            );
+        }
+        let all: Capabilities = Capability::ALL.into_iter().collect();
+        assert_eq!(
+            serde_json::to_string(&all).unwrap(),
+            r#"["streaming","tools","vision","json_mode"]"#
+        );
         let bad = r#"{"name":"x","targets":[],"colour":"red"}"#;
         assert!(serde_json::from_str::<LogicalModel>(bad).is_err());
     }
