@@ -1,11 +1,28 @@
-//! Plain types shared by every layer: no I/O, serde only.
+//! Plain types shared by every layer: no I/O, serde only. One file per aggregate.
 
+mod logical_model;
 mod money;
+mod policy;
+mod provider_account;
 mod provider_kind;
+mod purpose;
+mod step_type;
 mod user;
+mod validation;
 
+pub use logical_model::{
+    Capabilities, Capability, Defaults, LogicalModel, Target, DESCRIPTION_MAX_LEN,
+    MAX_STOP_SEQUENCES, PROVIDER_MODEL_MAX_LEN,
+};
 pub use money::Money;
+pub use policy::{
+    CircuitBreakerSettings, MatchCriteria, Policy, MAX_FAILURE_THRESHOLD, MAX_RECOVERY_SECONDS,
+};
+pub use provider_account::{ProviderAccount, DEFAULT_ALERT_THRESHOLDS, MAX_ALERT_THRESHOLDS};
 pub use provider_kind::{ProviderKind, UnknownProviderKind};
+pub use purpose::Purpose;
+pub use step_type::StepType;
 pub use user::{
     normalize_username, validate_password, validate_username, Role, UserView, PASSWORD_MIN,
 };
+pub use validation::{DomainError, FieldError, NAME_MAX_LEN};

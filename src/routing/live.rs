@@ -1,0 +1,687 @@
+//! Live state the proxy's hot path reads and updates concurrently: per-account and per-target
+//! entries in sharded maps (no global lock; a shard is held only for a few arithmetic steps,
+//! never across an await or a provider call), and per-policy counters as atomics.
+
+use super::budget::{month_of, MonthlySpend};
+use super::circuit::{Admission, CircuitBreaker, CircuitState};
+use super::health::{Health, HealthTracker, ProbeResult};
+use super::plan::{Candidate, LiveView, Plan, Skip, SkipReason};
+use super::rate::{RateLimits, RateUsage, RateWindow, Reservation};
+use super::RoutingSnapshot;
+use crate::domain::{CircuitBreakerSettings, Money, ProviderAccount, Target};
+use dashmap::DashMap;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Everything the router tracks about one provider account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountLive {
+    pub rate: RateWindow,
+    pub spend: MonthlySpend,
+    pub health: HealthTracker,
+}
+
+/// Counters per policy, for the dashboard. `successes` and `errors` count attempts;
+/// `fallbacks` counts attempts on any candidate but the plan's first.
+#[derive(Debug, Default)]
+struct PolicyStats {
+    matches: AtomicU64,
+    successes: AtomicU64,
+    errors: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PolicyStatsSnapshot {
+    pub matches: u64,
+    pub successes: u64,
+    pub errors: u64,
+    pub fallbacks: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccountView {
+    pub requests_last_minute: u32,
+    pub tokens_last_minute: u64,
+    pub spent_this_month: Money,
+    pub health: Health,
+    pub latency_ewma_ms: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CircuitView {
+    pub state: CircuitState,
+    /// When an open circuit lets its trial request through (Unix ms).
+    pub reopens_at_ms: Option<u64>,
+}
+
+/// A call the proxy is about to make: rate room is reserved and, for a half-open circuit, the
+/// trial claimed. Hand it back to `finish_attempt` when the call ends.
+#[must_use = "pass the attempt to finish_attempt so the reservation and circuit are settled"]
+#[derive(Debug, PartialEq)]
+pub struct Attempt {
+    policy: Option<String>,
+    target: Target,
+    settings: CircuitBreakerSettings,
+    reservation: Reservation,
+}
+
+impl Attempt {
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+/// How a provider call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The provider answered; `total_tokens` is its reported usage, when it reported one.
+    Answered {
+        latency_ms: u64,
+        total_tokens: Option<u32>,
+    },
+    /// The provider refused the request itself (a 4xx other than 429): the target works, the
+    /// request does not, so this does not count against the target.
+    Refused { latency_ms: u64 },
+    /// Connect error, timeout, 429 or 5xx: counts against the target.
+    Failed { latency_ms: u64 },
+}
+
+#[derive(Debug, Default)]
+pub struct LiveState {
+    accounts: DashMap<String, AccountLive>,
+    circuits: DashMap<Target, CircuitBreaker>,
+    policies: DashMap<String, PolicyStats>,
+}
+
+impl LiveView for LiveState {
+    fn read_account<R>(&self, account: &str, read: impl FnOnce(&AccountLive) -> R) -> R {
+        match self.accounts.get(account) {
+            Some(live) => read(&live),
+            None => read(&AccountLive::default()),
+        }
+    }
+
+    fn circuit(&self, target: &Target) -> CircuitBreaker {
+        self.circuits.get(target).map(|c| *c).unwrap_or_default()
+    }
+}
+
+impl LiveState {
+    pub fn new() -> Self {
+        LiveState::default()
+    }
+
+    fn with_account<R>(&self, account: &str, change: impl FnOnce(&mut AccountLive) -> R) -> R {
+        // The common case finds the entry without allocating a key.
+        if let Some(mut live) = self.accounts.get_mut(account) {
+            return change(&mut live);
+        }
+        change(&mut self.accounts.entry(account.to_string()).or_default())
+    }
+
+    fn with_circuit<R>(&self, target: &Target, change: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
+        if let Some(mut circuit) = self.circuits.get_mut(target) {
+            return change(&mut circuit);
+        }
+        change(&mut self.circuits.entry(target.clone()).or_default())
+    }
+
+    fn count(&self, policy: Option<&str>, counter: impl Fn(&PolicyStats) -> &AtomicU64) {
+        let Some(policy) = policy else { return };
+        if let Some(stats) = self.policies.get(policy) {
+            counter(&stats).fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        counter(&self.policies.entry(policy.to_string()).or_default())
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a planned request against its policy.
+    pub fn record_plan(&self, plan: &Plan) {
+        self.count(plan.policy.as_deref(), |s| &s.matches);
+    }
+
+    /// Claims what one call needs right before it is made: rate room for `estimated_tokens`
+    /// and, when the circuit is half-open, its single trial. Another request may have taken
+    /// either since the plan was made; then the candidate is skipped with the reason.
+    pub fn begin_attempt(
+        &self,
+        snapshot: &RoutingSnapshot,
+        plan: &Plan,
+        candidate: &Candidate,
+        estimated_tokens: u32,
+        now_ms: u64,
+    ) -> Result<Attempt, Skip> {
+        let skip = |reason| Skip {
+            target: candidate.target.clone(),
+            reason,
+        };
+        let account = snapshot
+            .account(&candidate.target.account)
+            .ok_or_else(|| skip(SkipReason::AccountNotConfigured))?;
+        let limits = RateLimits {
+            rpm: account.rpm_limit,
+            tpm: account.tpm_limit,
+        };
+        let reservation = self
+            .with_account(&account.name, |live| {
+                live.rate.reserve(limits, estimated_tokens, now_ms)
+            })
+            .map_err(|denial| skip(SkipReason::RateLimited(denial)))?;
+        let admission = self.with_circuit(&candidate.target, |circuit| {
+            circuit.admit(plan.circuit_breaker, now_ms)
+        });
+        let refused = match admission {
+            Admission::Allowed | Admission::Trial => None,
+            Admission::Open { until_ms } => Some(SkipReason::CircuitOpen { until_ms }),
+            Admission::TrialInFlight => Some(SkipReason::TrialInFlight),
+        };
+        if let Some(reason) = refused {
+            self.with_account(&account.name, |live| live.rate.release(reservation));
+            return Err(skip(reason));
+        }
+        if plan
+            .candidates
+            .first()
+            .is_some_and(|first| first.target != candidate.target)
+        {
+            self.count(plan.policy.as_deref(), |s| &s.fallbacks);
+        }
+        Ok(Attempt {
+            policy: plan.policy.clone(),
+            target: candidate.target.clone(),
+            settings: plan.circuit_breaker,
+            reservation,
+        })
+    }
+
+    /// Settles an attempt: corrects the token reservation with the reported usage, moves the
+    /// circuit, feeds the health score and the policy's counters.
+    pub fn finish_attempt(&self, attempt: Attempt, outcome: AttemptOutcome, now_ms: u64) {
+        let (latency_ms, target_ok) = match outcome {
+            AttemptOutcome::Answered { latency_ms, .. }
+            | AttemptOutcome::Refused { latency_ms } => (latency_ms, true),
+            AttemptOutcome::Failed { latency_ms } => (latency_ms, false),
+        };
+        self.with_account(&attempt.target.account, |live| {
+            match outcome {
+                AttemptOutcome::Answered {
+                    total_tokens: Some(tokens),
+                    ..
+                } => live.rate.correct(attempt.reservation, tokens),
+                // No usage reported: keep the estimate, the safe side of the limit.
+                AttemptOutcome::Answered {
+                    total_tokens: None, ..
+                } => {}
+                // Nothing was generated; the request itself still counts against RPM.
+                AttemptOutcome::Refused { .. } | AttemptOutcome::Failed { .. } => {
+                    live.rate.correct(attempt.reservation, 0)
+                }
+            }
+            live.health.record_outcome(target_ok, latency_ms, now_ms);
+        });
+        self.with_circuit(&attempt.target, |circuit| {
+            if target_ok {
+                circuit.record_success();
+            } else {
+                circuit.record_failure(attempt.settings, now_ms);
+            }
+        });
+        if matches!(outcome, AttemptOutcome::Answered { .. }) {
+            self.count(attempt.policy.as_deref(), |s| &s.successes);
+        } else {
+            self.count(attempt.policy.as_deref(), |s| &s.errors);
+        }
+    }
+
+    /// Adds the cost of a call to the account's spend this month and returns the alert
+    /// thresholds it newly crossed (each at most once per month).
+    pub fn add_spend(&self, account: &ProviderAccount, cost: Money, now_ms: u64) -> Vec<u8> {
+        let month = month_of(now_ms);
+        self.with_account(&account.name, |live| {
+            live.spend.add(
+                &month,
+                cost,
+                account.monthly_budget,
+                &account.alert_thresholds,
+            )
+        })
+    }
+
+    /// Restores an account's spend and already-raised alerts from the database at start-up.
+    pub fn resume_spend(&self, account: &str, spend: MonthlySpend) {
+        self.with_account(account, |live| live.spend = spend);
+    }
+
+    pub fn record_probe(&self, account: &str, probe: ProbeResult) {
+        self.with_account(account, |live| live.health.record_probe(probe));
+    }
+
+    pub fn account_view(&self, account: &str, now_ms: u64) -> AccountView {
+        let month = month_of(now_ms);
+        self.read_account(account, |live| {
+            let RateUsage { requests, tokens } = live.rate.usage(now_ms);
+            AccountView {
+                requests_last_minute: requests,
+                tokens_last_minute: tokens,
+                spent_this_month: live.spend.spent_in(&month),
+                health: live.health.assess(now_ms),
+                latency_ewma_ms: live.health.latency_ewma_ms(),
+            }
+        })
+    }
+
+    pub fn circuit_view(&self, target: &Target, now_ms: u64) -> CircuitView {
+        let circuit = self.circuit(target);
+        CircuitView {
+            state: circuit.state(now_ms),
+            reopens_at_ms: circuit.reopens_at_ms(),
+        }
+    }
+
+    pub fn policy_stats(&self, policy: &str) -> PolicyStatsSnapshot {
+        self.policies
+            .get(policy)
+            .map(|s| PolicyStatsSnapshot {
+                matches: s.matches.load(Ordering::Relaxed),
+                successes: s.successes.load(Ordering::Relaxed),
+                errors: s.errors.load(Ordering::Relaxed),
+                fallbacks: s.fallbacks.load(Ordering::Relaxed),
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Capabilities, MatchCriteria, ProviderKind, Purpose, StepType};
+    use crate::routing::plan::plan;
+    use crate::routing::snapshot::tests::{account, logical_model, policy, target};
+    use crate::routing::{RouteRequest, RoutingError};
+
+    const NOW: u64 = 1_795_000_000_000;
+
+    fn snapshot(edit: impl FnOnce(&mut Vec<ProviderAccount>)) -> RoutingSnapshot {
+        let mut accounts = vec![
+            account("openai-main", ProviderKind::Openai),
+            account("claude", ProviderKind::Anthropic),
+        ];
+        edit(&mut accounts);
+        let all = Capabilities {
+            streaming: true,
+            tools: true,
+            vision: true,
+            json_mode: true,
+        };
+        let models = vec![logical_model(
+            "primary-llm",
+            all,
+            vec![
+                target("openai-main", "gpt-4o"),
+                target("claude", "claude-sonnet-4-5"),
+            ],
+        )];
+        let mut p = policy(
+            "primary-first",
+            1,
+            MatchCriteria::default(),
+            &["primary-llm"],
+        );
+        p.circuit_breaker = CircuitBreakerSettings {
+            failure_threshold: 2,
+            recovery_seconds: 10,
+        };
+        RoutingSnapshot::new(accounts, models, vec![p]).unwrap()
+    }
+
+    fn request(tokens: u32) -> RouteRequest {
+        RouteRequest {
+            logical_model: "primary-llm".into(),
+            step_type: StepType::Inference,
+            purpose: Purpose::Chat,
+            needs: Capabilities::default(),
+            estimated_tokens: tokens,
+        }
+    }
+
+    fn answered(tokens: u32) -> AttemptOutcome {
+        AttemptOutcome::Answered {
+            latency_ms: 300,
+            total_tokens: Some(tokens),
+        }
+    }
+
+    #[test]
+    fn an_attempt_reserves_then_corrects_with_reported_usage() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let plan = plan(&snapshot, &request(500), &live, NOW).unwrap();
+        live.record_plan(&plan);
+        let attempt = live
+            .begin_attempt(&snapshot, &plan, &plan.candidates[0], 500, NOW)
+            .unwrap();
+        assert_eq!(attempt.target(), &target("openai-main", "gpt-4o"));
+        let view = live.account_view("openai-main", NOW);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (1, 500)
+        );
+
+        live.finish_attempt(attempt, answered(42), NOW + 300);
+        let view = live.account_view("openai-main", NOW + 300);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (1, 42)
+        );
+        assert_eq!(view.latency_ewma_ms, Some(300.0));
+        assert_eq!(
+            live.policy_stats("primary-first"),
+            PolicyStatsSnapshot {
+                matches: 1,
+                successes: 1,
+                errors: 0,
+                fallbacks: 0
+            }
+        );
+    }
+
+    #[test]
+    fn outcomes_settle_tokens_circuit_and_counters() {
+        // (label, outcomes on the first target, tokens left in the window, circuit state, stats)
+        type Case = (
+            &'static str,
+            Vec<AttemptOutcome>,
+            u64,
+            CircuitState,
+            PolicyStatsSnapshot,
+        );
+        let failed = AttemptOutcome::Failed { latency_ms: 50 };
+        let refused = AttemptOutcome::Refused { latency_ms: 50 };
+        let stats = |successes, errors| PolicyStatsSnapshot {
+            matches: 0,
+            successes,
+            errors,
+            fallbacks: 0,
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "no usage reported keeps the estimate",
+                vec![AttemptOutcome::Answered {
+                    latency_ms: 1,
+                    total_tokens: None,
+                }],
+                100,
+                CircuitState::Closed,
+                stats(1, 0),
+            ),
+            (
+                "a failure frees its tokens",
+                vec![failed],
+                0,
+                CircuitState::Closed,
+                stats(0, 1),
+            ),
+            (
+                "threshold failures open the circuit",
+                vec![failed, failed],
+                0,
+                CircuitState::Open,
+                stats(0, 2),
+            ),
+            (
+                "a refused request does not count against the target",
+                vec![refused, refused, refused],
+                0,
+                CircuitState::Closed,
+                stats(0, 3),
+            ),
+            (
+                "a success resets the failure count",
+                vec![failed, answered(7), failed],
+                7,
+                CircuitState::Closed,
+                stats(1, 2),
+            ),
+        ];
+        for (label, outcomes, tokens, state, expected_stats) in cases {
+            let snapshot = snapshot(|_| {});
+            let live = LiveState::new();
+            let plan = plan(&snapshot, &request(100), &live, NOW).unwrap();
+            for outcome in outcomes {
+                let attempt = live
+                    .begin_attempt(&snapshot, &plan, &plan.candidates[0], 100, NOW)
+                    .unwrap();
+                live.finish_attempt(attempt, outcome, NOW);
+            }
+            assert_eq!(
+                live.account_view("openai-main", NOW).tokens_last_minute,
+                tokens,
+                "{label}"
+            );
+            assert_eq!(
+                live.circuit_view(&target("openai-main", "gpt-4o"), NOW)
+                    .state,
+                state,
+                "{label}"
+            );
+            assert_eq!(
+                live.policy_stats("primary-first"),
+                expected_stats,
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
+    fn open_circuit_is_skipped_then_lets_exactly_one_trial_through() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let gpt4o = target("openai-main", "gpt-4o");
+        let first = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        for _ in 0..2 {
+            let attempt = live
+                .begin_attempt(&snapshot, &first, &first.candidates[0], 10, NOW)
+                .unwrap();
+            live.finish_attempt(attempt, AttemptOutcome::Failed { latency_ms: 5 }, NOW);
+        }
+        assert_eq!(
+            live.circuit_view(&gpt4o, NOW),
+            CircuitView {
+                state: CircuitState::Open,
+                reopens_at_ms: Some(NOW + 10_000)
+            }
+        );
+        let during = plan(&snapshot, &request(10), &live, NOW + 1_000).unwrap();
+        assert_eq!(during.candidates.len(), 1);
+        assert_eq!(
+            during.skips[0].reason,
+            SkipReason::CircuitOpen {
+                until_ms: NOW + 10_000
+            }
+        );
+
+        // Two requests planned at the same moment after the window: both see the trial...
+        let later = NOW + 10_000;
+        let plan_a = plan(&snapshot, &request(10), &live, later).unwrap();
+        let plan_b = plan(&snapshot, &request(10), &live, later).unwrap();
+        assert_eq!(plan_a.candidates[0].target, gpt4o);
+        assert_eq!(plan_b.candidates[0].target, gpt4o);
+        // ...but only one gets it; the other's reservation is given back.
+        let trial = live
+            .begin_attempt(&snapshot, &plan_a, &plan_a.candidates[0], 10, later)
+            .unwrap();
+        let second = live.begin_attempt(&snapshot, &plan_b, &plan_b.candidates[0], 10, later);
+        assert_eq!(
+            second,
+            Err(Skip {
+                target: gpt4o.clone(),
+                reason: SkipReason::TrialInFlight
+            })
+        );
+        // The two failed requests and the trial; not the refused one.
+        assert_eq!(
+            live.account_view("openai-main", later).requests_last_minute,
+            3
+        );
+        assert_eq!(
+            live.circuit_view(&gpt4o, later).state,
+            CircuitState::HalfOpen
+        );
+
+        live.finish_attempt(trial, answered(10), later + 100);
+        assert_eq!(
+            live.circuit_view(&gpt4o, later + 100),
+            CircuitView {
+                state: CircuitState::Closed,
+                reopens_at_ms: None
+            }
+        );
+    }
+
+    #[test]
+    fn rate_room_taken_since_planning_skips_the_candidate_and_counts_fallbacks() {
+        let snapshot = snapshot(|accounts| accounts[0].rpm_limit = Some(1));
+        let live = LiveState::new();
+        let plan_a = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        let plan_b = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        live.record_plan(&plan_a);
+        live.record_plan(&plan_b);
+        let a = live
+            .begin_attempt(&snapshot, &plan_a, &plan_a.candidates[0], 10, NOW)
+            .unwrap();
+        let refused = live
+            .begin_attempt(&snapshot, &plan_b, &plan_b.candidates[0], 10, NOW)
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "openai-main/gpt-4o: requests per minute limit 1 reached, room again in 60s"
+        );
+        let b = live
+            .begin_attempt(&snapshot, &plan_b, &plan_b.candidates[1], 10, NOW)
+            .unwrap();
+        live.finish_attempt(a, answered(10), NOW);
+        live.finish_attempt(b, answered(10), NOW);
+        assert_eq!(
+            live.policy_stats("primary-first"),
+            PolicyStatsSnapshot {
+                matches: 2,
+                successes: 2,
+                errors: 0,
+                fallbacks: 1
+            }
+        );
+        // A third request finds no room on the first account and plans around it.
+        let third = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        assert_eq!(third.candidates.len(), 1);
+        assert_eq!(
+            live.policy_stats("unknown-policy"),
+            PolicyStatsSnapshot::default()
+        );
+    }
+
+    #[test]
+    fn spend_crosses_each_threshold_once_and_stops_a_hard_budget() {
+        let snapshot =
+            snapshot(|accounts| accounts[0].monthly_budget = Some(Money::from_dollars(10.0)));
+        let live = LiveState::new();
+        let Some(openai) = snapshot.account("openai-main") else {
+            panic!("account")
+        };
+        let crossings: Vec<Vec<u8>> = [4.0, 1.5, 3.0, 1.0, 0.5, 5.0]
+            .into_iter()
+            .map(|dollars| live.add_spend(openai, Money::from_dollars(dollars), NOW))
+            .collect();
+        assert_eq!(
+            crossings,
+            vec![vec![], vec![50], vec![80], vec![], vec![100], vec![]]
+        );
+        assert_eq!(
+            live.account_view("openai-main", NOW).spent_this_month,
+            Money::from_dollars(15.0)
+        );
+        let planned = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        assert_eq!(
+            planned.skips[0].to_string(),
+            "openai-main/gpt-4o: monthly budget used up ($15.00 of $10.00)"
+        );
+        // December starts from zero.
+        let december = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+        assert_eq!(
+            live.account_view("openai-main", december).spent_this_month,
+            Money::ZERO
+        );
+        assert_eq!(
+            live.add_spend(openai, Money::from_dollars(6.0), december),
+            vec![50]
+        );
+    }
+
+    #[test]
+    fn resumed_spend_and_probes_feed_the_plan() {
+        let snapshot =
+            snapshot(|accounts| accounts[1].monthly_budget = Some(Money::from_dollars(10.0)));
+        let live = LiveState::new();
+        live.resume_spend(
+            "claude",
+            MonthlySpend::resume("2026-11", Money::from_dollars(10.0), [50, 80, 100]),
+        );
+        live.record_probe(
+            "openai-main",
+            ProbeResult {
+                at_ms: NOW,
+                ok: false,
+                latency_ms: 0,
+                detail: "HTTP 503".into(),
+            },
+        );
+        let result = plan(&snapshot, &request(10), &live, NOW + 1_000);
+        let Ok(planned) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(planned.candidates.len(), 1);
+        assert_eq!(
+            planned.candidates[0].health.reason,
+            "last probe failed 1s ago: HTTP 503"
+        );
+        assert_eq!(planned.skips.len(), 1);
+        let health = live.account_view("openai-main", NOW + 1_000).health;
+        assert_eq!(health.level, crate::routing::HealthLevel::Unhealthy);
+        // With the failing account disabled too, nothing is left: 503, not 429.
+        let snapshot = self::snapshot(|accounts| {
+            accounts[0].enabled = false;
+            accounts[1].monthly_budget = Some(Money::from_dollars(10.0));
+        });
+        let Err(RoutingError::Exhausted(exhausted)) = plan(&snapshot, &request(10), &live, NOW)
+        else {
+            panic!("exhausted")
+        };
+        assert_eq!(exhausted.retry_after_secs(), None);
+    }
+
+    #[test]
+    fn concurrent_attempts_lose_no_updates() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let planned = plan(&snapshot, &request(3), &live, NOW).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..200 {
+                        let attempt = live
+                            .begin_attempt(&snapshot, &planned, &planned.candidates[0], 3, NOW)
+                            .unwrap();
+                        live.finish_attempt(attempt, answered(2), NOW);
+                    }
+                });
+            }
+        });
+        let view = live.account_view("openai-main", NOW);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (1_600, 3_200)
+        );
+        assert_eq!(live.policy_stats("primary-first").successes, 1_600);
+    }
+}

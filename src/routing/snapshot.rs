@@ -1,0 +1,230 @@
+//! The configuration the router decides on: built once per config change, checked as a whole,
+//! and shared read-only (behind an `Arc`) by every request until the next change.
+
+use super::RoutingError;
+use crate::domain::{LogicalModel, Policy, ProviderAccount};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoutingSnapshot {
+    accounts: HashMap<String, ProviderAccount>,
+    logical_models: HashMap<String, LogicalModel>,
+    /// Enabled policies in match order: highest priority first, ties broken by name.
+    policies: Vec<Policy>,
+}
+
+impl RoutingSnapshot {
+    /// Checks every item and every reference between them, so the hot path can trust the
+    /// snapshot; the API builds one from a proposed change to validate it before committing.
+    pub fn new(
+        accounts: Vec<ProviderAccount>,
+        logical_models: Vec<LogicalModel>,
+        policies: Vec<Policy>,
+    ) -> Result<Self, RoutingError> {
+        let mut problems = Vec::new();
+        let mut account_map = HashMap::new();
+        for account in accounts {
+            if let Err(err) = account.validate() {
+                problems.push(format!("provider account `{}`: {err}", account.name));
+            }
+            let name = account.name.clone();
+            if account_map.insert(name.clone(), account).is_some() {
+                problems.push(format!("provider account `{name}` is defined twice"));
+            }
+        }
+        let mut model_map = HashMap::new();
+        for model in logical_models {
+            if let Err(err) = model.validate() {
+                problems.push(format!("logical model `{}`: {err}", model.name));
+            }
+            for target in &model.targets {
+                if !account_map.contains_key(&target.account) {
+                    problems.push(format!(
+                        "logical model `{}`: target {target} uses unknown provider account `{}`",
+                        model.name, target.account
+                    ));
+                }
+            }
+            let name = model.name.clone();
+            if model_map.insert(name.clone(), model).is_some() {
+                problems.push(format!("logical model `{name}` is defined twice"));
+            }
+        }
+        let mut policy_names = HashSet::new();
+        for policy in &policies {
+            if let Err(err) = policy.validate() {
+                problems.push(format!("policy `{}`: {err}", policy.name));
+            }
+            for model in policy.route.iter().chain(&policy.criteria.logical_models) {
+                if !model_map.contains_key(model) {
+                    problems.push(format!(
+                        "policy `{}`: unknown logical model `{model}`",
+                        policy.name
+                    ));
+                }
+            }
+            if !policy_names.insert(policy.name.as_str()) {
+                problems.push(format!("policy `{}` is defined twice", policy.name));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RoutingError::InvalidConfig(problems));
+        }
+        let mut enabled: Vec<Policy> = policies.into_iter().filter(|p| p.enabled).collect();
+        enabled.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(RoutingSnapshot {
+            accounts: account_map,
+            logical_models: model_map,
+            policies: enabled,
+        })
+    }
+
+    pub fn account(&self, name: &str) -> Option<&ProviderAccount> {
+        self.accounts.get(name)
+    }
+
+    pub fn logical_model(&self, name: &str) -> Option<&LogicalModel> {
+        self.logical_models.get(name)
+    }
+
+    /// Enabled policies in the order they are matched.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::{
+        Capabilities, CircuitBreakerSettings, MatchCriteria, Money, ProviderKind, Target,
+        DEFAULT_ALERT_THRESHOLDS,
+    };
+
+    pub(crate) fn account(name: &str, kind: ProviderKind) -> ProviderAccount {
+        ProviderAccount {
+            name: name.into(),
+            kind,
+            enabled: true,
+            rpm_limit: None,
+            tpm_limit: None,
+            monthly_budget: None,
+            soft_budget: false,
+            alert_thresholds: DEFAULT_ALERT_THRESHOLDS.to_vec(),
+        }
+    }
+
+    pub(crate) fn target(account: &str, model: &str) -> Target {
+        Target {
+            account: account.into(),
+            model: model.into(),
+        }
+    }
+
+    pub(crate) fn logical_model(
+        name: &str,
+        capabilities: Capabilities,
+        targets: Vec<Target>,
+    ) -> LogicalModel {
+        LogicalModel {
+            name: name.into(),
+            description: String::new(),
+            capabilities,
+            defaults: Default::default(),
+            targets,
+        }
+    }
+
+    pub(crate) fn policy(
+        name: &str,
+        priority: i32,
+        criteria: MatchCriteria,
+        route: &[&str],
+    ) -> Policy {
+        Policy {
+            name: name.into(),
+            priority,
+            enabled: true,
+            criteria,
+            route: route.iter().map(|m| m.to_string()).collect(),
+            circuit_breaker: CircuitBreakerSettings::default(),
+        }
+    }
+
+    fn all() -> Capabilities {
+        Capabilities {
+            streaming: true,
+            tools: true,
+            vision: true,
+            json_mode: true,
+        }
+    }
+
+    #[test]
+    fn policies_are_ordered_by_priority_then_name_and_disabled_ones_dropped() {
+        let accounts = vec![account("openai-main", ProviderKind::Openai)];
+        let models = vec![logical_model(
+            "primary-llm",
+            all(),
+            vec![target("openai-main", "gpt-4o")],
+        )];
+        let mut off = policy("a-off", 1_000, MatchCriteria::default(), &["primary-llm"]);
+        off.enabled = false;
+        let policies = vec![
+            policy("zeta", 10, MatchCriteria::default(), &["primary-llm"]),
+            off,
+            policy("beta", 10, MatchCriteria::default(), &["primary-llm"]),
+            policy("top", 100, MatchCriteria::default(), &["primary-llm"]),
+            policy("low", -1, MatchCriteria::default(), &["primary-llm"]),
+        ];
+        let snapshot = RoutingSnapshot::new(accounts, models, policies).unwrap();
+        let order: Vec<&str> = snapshot
+            .policies()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(order, vec!["top", "beta", "zeta", "low"]);
+        assert_eq!(
+            snapshot.account("openai-main").map(|a| a.kind),
+            Some(ProviderKind::Openai)
+        );
+        assert!(snapshot.logical_model("primary-llm").is_some());
+        assert!(snapshot.logical_model("fast-llm").is_none());
+    }
+
+    #[test]
+    fn every_broken_reference_is_reported() {
+        let mut bad_account = account("openai-main", ProviderKind::Openai);
+        bad_account.monthly_budget = Some(Money::ZERO);
+        let accounts = vec![bad_account, account("openai-main", ProviderKind::Openai)];
+        let models = vec![logical_model(
+            "primary-llm",
+            all(),
+            vec![target("nowhere", "gpt-4o")],
+        )];
+        let criteria = MatchCriteria {
+            logical_models: vec!["ghost-llm".into()],
+            ..Default::default()
+        };
+        let policies = vec![policy("p", 1, criteria, &["missing-llm"])];
+        let Err(RoutingError::InvalidConfig(problems)) =
+            RoutingSnapshot::new(accounts, models, policies)
+        else {
+            panic!("expected InvalidConfig");
+        };
+        assert_eq!(
+            problems,
+            vec![
+                "provider account `openai-main`: monthly_budget: must be greater than $0 (leave empty for no budget)",
+                "provider account `openai-main` is defined twice",
+                "logical model `primary-llm`: target nowhere/gpt-4o uses unknown provider account `nowhere`",
+                "policy `p`: unknown logical model `missing-llm`",
+                "policy `p`: unknown logical model `ghost-llm`",
+            ]
+        );
+    }
+}
