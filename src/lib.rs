@@ -3,3 +3,5 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod providers;

@@ -1,0 +1,47 @@
+//! Provider adapters: one file per vendor translating the canonical (OpenAI-shaped) chat types to
+//! its wire format and back. Shared HTTP/SSE plumbing lives in `http`, the OpenAI-compatible
+//! request path (OpenAI, Azure, Mistral) in `openai_compat`.
+
+mod context;
+mod error;
+mod http;
+pub mod types;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+
+pub use context::{http_client, AzureExtras, CallContext, Secret, Timeouts};
+pub use error::{ProviderError, TimeoutPhase};
+pub use http::peek_first;
+pub use types::{ChatChunk, ChatRequest, ChatResponse};
+
+use crate::domain::ProviderKind;
+
+/// OpenAI-shaped chunks as the provider produces them. When the provider reports usage, the last
+/// item is a usage chunk with empty `choices` even if the app did not ask for one (spend needs it);
+/// the proxy drops it unless `stream_options.include_usage` was set.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
+
+#[async_trait::async_trait]
+pub trait ProviderAdapter: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+
+    /// A non-streamed completion. `req.model` is ignored: `ctx.model` names the provider's model.
+    async fn send(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError>;
+
+    /// A streamed completion; `Ok` means the provider accepted the request (status 2xx). Use
+    /// [`peek_first`] to learn whether the first token arrives before committing to this provider.
+    async fn stream(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError>;
+
+    /// Checks address and credentials with the provider's cheapest call (listing models).
+    async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError>;
+}
