@@ -2,9 +2,13 @@
 //! its wire format and back. Shared HTTP/SSE plumbing lives in `http`, the OpenAI-compatible
 //! request path (OpenAI, Azure, Mistral) in `openai_compat`.
 
+mod azure;
 mod context;
 mod error;
 mod http;
+mod mistral;
+mod openai;
+mod openai_compat;
 pub mod types;
 
 use std::pin::Pin;

@@ -1,0 +1,99 @@
+//! Mistral: OpenAI-compatible at `POST {base}/v1/chat/completions` with a Bearer key, but strict
+//! about unknown fields and without `max_completion_tokens` or `stream_options`.
+
+use serde_json::Value;
+
+use super::context::CallContext;
+use super::error::ProviderError;
+use super::http::{bearer_request, nested_error_message};
+use super::openai_compat::Dialect;
+use super::types::{ChatRequest, ChatResponse};
+use super::{ChunkStream, ProviderAdapter};
+use crate::domain::ProviderKind;
+
+pub(crate) struct Mistral;
+
+const DIALECT: Dialect = Dialect {
+    provider: ProviderKind::Mistral,
+    stream_options: false,
+    max_completion_tokens: false,
+    parse_error,
+};
+
+/// Mistral answers `{"message": ...}` for most errors, `{"detail": [{"msg": ...}]}` for
+/// validation errors (422), and sometimes the OpenAI shape.
+fn parse_error(json: &Value) -> Option<String> {
+    if let Some(message) = json.get("message") {
+        return Some(match message {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    }
+    if let Some(details) = json.get("detail").and_then(Value::as_array) {
+        let messages: Vec<String> = details
+            .iter()
+            .filter_map(|d| {
+                let msg = d.get("msg")?.as_str()?;
+                let field = d.get("loc").and_then(Value::as_array).map(|loc| {
+                    loc.iter()
+                        .map(|p| p.to_string().trim_matches('"').to_string())
+                        .collect::<Vec<_>>()
+                        .join(".")
+                });
+                Some(match field {
+                    Some(field) => format!("{field}: {msg}"),
+                    None => msg.to_string(),
+                })
+            })
+            .collect();
+        if !messages.is_empty() {
+            return Some(messages.join("; "));
+        }
+    }
+    nested_error_message(json)
+}
+
+#[async_trait::async_trait]
+impl ProviderAdapter for Mistral {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Mistral
+    }
+
+    async fn send(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError> {
+        let target = bearer_request(
+            ProviderKind::Mistral,
+            ctx,
+            reqwest::Method::POST,
+            "/v1/chat/completions",
+        )?;
+        DIALECT.send(ctx, target, req).await
+    }
+
+    async fn stream(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
+        let target = bearer_request(
+            ProviderKind::Mistral,
+            ctx,
+            reqwest::Method::POST,
+            "/v1/chat/completions",
+        )?;
+        DIALECT.stream(ctx, target, req).await
+    }
+
+    async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError> {
+        let target = bearer_request(
+            ProviderKind::Mistral,
+            ctx,
+            reqwest::Method::GET,
+            "/v1/models",
+        )?;
+        DIALECT.test_connection(ctx, target).await
+    }
+}
