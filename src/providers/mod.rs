@@ -2,9 +2,12 @@
 //! its wire format and back. Shared HTTP/SSE plumbing lives in `http`, the OpenAI-compatible
 //! request path (OpenAI, Azure, Mistral) in `openai_compat`.
 
+mod anthropic;
 mod azure;
+mod cohere;
 mod context;
 mod error;
+mod google;
 mod http;
 mod mistral;
 mod openai;
@@ -48,4 +51,28 @@ pub trait ProviderAdapter: Send + Sync {
 
     /// Checks address and credentials with the provider's cheapest call (listing models).
     async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError>;
+}
+
+/// The adapter for a provider kind. Adding a provider means one new file and one line here.
+pub fn adapter_for(kind: ProviderKind) -> &'static dyn ProviderAdapter {
+    match kind {
+        ProviderKind::Openai => &openai::OpenAi,
+        ProviderKind::Azure => &azure::Azure,
+        ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Google => &google::Google,
+        ProviderKind::Cohere => &cohere::Cohere,
+        ProviderKind::Mistral => &mistral::Mistral,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_covers_every_kind() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(adapter_for(kind).kind(), kind);
+        }
+    }
 }
