@@ -12,6 +12,7 @@ mod http;
 mod mistral;
 mod openai;
 mod openai_compat;
+pub mod prices;
 pub mod types;
 
 use std::pin::Pin;
