@@ -15,6 +15,9 @@ mod openai_compat;
 pub mod prices;
 pub mod types;
 
+#[cfg(any(test, feature = "mock-providers"))]
+pub mod mock;
+
 use std::pin::Pin;
 
 use futures_util::Stream;
@@ -27,8 +30,9 @@ pub use types::{ChatChunk, ChatRequest, ChatResponse};
 use crate::domain::ProviderKind;
 
 /// OpenAI-shaped chunks as the provider produces them. When the provider reports usage, the last
-/// item is a usage chunk with empty `choices` even if the app did not ask for one (spend needs it);
-/// the proxy drops it unless `stream_options.include_usage` was set.
+/// chunks carry it even if the app did not ask (spend needs it): in a chunk with empty `choices`
+/// (OpenAI, Azure and the translated providers) or on the final chunk (Mistral). The proxy strips
+/// it unless `stream_options.include_usage` was set.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
 
 #[async_trait::async_trait]
