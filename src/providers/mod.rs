@@ -15,6 +15,8 @@ mod openai_compat;
 pub mod prices;
 pub mod types;
 
+#[cfg(test)]
+mod conformance;
 #[cfg(any(test, feature = "mock-providers"))]
 pub mod mock;
 

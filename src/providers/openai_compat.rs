@@ -60,6 +60,7 @@ impl Dialect {
         let response = http::send(self.provider, ctx, request, self.parse_error).await?;
         let translator = OpenAiChunks {
             provider: self.provider,
+            complete: false,
         };
         Ok(http::translate_sse(
             self.provider,
@@ -81,14 +82,17 @@ impl Dialect {
     }
 }
 
-/// The upstream already sends OpenAI chunks: parse them, stop at `[DONE]`.
+/// The upstream already sends OpenAI chunks: parse them; a stream that closes before `[DONE]`
+/// or a finish reason was cut off.
 struct OpenAiChunks {
     provider: ProviderKind,
+    complete: bool,
 }
 
 impl StreamTranslator for OpenAiChunks {
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
         if data.trim() == "[DONE]" {
+            self.complete = true;
             return Ok(Vec::new());
         }
         // Mid-stream failures arrive as `{"error": {...}}` instead of a chunk.
@@ -102,10 +106,21 @@ impl StreamTranslator for OpenAiChunks {
                 });
             }
         }
-        Ok(vec![http::parse_event(self.provider, event, data)?])
+        let chunk: ChatChunk = http::parse_event(self.provider, event, data)?;
+        if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
+            self.complete = true;
+        }
+        Ok(vec![chunk])
     }
 
     fn finish(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
-        Ok(Vec::new())
+        if self.complete {
+            Ok(Vec::new())
+        } else {
+            Err(ProviderError::bad_response(
+                self.provider,
+                "the stream ended before a finish reason or [DONE]",
+            ))
+        }
     }
 }
