@@ -542,3 +542,135 @@ impl ProviderAdapter for Anthropic {
             .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{
+        AnthropicStream, AnthropicUsage, StreamTranslator, DEFAULT_MAX_TOKENS,
+        JSON_OBJECT_INSTRUCTION,
+    };
+    use crate::domain::ProviderKind;
+    use crate::providers::conformance::{
+        assemble, image_request, json_schema_request, send, stream, text_request, tool_request,
+        PNG_BASE64,
+    };
+    use crate::providers::mock::{MockReply, MOCK_API_KEY};
+    use crate::providers::types::{ResponseFormat, Stop};
+    use crate::providers::ProviderError;
+
+    const KIND: ProviderKind = ProviderKind::Anthropic;
+
+    #[tokio::test]
+    async fn puts_system_apart_and_fills_required_fields() {
+        let mut req = text_request();
+        req.temperature = Some(1.5);
+        req.stop = Some(Stop::One("END".into()));
+        let (result, recorded) = send(KIND, MockReply::text("ok"), &req).await;
+        result.unwrap();
+        assert_eq!(recorded.path, "/v1/messages");
+        assert_eq!(recorded.header("x-api-key"), Some(MOCK_API_KEY));
+        assert_eq!(recorded.header("anthropic-version"), Some("2023-06-01"));
+        let body = &recorded.body;
+        assert_eq!(body["system"], "Be brief.");
+        assert_eq!(body["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert_eq!(body["temperature"], 1.0);
+        assert_eq!(body["stop_sequences"], json!(["END"]));
+        assert_eq!(
+            body["messages"],
+            json!([{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}])
+        );
+    }
+
+    #[tokio::test]
+    async fn maps_tool_calls_and_results_to_blocks() {
+        let (result, recorded) = send(KIND, MockReply::text("Sunny"), &tool_request()).await;
+        result.unwrap();
+        let messages = &recorded.body["messages"];
+        assert_eq!(
+            messages[1],
+            json!({"role": "assistant", "content": [
+                {"type": "tool_use", "id": "call_prev", "name": "get_weather", "input": {"city": "Oslo"}}
+            ]})
+        );
+        // The tool result and the next question share one user turn.
+        assert_eq!(
+            messages[2],
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "call_prev", "content": "{\"temp_c\": 3}"},
+                {"type": "text", "text": "And Paris?"}
+            ]})
+        );
+        assert_eq!(recorded.body["tools"][0]["name"], "get_weather");
+        assert_eq!(
+            recorded.body["tools"][0]["input_schema"]["required"],
+            json!(["city"])
+        );
+        assert_eq!(recorded.body["tool_choice"], json!({"type": "auto"}));
+    }
+
+    #[tokio::test]
+    async fn sends_images_as_base64_and_url_sources() {
+        let (_, recorded) = send(KIND, MockReply::text("ok"), &image_request()).await;
+        let content = &recorded.body["messages"][0]["content"];
+        assert_eq!(
+            content[1],
+            json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_BASE64}})
+        );
+        assert_eq!(
+            content[2],
+            json!({"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn json_modes_use_an_instruction_or_a_forced_tool() {
+        let mut req = text_request();
+        req.response_format = Some(ResponseFormat::JsonObject);
+        let (_, recorded) = send(KIND, MockReply::text("{}"), &req).await;
+        assert!(recorded.body["system"]
+            .as_str()
+            .unwrap()
+            .ends_with(JSON_OBJECT_INSTRUCTION));
+
+        let reply = MockReply::tool_call("greeting", json!({"greeting": "hi"}));
+        let (chunks, recorded) = stream(KIND, reply, &json_schema_request()).await;
+        assert_eq!(
+            recorded.body["tool_choice"],
+            json!({"type": "tool", "name": "greeting"})
+        );
+        let out = assemble(chunks);
+        assert!(out.tool_calls.is_empty());
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out.text).unwrap(),
+            json!({"greeting": "hi"})
+        );
+    }
+
+    #[test]
+    fn stream_error_events_keep_their_meaning() {
+        let mut translator = AnthropicStream {
+            id: String::new(),
+            model: "m".into(),
+            json_tool: None,
+            blocks: Default::default(),
+            next_tool_index: 0,
+            usage: AnthropicUsage::default(),
+            answered_with_json_tool: false,
+            stopped: false,
+        };
+        let data = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let err = translator.on_event("error", data).unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Upstream { status: 529, ref message, .. } if message == "Overloaded")
+        );
+        assert!(err.is_retryable());
+        // Cached prompt tokens count as prompt tokens.
+        let usage: AnthropicUsage = serde_json::from_value(
+            json!({"input_tokens": 5, "cache_read_input_tokens": 100, "output_tokens": 2}),
+        )
+        .unwrap();
+        assert_eq!(usage.to_openai().prompt_tokens, 105);
+    }
+}

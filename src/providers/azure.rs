@@ -78,3 +78,40 @@ impl ProviderAdapter for Azure {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::ProviderKind;
+    use crate::providers::conformance::{send, start, text_request, MODEL};
+    use crate::providers::mock::{MockReply, MOCK_API_KEY, MOCK_AZURE_API_VERSION};
+    use crate::providers::{adapter_for, ProviderError};
+
+    #[tokio::test]
+    async fn addresses_the_deployment_with_api_version_and_api_key() {
+        let (result, recorded) =
+            send(ProviderKind::Azure, MockReply::text("ok"), &text_request()).await;
+        result.unwrap();
+        assert_eq!(
+            recorded.path,
+            format!("/openai/deployments/{MODEL}/chat/completions")
+        );
+        assert_eq!(
+            recorded.query_param("api-version"),
+            Some(MOCK_AZURE_API_VERSION)
+        );
+        assert_eq!(recorded.header("api-key"), Some(MOCK_API_KEY));
+        assert_eq!(recorded.header("authorization"), None);
+    }
+
+    #[tokio::test]
+    async fn refuses_to_call_without_azure_settings() {
+        let (mock, mut ctx) = start(ProviderKind::Azure, vec![]).await;
+        ctx.azure = None;
+        let err = adapter_for(ProviderKind::Azure)
+            .send(&ctx, &text_request())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::Config { .. }));
+        assert!(mock.requests().is_empty());
+    }
+}

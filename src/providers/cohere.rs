@@ -350,3 +350,74 @@ impl ProviderAdapter for Cohere {
             .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::domain::ProviderKind;
+    use crate::providers::conformance::{
+        json_schema_request, send, text_request, tool_request, weather_tool, MODEL,
+    };
+    use crate::providers::mock::{MockReply, MOCK_API_KEY};
+    use crate::providers::types::{FunctionName, NamedToolChoice, ToolChoice, ToolKind};
+
+    const KIND: ProviderKind = ProviderKind::Cohere;
+
+    #[tokio::test]
+    async fn sends_v2_chat_with_bearer_and_sampling_fields() {
+        let mut req = text_request();
+        req.top_p = Some(0.9);
+        req.max_tokens = Some(20);
+        let (result, recorded) = send(KIND, MockReply::text("ok"), &req).await;
+        result.unwrap();
+        assert_eq!(recorded.path, "/v2/chat");
+        assert_eq!(
+            recorded.header("authorization"),
+            Some(format!("Bearer {MOCK_API_KEY}").as_str())
+        );
+        assert_eq!(recorded.body["model"], MODEL);
+        assert_eq!(recorded.body["p"], 0.9);
+        assert_eq!(recorded.body["max_tokens"], 20);
+        assert_eq!(
+            recorded.body["messages"][0],
+            json!({"role": "system", "content": "Be brief."})
+        );
+    }
+
+    #[tokio::test]
+    async fn maps_tool_history_and_forces_a_named_tool() {
+        let mut req = tool_request();
+        let mut other = weather_tool();
+        other.function.name = "get_time".into();
+        req.tools.as_mut().unwrap().push(other);
+        req.tool_choice = Some(ToolChoice::Function(NamedToolChoice {
+            kind: ToolKind::Function,
+            function: FunctionName {
+                name: "get_weather".into(),
+            },
+        }));
+        let (_, recorded) = send(KIND, MockReply::text("ok"), &req).await;
+        let messages = &recorded.body["messages"];
+        assert_eq!(
+            messages[1]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            messages[2],
+            json!({"role": "tool", "tool_call_id": "call_prev", "content": "{\"temp_c\": 3}"})
+        );
+        assert_eq!(recorded.body["tool_choice"], "REQUIRED");
+        let tools = recorded.body["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0]["function"]["name"], "get_weather");
+    }
+
+    #[tokio::test]
+    async fn json_schema_goes_into_response_format() {
+        let (_, recorded) = send(KIND, MockReply::text("{}"), &json_schema_request()).await;
+        let format = &recorded.body["response_format"];
+        assert_eq!(format["type"], "json_object");
+        assert_eq!(format["json_schema"]["required"], json!(["greeting"]));
+    }
+}

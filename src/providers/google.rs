@@ -562,3 +562,125 @@ impl ProviderAdapter for Google {
             .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{finish_reason, into_response, GenerateContentResponse};
+    use crate::domain::ProviderKind;
+    use crate::providers::conformance::{
+        image_request, json_schema_request, send, start, stream, text_request, tool_request, MODEL,
+        PNG_BASE64,
+    };
+    use crate::providers::mock::{MockReply, MOCK_API_KEY};
+    use crate::providers::types::{FinishReason, Stop, ToolChoice, ToolChoiceMode};
+
+    const KIND: ProviderKind = ProviderKind::Google;
+
+    #[tokio::test]
+    async fn builds_contents_system_instruction_and_generation_config() {
+        let mut req = text_request();
+        req.temperature = Some(0.3);
+        req.max_tokens = Some(50);
+        req.stop = Some(Stop::Many(vec!["END".into(), "STOP".into()]));
+        let (result, recorded) = send(KIND, MockReply::text("ok"), &req).await;
+        result.unwrap();
+        assert_eq!(
+            recorded.path,
+            format!("/v1beta/models/{MODEL}:generateContent")
+        );
+        assert_eq!(recorded.header("x-goog-api-key"), Some(MOCK_API_KEY));
+        let body = &recorded.body;
+        assert_eq!(
+            body["systemInstruction"],
+            json!({"parts": [{"text": "Be brief."}]})
+        );
+        assert_eq!(
+            body["contents"],
+            json!([{"role": "user", "parts": [{"text": "Say hello."}]}])
+        );
+        assert_eq!(
+            body["generationConfig"],
+            json!({"temperature": 0.3, "maxOutputTokens": 50, "stopSequences": ["END", "STOP"]})
+        );
+    }
+
+    #[tokio::test]
+    async fn maps_tools_calls_and_responses() {
+        let mut req = tool_request();
+        req.tool_choice = Some(ToolChoice::Mode(ToolChoiceMode::Required));
+        let (_, recorded) = send(KIND, MockReply::text("Sunny"), &req).await;
+        let contents = &recorded.body["contents"];
+        assert_eq!(
+            contents[1],
+            json!({"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}]})
+        );
+        // The response is named after the call it answers, and shares the turn with the question.
+        assert_eq!(
+            contents[2],
+            json!({"role": "user", "parts": [
+                {"functionResponse": {"name": "get_weather", "response": {"temp_c": 3}}},
+                {"text": "And Paris?"}
+            ]})
+        );
+        let declaration = &recorded.body["tools"][0]["functionDeclarations"][0];
+        assert_eq!(declaration["name"], "get_weather");
+        assert!(declaration["parameters"]
+            .get("additionalProperties")
+            .is_none());
+        assert_eq!(
+            recorded.body["toolConfig"],
+            json!({"functionCallingConfig": {"mode": "ANY"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn sends_inline_and_file_images() {
+        let (_, recorded) = send(KIND, MockReply::text("ok"), &image_request()).await;
+        let parts = &recorded.body["contents"][0]["parts"];
+        assert_eq!(
+            parts[1],
+            json!({"inlineData": {"mimeType": "image/png", "data": PNG_BASE64}})
+        );
+        assert_eq!(
+            parts[2],
+            json!({"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn json_schema_becomes_response_schema_and_streams_use_sse() {
+        let (_, recorded) = stream(KIND, MockReply::text("{}"), &json_schema_request()).await;
+        assert_eq!(
+            recorded.path,
+            format!("/v1beta/models/{MODEL}:streamGenerateContent")
+        );
+        assert_eq!(recorded.query_param("alt"), Some("sse"));
+        let config = &recorded.body["generationConfig"];
+        assert_eq!(config["responseMimeType"], "application/json");
+        assert_eq!(
+            config["responseSchema"],
+            json!({"type": "object", "properties": {"greeting": {"type": "string"}}, "required": ["greeting"]})
+        );
+    }
+
+    #[tokio::test]
+    async fn safety_stops_and_blocked_prompts_are_content_filtered() {
+        assert_eq!(finish_reason("SAFETY", false), FinishReason::ContentFilter);
+        assert_eq!(finish_reason("MAX_TOKENS", true), FinishReason::Length);
+        let (_mock, ctx) = start(KIND, vec![]).await;
+        let blocked: GenerateContentResponse = serde_json::from_value(json!({
+            "promptFeedback": {"blockReason": "SAFETY"},
+            "usageMetadata": {"promptTokenCount": 4, "totalTokenCount": 4}
+        }))
+        .unwrap();
+        let resp = into_response(&ctx, blocked);
+        assert_eq!(
+            resp.choices[0].finish_reason,
+            Some(FinishReason::ContentFilter)
+        );
+        assert_eq!(resp.choices[0].message.content, None);
+        assert_eq!(resp.usage.unwrap().prompt_tokens, 4);
+    }
+}

@@ -97,3 +97,48 @@ impl ProviderAdapter for Mistral {
         DIALECT.test_connection(ctx, target).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::parse_error;
+    use crate::domain::ProviderKind;
+    use crate::providers::conformance::{stream, text_request};
+    use crate::providers::mock::MockReply;
+
+    #[tokio::test]
+    async fn sends_only_fields_mistral_knows() {
+        let mut req = text_request();
+        req.max_completion_tokens = Some(99);
+        req.metadata = Some(
+            json!({"step_type": "inference"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let (chunks, recorded) = stream(ProviderKind::Mistral, MockReply::text("ok"), &req).await;
+        assert!(chunks.iter().all(Result::is_ok));
+        assert_eq!(recorded.body["max_tokens"], 99);
+        for absent in ["max_completion_tokens", "stream_options", "metadata"] {
+            assert!(recorded.body.get(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn reads_each_error_shape() {
+        let validation = json!({"detail": [{"type": "extra_forbidden", "loc": ["body", "foo"], "msg": "Extra inputs are not permitted"}]});
+        assert_eq!(
+            parse_error(&validation).unwrap(),
+            "body.foo: Extra inputs are not permitted"
+        );
+        assert_eq!(
+            parse_error(&json!({"object": "error", "message": "Unauthorized"})).unwrap(),
+            "Unauthorized"
+        );
+        assert_eq!(
+            parse_error(&json!({"error": {"message": "nested"}})).unwrap(),
+            "nested"
+        );
+    }
+}
