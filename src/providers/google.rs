@@ -492,6 +492,30 @@ fn parse_error(json: &Value) -> Option<String> {
     }
 }
 
+/// Google answers a wrong API key with 400 INVALID_ARGUMENT; it is the account's credential, not
+/// the app's request, so it is reported as the 401 it means (the gateway then answers 502).
+async fn call(
+    ctx: &CallContext,
+    target: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ProviderError> {
+    http::send(PROVIDER, ctx, target, parse_error)
+        .await
+        .map_err(|err| match err {
+            ProviderError::Upstream {
+                status: 400,
+                message,
+                retry_after,
+                ..
+            } if message.starts_with("API key not valid") => ProviderError::Upstream {
+                provider: PROVIDER,
+                status: 401,
+                message,
+                retry_after,
+            },
+            other => other,
+        })
+}
+
 fn request(
     ctx: &CallContext,
     method: reqwest::Method,
@@ -527,7 +551,7 @@ impl ProviderAdapter for Google {
             &model_path(ctx, "generateContent"),
         )?
         .json(&build_request(req));
-        let response = http::send(PROVIDER, ctx, target, parse_error).await?;
+        let response = call(ctx, target).await?;
         let parsed: GenerateContentResponse = http::read_json(PROVIDER, ctx, response).await?;
         Ok(into_response(ctx, parsed))
     }
@@ -544,7 +568,7 @@ impl ProviderAdapter for Google {
         )?
         .query(&[("alt", "sse")])
         .json(&build_request(req));
-        let response = http::send(PROVIDER, ctx, target, parse_error).await?;
+        let response = call(ctx, target).await?;
         let translator = GeminiStream {
             id: None,
             model: ctx.model.clone(),
@@ -557,9 +581,7 @@ impl ProviderAdapter for Google {
 
     async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError> {
         let target = request(ctx, reqwest::Method::GET, "/v1beta/models")?;
-        http::send(PROVIDER, ctx, target, parse_error)
-            .await
-            .map(drop)
+        call(ctx, target).await.map(drop)
     }
 }
 
@@ -663,6 +685,21 @@ mod tests {
             config["responseSchema"],
             json!({"type": "object", "properties": {"greeting": {"type": "string"}}, "required": ["greeting"]})
         );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_key_is_the_accounts_problem_not_the_apps() {
+        let (_mock, mut ctx) = start(KIND, vec![]).await;
+        ctx.api_key = crate::providers::Secret::new("AIza-wrong");
+        let err = crate::providers::adapter_for(KIND)
+            .send(&ctx, &text_request())
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            crate::providers::ProviderError::Upstream { status: 401, .. }
+        ));
+        assert_eq!(err.gateway_status(), 502);
     }
 
     #[tokio::test]

@@ -376,3 +376,123 @@ fn body_object(req: &RecordedRequest) -> Result<&serde_json::Map<String, Value>,
         .as_object()
         .ok_or_else(|| reject(400, "the request body must be a JSON object"))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Posts raw JSON the way a careless client would, to see the mock refuse it like the provider.
+    async fn post(
+        mock: &MockProvider,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", mock.base_url()))
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn anthropic_mock_requires_version_header_and_max_tokens() {
+        let mock = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let (status, error) = post(
+            &mock,
+            "/v1/messages",
+            &[("x-api-key", MOCK_API_KEY)],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        let headers = [
+            ("x-api-key", MOCK_API_KEY),
+            ("anthropic-version", "2023-06-01"),
+        ];
+        let (status, error) = post(&mock, "/v1/messages", &headers, body).await;
+        assert_eq!(
+            (status, error["error"]["message"].as_str()),
+            (400, Some("max_tokens: Field required"))
+        );
+        let system_in_messages = json!({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]});
+        let (status, _) = post(&mock, "/v1/messages", &headers, system_in_messages).await;
+        assert_eq!(status, 400);
+        assert_eq!(mock.requests().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn gemini_mock_checks_roles_and_parts() {
+        let mock = MockProvider::start(ProviderKind::Google).await.unwrap();
+        let headers = [("x-goog-api-key", MOCK_API_KEY)];
+        let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+        let assistant_role =
+            json!({"contents": [{"role": "assistant", "parts": [{"text": "hi"}]}]});
+        let (status, error) = post(&mock, path, &headers, assistant_role).await;
+        assert_eq!(
+            (status, error["error"]["status"].as_str()),
+            (400, Some("INVALID_ARGUMENT"))
+        );
+        let empty_parts = json!({"contents": [{"role": "user", "parts": []}]});
+        assert_eq!(post(&mock, path, &headers, empty_parts).await.0, 400);
+        let ok = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+        assert_eq!(post(&mock, path, &headers, ok.clone()).await.0, 200);
+        assert_eq!(post(&mock, path, &[], ok).await.0, 403);
+    }
+
+    #[tokio::test]
+    async fn azure_mock_requires_api_version() {
+        let mock = MockProvider::start(ProviderKind::Azure).await.unwrap();
+        let body = json!({"messages": [{"role": "user", "content": "hi"}]});
+        let path = "/openai/deployments/gpt4o/chat/completions";
+        assert_eq!(
+            post(&mock, path, &[("api-key", MOCK_API_KEY)], body.clone())
+                .await
+                .0,
+            404
+        );
+        let versioned = format!("{path}?api-version={MOCK_AZURE_API_VERSION}");
+        assert_eq!(
+            post(
+                &mock,
+                &versioned,
+                &[("api-key", MOCK_API_KEY)],
+                body.clone()
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(
+            post(&mock, &versioned, &[("api-key", "nope")], body)
+                .await
+                .0,
+            401
+        );
+    }
+
+    #[tokio::test]
+    async fn replies_are_used_in_order_then_the_default() {
+        let mock = MockProvider::start(ProviderKind::Cohere).await.unwrap();
+        mock.push(MockReply::error(503, "busy"));
+        mock.push(MockReply::text("second"));
+        let auth = format!("Bearer {MOCK_API_KEY}");
+        let headers = [("authorization", auth.as_str())];
+        let body =
+            json!({"model": "command-a-03-2025", "messages": [{"role": "user", "content": "hi"}]});
+        let (status, error) = post(&mock, "/v2/chat", &headers, body.clone()).await;
+        assert_eq!((status, error["message"].as_str()), (503, Some("busy")));
+        let (_, second) = post(&mock, "/v2/chat", &headers, body.clone()).await;
+        assert_eq!(second["message"]["content"][0]["text"], "second");
+        let (_, default) = post(&mock, "/v2/chat", &headers, body).await;
+        assert_eq!(default["message"]["content"][0]["text"], "mock reply");
+    }
+}
