@@ -176,7 +176,9 @@ fn build_request<'a>(
         system: (!system.is_empty()).then(|| system.join("\n\n")),
         // OpenAI's temperature goes to 2, Anthropic's to 1.
         temperature: req.temperature.map(|t| t.min(1.0)),
-        top_p: req.top_p,
+        // Current Claude models refuse temperature and top_p together; logical-model defaults often
+        // set both, and temperature is the one apps mean.
+        top_p: req.top_p.filter(|_| req.temperature.is_none()),
         stop_sequences: req.stop_sequences(),
         tools,
         tool_choice,
@@ -566,6 +568,7 @@ mod tests {
     async fn puts_system_apart_and_fills_required_fields() {
         let mut req = text_request();
         req.temperature = Some(1.5);
+        req.top_p = Some(1.0);
         req.stop = Some(Stop::One("END".into()));
         let (result, recorded) = send(KIND, MockReply::text("ok"), &req).await;
         result.unwrap();
@@ -576,6 +579,7 @@ mod tests {
         assert_eq!(body["system"], "Be brief.");
         assert_eq!(body["max_tokens"], DEFAULT_MAX_TOKENS);
         assert_eq!(body["temperature"], 1.0);
+        assert!(body.get("top_p").is_none());
         assert_eq!(body["stop_sequences"], json!(["END"]));
         assert_eq!(
             body["messages"],

@@ -18,6 +18,10 @@ use crate::domain::ProviderKind;
 pub(crate) struct Cohere;
 
 const PROVIDER: ProviderKind = ProviderKind::Cohere;
+/// Cohere's `p` must lie in [0.01, 0.99]; OpenAI's `top_p` of 1.0 (a common default) means "no
+/// cut-off", which 0.99 approximates.
+const MIN_P: f64 = 0.01;
+const MAX_P: f64 = 0.99;
 
 #[derive(Serialize)]
 struct CohereRequest<'a> {
@@ -116,7 +120,7 @@ fn build_request<'a>(ctx: &'a CallContext, req: &ChatRequest, stream: bool) -> C
         tool_choice,
         response_format,
         temperature: req.temperature,
-        p: req.top_p,
+        p: req.top_p.map(|p| p.clamp(MIN_P, MAX_P)),
         max_tokens: req.output_limit(),
         stop_sequences: req.stop_sequences(),
         stream,
@@ -367,7 +371,7 @@ mod tests {
     #[tokio::test]
     async fn sends_v2_chat_with_bearer_and_sampling_fields() {
         let mut req = text_request();
-        req.top_p = Some(0.9);
+        req.top_p = Some(1.0);
         req.max_tokens = Some(20);
         let (result, recorded) = send(KIND, MockReply::text("ok"), &req).await;
         result.unwrap();
@@ -377,7 +381,7 @@ mod tests {
             Some(format!("Bearer {MOCK_API_KEY}").as_str())
         );
         assert_eq!(recorded.body["model"], MODEL);
-        assert_eq!(recorded.body["p"], 0.9);
+        assert_eq!(recorded.body["p"], 0.99);
         assert_eq!(recorded.body["max_tokens"], 20);
         assert_eq!(
             recorded.body["messages"][0],

@@ -102,6 +102,20 @@ impl Wire for AnthropicWire {
                 return Err(reject(400, "system: Input should be a valid string"));
             }
         }
+        if body
+            .get("temperature")
+            .and_then(Value::as_f64)
+            .is_some_and(|t| !(0.0..=1.0).contains(&t))
+        {
+            return Err(reject(400, "temperature: range: 0..1"));
+        }
+        // As the Claude 4.5 models do.
+        if body.contains_key("temperature") && body.contains_key("top_p") {
+            return Err(reject(
+                400,
+                "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+            ));
+        }
         for tool in body
             .get("tools")
             .and_then(Value::as_array)

@@ -66,6 +66,16 @@ impl Wire for CohereWire {
             .and_then(Value::as_array)
             .ok_or_else(|| reject(400, "invalid request: messages must be specified"))?;
         check_messages(messages)?;
+        if body
+            .get("p")
+            .and_then(Value::as_f64)
+            .is_some_and(|p| !(0.01..=0.99).contains(&p))
+        {
+            return Err(reject(
+                400,
+                "invalid request: p must be between 0.01 and 0.99",
+            ));
+        }
         Ok(Call::Chat {
             model: model.to_string(),
             stream: body.get("stream") == Some(&Value::Bool(true)),
