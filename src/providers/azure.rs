@@ -15,6 +15,7 @@ const DIALECT: Dialect = Dialect {
     provider: ProviderKind::Azure,
     stream_options: true,
     max_completion_tokens: true,
+    tool_call_id: None,
     parse_error: nested_error_message,
 };
 

@@ -2,6 +2,7 @@
 //! about unknown fields and without `max_completion_tokens` or `stream_options`.
 
 use serde_json::Value;
+use sha2::Digest;
 
 use super::context::CallContext;
 use super::error::ProviderError;
@@ -17,8 +18,19 @@ const DIALECT: Dialect = Dialect {
     provider: ProviderKind::Mistral,
     stream_options: false,
     max_completion_tokens: false,
+    tool_call_id: Some(tool_call_id),
     parse_error,
 };
+
+/// Mistral accepts only tool call ids of nine ASCII letters or digits. Others (from a conversation
+/// begun on another provider) are replaced by a digest, the same for a call and its result.
+fn tool_call_id(id: &str) -> String {
+    if id.len() == 9 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return id.to_string();
+    }
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    format!("{digest:x}").chars().take(9).collect()
+}
 
 /// Mistral answers `{"message": ...}` for most errors, `{"detail": [{"msg": ...}]}` for
 /// validation errors (422), and sometimes the OpenAI shape.
@@ -104,7 +116,7 @@ mod tests {
 
     use super::parse_error;
     use crate::domain::ProviderKind;
-    use crate::providers::conformance::{stream, text_request};
+    use crate::providers::conformance::{send, stream, text_request, tool_request};
     use crate::providers::mock::MockReply;
 
     #[tokio::test]
@@ -123,6 +135,22 @@ mod tests {
         for absent in ["max_completion_tokens", "stream_options", "metadata"] {
             assert!(recorded.body.get(absent).is_none(), "{absent}");
         }
+    }
+
+    #[tokio::test]
+    async fn rewrites_foreign_tool_call_ids_consistently() {
+        let (result, recorded) = send(
+            ProviderKind::Mistral,
+            MockReply::text("ok"),
+            &tool_request(),
+        )
+        .await;
+        result.unwrap();
+        let messages = &recorded.body["messages"];
+        let call_id = messages[1]["tool_calls"][0]["id"].as_str().unwrap();
+        assert_eq!(call_id.len(), 9);
+        assert_eq!(messages[2]["tool_call_id"], call_id);
+        assert_eq!(super::tool_call_id("abcDEF123"), "abcDEF123");
     }
 
     #[test]

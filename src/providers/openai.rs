@@ -14,6 +14,7 @@ const DIALECT: Dialect = Dialect {
     provider: ProviderKind::Openai,
     stream_options: true,
     max_completion_tokens: true,
+    tool_call_id: None,
     parse_error: nested_error_message,
 };
 

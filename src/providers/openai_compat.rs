@@ -17,6 +17,9 @@ pub(crate) struct Dialect {
     pub stream_options: bool,
     /// Whether the upstream knows `max_completion_tokens`; otherwise it is sent as `max_tokens`.
     pub max_completion_tokens: bool,
+    /// Maps tool call ids of the conversation into the form the upstream accepts, when it is
+    /// stricter than OpenAI (a conversation may have started on another provider).
+    pub tool_call_id: Option<fn(&str) -> String>,
     pub parse_error: ErrorParser,
 }
 
@@ -34,6 +37,16 @@ impl Dialect {
         if !self.max_completion_tokens {
             body.max_tokens = body.output_limit();
             body.max_completion_tokens = None;
+        }
+        if let Some(map_id) = self.tool_call_id {
+            for message in &mut body.messages {
+                for call in message.tool_calls.iter_mut().flatten() {
+                    call.id = map_id(&call.id);
+                }
+                if let Some(id) = message.tool_call_id.as_mut() {
+                    *id = map_id(id);
+                }
+            }
         }
         body
     }

@@ -51,8 +51,31 @@ fn usage() -> Value {
     })
 }
 
+/// Valid for every flavour, Mistral's nine-character rule included.
+const MOCK_TOOL_CALL_ID: &str = "callmock1";
+
 fn tool_call(name: &str, arguments: &Value) -> Value {
-    json!({"id": "call_mock1", "type": "function", "function": {"name": name, "arguments": arguments.to_string()}})
+    json!({"id": MOCK_TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": arguments.to_string()}})
+}
+
+/// Mistral's rule for tool call ids: nine ASCII letters or digits.
+fn check_mistral_tool_ids(message: &Value) -> Result<(), Rejection> {
+    let calls = message.get("tool_calls").and_then(Value::as_array);
+    let ids = calls
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("id"))
+        .chain(message.get("tool_call_id"))
+        .filter_map(Value::as_str);
+    for id in ids {
+        if id.len() != 9 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(reject(
+                400,
+                format!("Tool call id was {id} but must be a-z, A-Z, 0-9, with a length of 9."),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl OpenAiWire {
@@ -125,6 +148,9 @@ impl OpenAiWire {
                 .unwrap_or_default();
             if !ROLES.contains(&role) {
                 return Err(reject(400, format!("Invalid value for 'role': '{role}'")));
+            }
+            if self.0 == Flavor::Mistral {
+                check_mistral_tool_ids(message)?;
             }
         }
         Ok(())
@@ -205,7 +231,7 @@ impl Wire for OpenAiWire {
             Answer::ToolCall { name, arguments } => {
                 let [first, second] = halves(&arguments.to_string());
                 events.push(chunk(
-                    json!({"tool_calls": [{"index": 0, "id": "call_mock1", "type": "function",
+                    json!({"tool_calls": [{"index": 0, "id": MOCK_TOOL_CALL_ID, "type": "function",
                         "function": {"name": name, "arguments": first}}]}),
                     Value::Null,
                 ));
