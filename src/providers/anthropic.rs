@@ -125,6 +125,10 @@ fn build_request<'a>(
                 }],
             ),
         };
+        // Anthropic refuses empty turns (an assistant message with neither text nor calls).
+        if blocks.is_empty() {
+            continue;
+        }
         // Consecutive turns of one role are merged: several tool results answer one assistant turn.
         match messages.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
@@ -559,7 +563,7 @@ mod tests {
         PNG_BASE64,
     };
     use crate::providers::mock::{MockReply, MOCK_API_KEY};
-    use crate::providers::types::{ResponseFormat, Stop};
+    use crate::providers::types::{Message, ResponseFormat, Role, Stop};
     use crate::providers::ProviderError;
 
     const KIND: ProviderKind = ProviderKind::Anthropic;
@@ -612,6 +616,18 @@ mod tests {
             json!(["city"])
         );
         assert_eq!(recorded.body["tool_choice"], json!({"type": "auto"}));
+    }
+
+    #[tokio::test]
+    async fn leaves_out_empty_turns() {
+        let mut req = text_request();
+        req.messages.push(Message::new(Role::Assistant, ""));
+        req.messages.push(Message::new(Role::User, "Still there?"));
+        let (result, recorded) = send(KIND, MockReply::text("ok"), &req).await;
+        result.unwrap();
+        let messages = recorded.body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["content"].as_array().unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -29,6 +29,12 @@ fn check_messages(messages: &[Value]) -> Result<(), Rejection> {
         let Some(content) = message.get("content") else {
             return Err(reject(400, format!("messages.{i}.content: Field required")));
         };
+        if content.as_array().is_some_and(Vec::is_empty) || content.as_str() == Some("") {
+            return Err(reject(
+                400,
+                format!("messages.{i}: all messages must have non-empty content"),
+            ));
+        }
         for block in content.as_array().into_iter().flatten() {
             let kind = block
                 .get("type")
