@@ -12,6 +12,8 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod config_file;
 #[cfg(feature = "ssr")]
+pub mod providers;
+#[cfg(feature = "ssr")]
 pub mod routing;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -1,0 +1,498 @@
+//! Scriptable mock provider servers speaking each provider's real wire format, on 127.0.0.1 with a
+//! random port. They check requests the way the provider does (path, auth headers, required
+//! fields) and answer with the provider's response, stream and error shapes. Used by the adapter
+//! tests here and, through the `mock-providers` feature, by the proxy's integration tests.
+//!
+//! ```ignore
+//! let mock = MockProvider::start(ProviderKind::Anthropic).await?;
+//! mock.push(MockReply::text("Hello!"));
+//! mock.push(MockReply::error(429, "slow down").after(Duration::from_millis(50)));
+//! let ctx = mock.context(reqwest::Client::new(), "claude-sonnet-4-5");
+//! let answer = adapter_for(ProviderKind::Anthropic).send(&ctx, &request).await?;
+//! assert_eq!(mock.requests()[0].header("anthropic-version"), Some("2023-06-01"));
+//! ```
+
+mod anthropic;
+mod cohere;
+mod google;
+mod openai;
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::context::{AzureExtras, CallContext, Secret};
+use crate::domain::ProviderKind;
+
+/// The API key every mock accepts.
+pub const MOCK_API_KEY: &str = "mock-key-0123456789";
+/// The `api-version` the Azure mock's context sends.
+pub const MOCK_AZURE_API_VERSION: &str = "2024-10-21";
+/// Token counts every mock reports, so tests can check the usage mapping.
+pub const MOCK_PROMPT_TOKENS: u64 = 12;
+pub const MOCK_COMPLETION_TOKENS: u64 = 7;
+
+/// One scripted answer: what to send, optionally after a pause before the response headers.
+/// Replies are used in order, one per chat request; with the queue empty the mock answers
+/// `MockReply::text("mock reply")`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MockReply {
+    pub body: MockBody,
+    pub delay: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MockBody {
+    Text(String),
+    ToolCall {
+        name: String,
+        arguments: Value,
+    },
+    /// The provider's error body for this status (429 also sets `retry-after`).
+    Error {
+        status: u16,
+        message: String,
+    },
+    /// A stream that sends the text, then closes without the provider's closing events.
+    CutStream(String),
+}
+
+impl MockReply {
+    fn new(body: MockBody) -> Self {
+        MockReply {
+            body,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn text(text: impl Into<String>) -> Self {
+        MockReply::new(MockBody::Text(text.into()))
+    }
+
+    pub fn tool_call(name: impl Into<String>, arguments: Value) -> Self {
+        MockReply::new(MockBody::ToolCall {
+            name: name.into(),
+            arguments,
+        })
+    }
+
+    pub fn error(status: u16, message: impl Into<String>) -> Self {
+        MockReply::new(MockBody::Error {
+            status,
+            message: message.into(),
+        })
+    }
+
+    pub fn cut_stream(text: impl Into<String>) -> Self {
+        MockReply::new(MockBody::CutStream(text.into()))
+    }
+
+    pub fn after(self, delay: Duration) -> Self {
+        MockReply { delay, ..self }
+    }
+}
+
+/// A request as the mock received it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    /// `Value::Null` when the body is empty or not JSON.
+    pub body: Value,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of one query parameter (no percent-decoding: mocks only see plain values).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .as_deref()?
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What the provider would do with a request that passed its checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Call {
+    ListModels,
+    Chat { model: String, stream: bool },
+}
+
+/// A request the provider would refuse: rendered with the provider's error body.
+struct Rejection {
+    status: u16,
+    message: String,
+}
+
+fn reject(status: u16, message: impl Into<String>) -> Rejection {
+    Rejection {
+        status,
+        message: message.into(),
+    }
+}
+
+/// The answer content of a successful reply.
+enum Answer<'a> {
+    Text(&'a str),
+    ToolCall { name: &'a str, arguments: &'a Value },
+}
+
+/// One SSE event; `event` is `None` for providers that send bare `data:` lines.
+struct SseEvent {
+    event: Option<&'static str>,
+    data: String,
+}
+
+impl SseEvent {
+    fn data(data: impl ToString) -> Self {
+        SseEvent {
+            event: None,
+            data: data.to_string(),
+        }
+    }
+
+    fn named(event: &'static str, data: impl ToString) -> Self {
+        SseEvent {
+            event: Some(event),
+            data: data.to_string(),
+        }
+    }
+
+    fn encode(&self) -> String {
+        match self.event {
+            Some(event) => format!("event: {event}\ndata: {}\n\n", self.data),
+            None => format!("data: {}\n\n", self.data),
+        }
+    }
+}
+
+/// One provider's wire format, as its server speaks it.
+trait Wire: Send + Sync {
+    /// Path, auth and body checks, in the provider's order.
+    fn check(&self, req: &RecordedRequest) -> Result<Call, Rejection>;
+    fn models(&self) -> Value;
+    fn response(&self, answer: &Answer<'_>, model: &str) -> Value;
+    /// The full event sequence; `complete: false` leaves out the closing events.
+    fn events(
+        &self,
+        answer: &Answer<'_>,
+        model: &str,
+        req: &RecordedRequest,
+        complete: bool,
+    ) -> Vec<SseEvent>;
+    fn error(&self, status: u16, message: &str) -> Value;
+}
+
+fn wire_for(kind: ProviderKind) -> &'static dyn Wire {
+    match kind {
+        ProviderKind::Openai => &openai::OPENAI,
+        ProviderKind::Azure => &openai::AZURE,
+        ProviderKind::Mistral => &openai::MISTRAL,
+        ProviderKind::Anthropic => &anthropic::AnthropicWire,
+        ProviderKind::Google => &google::GoogleWire,
+        ProviderKind::Cohere => &cohere::CohereWire,
+    }
+}
+
+/// Text cut into word-sized stream pieces, spaces kept, as providers stream it.
+fn pieces(text: &str) -> Vec<String> {
+    text.split_inclusive(' ').map(str::to_string).collect()
+}
+
+/// JSON text cut in two, to exercise argument deltas being joined.
+fn halves(text: &str) -> [String; 2] {
+    let middle = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(text.len(), |(i, _)| i);
+    [text[..middle].to_string(), text[middle..].to_string()]
+}
+
+struct Shared {
+    kind: ProviderKind,
+    replies: Mutex<VecDeque<MockReply>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+/// A running mock provider; stops when dropped.
+pub struct MockProvider {
+    kind: ProviderKind,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl MockProvider {
+    pub async fn start(kind: ProviderKind) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            kind,
+            replies: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            // Serving ends only when the task is aborted on drop; an accept error just stops it.
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockProvider {
+            kind,
+            addr,
+            shared,
+            server,
+        })
+    }
+
+    pub fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn push(&self, reply: MockReply) {
+        lock(&self.shared.replies).push_back(reply);
+    }
+
+    /// Every request received so far, rejected ones included.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// A call context aimed at this mock with its key; for Azure, `model` is the deployment.
+    pub fn context(&self, client: reqwest::Client, model: &str) -> CallContext {
+        let mut ctx = CallContext::new(client, self.base_url(), Secret::new(MOCK_API_KEY), model);
+        if self.kind == ProviderKind::Azure {
+            ctx.azure = Some(AzureExtras {
+                endpoint: self.base_url(),
+                api_version: MOCK_AZURE_API_VERSION.to_string(),
+                deployment: model.to_string(),
+            });
+        }
+        ctx
+    }
+}
+
+impl Drop for MockProvider {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A poisoned lock only means another test thread panicked; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = RecordedRequest {
+        method,
+        path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    lock(&shared.requests).push(request.clone());
+    let wire = wire_for(shared.kind);
+    let (model, stream) = match wire.check(&request) {
+        Err(rejection) => return error_response(wire, rejection.status, &rejection.message),
+        Ok(Call::ListModels) => return json_response(StatusCode::OK, &wire.models()),
+        Ok(Call::Chat { model, stream }) => (model, stream),
+    };
+    let reply = lock(&shared.replies)
+        .pop_front()
+        .unwrap_or_else(|| MockReply::text("mock reply"));
+    tokio::time::sleep(reply.delay).await;
+    let (answer, complete) = match &reply.body {
+        MockBody::Error { status, message } => return error_response(wire, *status, message),
+        MockBody::Text(text) => (Answer::Text(text), true),
+        MockBody::CutStream(text) => (Answer::Text(text), false),
+        MockBody::ToolCall { name, arguments } => (Answer::ToolCall { name, arguments }, true),
+    };
+    if !stream {
+        return json_response(StatusCode::OK, &wire.response(&answer, &model));
+    }
+    let events: Vec<Result<Bytes, Infallible>> = wire
+        .events(&answer, &model, &request, complete)
+        .iter()
+        .map(|e| Ok(Bytes::from(e.encode())))
+        .collect();
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(futures_util::stream::iter(events)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (status, axum::Json(body.clone())).into_response()
+}
+
+fn error_response(wire: &dyn Wire, status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(code, &wire.error(status, message));
+    if status == 429 {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// The bearer token of a request, if any.
+fn bearer(req: &RecordedRequest) -> Option<&str> {
+    req.header("authorization")?.strip_prefix("Bearer ")
+}
+
+/// The body as an object, or the rejection a JSON API gives for anything else.
+fn body_object(req: &RecordedRequest) -> Result<&serde_json::Map<String, Value>, Rejection> {
+    req.body
+        .as_object()
+        .ok_or_else(|| reject(400, "the request body must be a JSON object"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Posts raw JSON the way a careless client would, to see the mock refuse it like the provider.
+    async fn post(
+        mock: &MockProvider,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", mock.base_url()))
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn anthropic_mock_requires_version_header_and_max_tokens() {
+        let mock = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let (status, error) = post(
+            &mock,
+            "/v1/messages",
+            &[("x-api-key", MOCK_API_KEY)],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        let headers = [
+            ("x-api-key", MOCK_API_KEY),
+            ("anthropic-version", "2023-06-01"),
+        ];
+        let (status, error) = post(&mock, "/v1/messages", &headers, body).await;
+        assert_eq!(
+            (status, error["error"]["message"].as_str()),
+            (400, Some("max_tokens: Field required"))
+        );
+        let system_in_messages = json!({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]});
+        let (status, _) = post(&mock, "/v1/messages", &headers, system_in_messages).await;
+        assert_eq!(status, 400);
+        assert_eq!(mock.requests().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn gemini_mock_checks_roles_and_parts() {
+        let mock = MockProvider::start(ProviderKind::Google).await.unwrap();
+        let headers = [("x-goog-api-key", MOCK_API_KEY)];
+        let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+        let assistant_role =
+            json!({"contents": [{"role": "assistant", "parts": [{"text": "hi"}]}]});
+        let (status, error) = post(&mock, path, &headers, assistant_role).await;
+        assert_eq!(
+            (status, error["error"]["status"].as_str()),
+            (400, Some("INVALID_ARGUMENT"))
+        );
+        let empty_parts = json!({"contents": [{"role": "user", "parts": []}]});
+        assert_eq!(post(&mock, path, &headers, empty_parts).await.0, 400);
+        let ok = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+        assert_eq!(post(&mock, path, &headers, ok.clone()).await.0, 200);
+        assert_eq!(post(&mock, path, &[], ok).await.0, 403);
+    }
+
+    #[tokio::test]
+    async fn azure_mock_requires_api_version() {
+        let mock = MockProvider::start(ProviderKind::Azure).await.unwrap();
+        let body = json!({"messages": [{"role": "user", "content": "hi"}]});
+        let path = "/openai/deployments/gpt4o/chat/completions";
+        assert_eq!(
+            post(&mock, path, &[("api-key", MOCK_API_KEY)], body.clone())
+                .await
+                .0,
+            404
+        );
+        let versioned = format!("{path}?api-version={MOCK_AZURE_API_VERSION}");
+        assert_eq!(
+            post(
+                &mock,
+                &versioned,
+                &[("api-key", MOCK_API_KEY)],
+                body.clone()
+            )
+            .await
+            .0,
+            200
+        );
+        assert_eq!(
+            post(&mock, &versioned, &[("api-key", "nope")], body)
+                .await
+                .0,
+            401
+        );
+    }
+
+    #[tokio::test]
+    async fn replies_are_used_in_order_then_the_default() {
+        let mock = MockProvider::start(ProviderKind::Cohere).await.unwrap();
+        mock.push(MockReply::error(503, "busy"));
+        mock.push(MockReply::text("second"));
+        let auth = format!("Bearer {MOCK_API_KEY}");
+        let headers = [("authorization", auth.as_str())];
+        let body =
+            json!({"model": "command-a-03-2025", "messages": [{"role": "user", "content": "hi"}]});
+        let (status, error) = post(&mock, "/v2/chat", &headers, body.clone()).await;
+        assert_eq!((status, error["message"].as_str()), (503, Some("busy")));
+        let (_, second) = post(&mock, "/v2/chat", &headers, body.clone()).await;
+        assert_eq!(second["message"]["content"][0]["text"], "second");
+        let (_, default) = post(&mock, "/v2/chat", &headers, body).await;
+        assert_eq!(default["message"]["content"][0]["text"], "mock reply");
+    }
+}

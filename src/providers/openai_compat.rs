@@ -1,0 +1,139 @@
+//! The request path of providers that speak OpenAI's Chat Completions format themselves (OpenAI,
+//! Azure OpenAI, Mistral). They differ only in URL, auth header and a few dialect quirks, so the
+//! adapters build the request target and hand the rest to these functions.
+
+use super::context::CallContext;
+use super::error::ProviderError;
+use super::http::{self, ErrorParser, StreamTranslator};
+use super::types::{ChatChunk, ChatRequest, ChatResponse, StreamOptions};
+use super::ChunkStream;
+use crate::domain::ProviderKind;
+
+/// What sets one OpenAI-compatible upstream apart.
+pub(crate) struct Dialect {
+    pub provider: ProviderKind,
+    /// Whether the upstream accepts `stream_options` (Mistral rejects unknown fields and reports
+    /// usage in its last chunk anyway).
+    pub stream_options: bool,
+    /// Whether the upstream knows `max_completion_tokens`; otherwise it is sent as `max_tokens`.
+    pub max_completion_tokens: bool,
+    /// Maps tool call ids of the conversation into the form the upstream accepts, when it is
+    /// stricter than OpenAI (a conversation may have started on another provider).
+    pub tool_call_id: Option<fn(&str) -> String>,
+    pub parse_error: ErrorParser,
+}
+
+impl Dialect {
+    /// The body sent upstream: the app's request with the provider model, without Switchyard's
+    /// routing metadata, and always asking for usage in streams because spend depends on it.
+    fn body(&self, ctx: &CallContext, req: &ChatRequest, stream: bool) -> ChatRequest {
+        let mut body = req.clone();
+        body.model = ctx.model.clone();
+        body.metadata = None;
+        body.stream = stream.then_some(true);
+        body.stream_options = (stream && self.stream_options).then_some(StreamOptions {
+            include_usage: Some(true),
+        });
+        if !self.max_completion_tokens {
+            body.max_tokens = body.output_limit();
+            body.max_completion_tokens = None;
+        }
+        if let Some(map_id) = self.tool_call_id {
+            for message in &mut body.messages {
+                for call in message.tool_calls.iter_mut().flatten() {
+                    call.id = map_id(&call.id);
+                }
+                if let Some(id) = message.tool_call_id.as_mut() {
+                    *id = map_id(id);
+                }
+            }
+        }
+        body
+    }
+
+    /// `request` is the chat endpoint with auth already set.
+    pub async fn send(
+        &self,
+        ctx: &CallContext,
+        request: reqwest::RequestBuilder,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError> {
+        let request = request.json(&self.body(ctx, req, false));
+        let response = http::send(self.provider, ctx, request, self.parse_error).await?;
+        http::read_json(self.provider, ctx, response).await
+    }
+
+    pub async fn stream(
+        &self,
+        ctx: &CallContext,
+        request: reqwest::RequestBuilder,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
+        let request = request.json(&self.body(ctx, req, true));
+        let response = http::send(self.provider, ctx, request, self.parse_error).await?;
+        let translator = OpenAiChunks {
+            provider: self.provider,
+            complete: false,
+        };
+        Ok(http::translate_sse(
+            self.provider,
+            ctx,
+            response,
+            translator,
+        ))
+    }
+
+    /// `request` is the models listing with auth already set.
+    pub async fn test_connection(
+        &self,
+        ctx: &CallContext,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(), ProviderError> {
+        http::send(self.provider, ctx, request, self.parse_error)
+            .await
+            .map(drop)
+    }
+}
+
+/// The upstream already sends OpenAI chunks: parse them; a stream that closes before `[DONE]`
+/// or a finish reason was cut off.
+struct OpenAiChunks {
+    provider: ProviderKind,
+    complete: bool,
+}
+
+impl StreamTranslator for OpenAiChunks {
+    fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
+        if data.trim() == "[DONE]" {
+            self.complete = true;
+            return Ok(Vec::new());
+        }
+        // Mid-stream failures arrive as `{"error": {...}}` instead of a chunk.
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(data) {
+            if let Some(message) = http::nested_error_message(&value) {
+                return Err(ProviderError::Upstream {
+                    provider: self.provider,
+                    status: 502,
+                    message,
+                    retry_after: None,
+                });
+            }
+        }
+        let chunk: ChatChunk = http::parse_event(self.provider, event, data)?;
+        if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
+            self.complete = true;
+        }
+        Ok(vec![chunk])
+    }
+
+    fn finish(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
+        if self.complete {
+            Ok(Vec::new())
+        } else {
+            Err(ProviderError::bad_response(
+                self.provider,
+                "the stream ended before a finish reason or [DONE]",
+            ))
+        }
+    }
+}
