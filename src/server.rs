@@ -7,6 +7,7 @@ use crate::app::{shell, App};
 use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
 use crate::config_file::ConfigFile;
 use crate::settings::Settings;
+use crate::snapshot::{ConfigSnapshot, SharedConfig};
 use crate::state::AppState;
 use crate::store::{users, Db};
 use anyhow::Context;
@@ -88,6 +89,7 @@ impl Application {
                 Duration::from_secs(settings.auth.login_window_minutes * 60),
             )),
             setup_token,
+            config: SharedConfig::new(ConfigSnapshot::empty()),
         };
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {

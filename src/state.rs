@@ -2,6 +2,7 @@
 
 use crate::auth::{setup::SetupToken, throttle::LoginThrottle};
 use crate::settings::Settings;
+use crate::snapshot::SharedConfig;
 use crate::store::Db;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -13,6 +14,8 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// The configuration the proxy reads; swapped whole after each config change.
+    pub config: SharedConfig,
     /// Present while the instance was started without any user.
     pub setup_token: Option<SetupToken>,
 }
