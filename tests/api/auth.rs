@@ -19,8 +19,7 @@ async fn first_admin_needs_the_setup_token(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let app = spawn_app(&db).await;
 
-    let needed = app.call("setup_needed", &[]).await;
-    assert!(needed.json::<bool>().await.unwrap());
+    assert!(app.setup_needed().await);
 
     let wrong = app
         .call(
@@ -49,12 +48,7 @@ async fn first_admin_needs_the_setup_token(backend: Backend) {
 
     let created = app.setup_admin().await;
     assert_eq!(created.status(), 200);
-    let me = app
-        .call("current_user", &[])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let me = app.current_user(&app.client).await;
     assert_eq!(me["username"], ADMIN.0);
     assert_eq!(me["role"], "admin");
 
@@ -70,12 +64,7 @@ async fn first_admin_needs_the_setup_token(backend: Backend) {
         )
         .await;
     assert_eq!(again.status(), 403);
-    assert!(!app
-        .call("setup_needed", &[])
-        .await
-        .json::<bool>()
-        .await
-        .unwrap());
+    assert!(!app.setup_needed().await);
 }
 on_both_databases!(first_admin_needs_the_setup_token);
 
@@ -95,12 +84,7 @@ async fn config_file_creates_the_first_admin(backend: Backend) {
     )
     .await;
     assert_eq!(app.login("ops", "from-the-environment").await.status(), 200);
-    assert!(!app
-        .call("setup_needed", &[])
-        .await
-        .json::<bool>()
-        .await
-        .unwrap());
+    assert!(!app.setup_needed().await);
 }
 on_both_databases!(config_file_creates_the_first_admin);
 
@@ -109,18 +93,20 @@ async fn wrong_password_and_unknown_user_get_the_same_answer(backend: Backend) {
     let app = spawn_app_with_admin(&db).await;
     let stranger = client();
 
-    let wrong = stranger
-        .post(app.url("/api/login"))
-        .form(&[("username", ADMIN.0), ("password", "not-the-password")])
-        .send()
-        .await
-        .unwrap();
-    let unknown = stranger
-        .post(app.url("/api/login"))
-        .form(&[("username", "nobody"), ("password", "not-the-password")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = app
+        .call_as(
+            &stranger,
+            "login",
+            &[("username", ADMIN.0), ("password", "not-the-password")],
+        )
+        .await;
+    let unknown = app
+        .call_as(
+            &stranger,
+            "login",
+            &[("username", "nobody"), ("password", "not-the-password")],
+        )
+        .await;
     assert_eq!(wrong.status(), 401);
     assert_eq!(unknown.status(), 401);
     assert!(session_cookie(&wrong).is_none());
@@ -148,12 +134,7 @@ async fn login_sets_a_safe_cookie_with_a_new_session_id(backend: Backend) {
 
     // Log out: the session is gone, and the server functions say so.
     assert_eq!(app.call("logout", &[]).await.status(), 200);
-    let me = app
-        .call("current_user", &[])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let me = app.current_user(&app.client).await;
     assert_eq!(me, json!(null));
     assert_eq!(app.call("list_users", &[]).await.status(), 401);
 }
@@ -173,21 +154,23 @@ async fn repeated_failures_are_throttled(backend: Backend) {
     let app = spawn_app_with_admin(&db).await;
     let attacker = client();
     for _ in 0..5 {
-        let response = attacker
-            .post(app.url("/api/login"))
-            .form(&[("username", ADMIN.0), ("password", "guess-guess")])
-            .send()
-            .await
-            .unwrap();
+        let response = app
+            .call_as(
+                &attacker,
+                "login",
+                &[("username", ADMIN.0), ("password", "guess-guess")],
+            )
+            .await;
         assert_eq!(response.status(), 401);
     }
     // Even the right password is refused now, with a clear message.
-    let blocked = attacker
-        .post(app.url("/api/login"))
-        .form(&[("username", ADMIN.0), ("password", ADMIN.1)])
-        .send()
-        .await
-        .unwrap();
+    let blocked = app
+        .call_as(
+            &attacker,
+            "login",
+            &[("username", ADMIN.0), ("password", ADMIN.1)],
+        )
+        .await;
     assert_eq!(blocked.status(), 429);
     let message = error_of(blocked).await["TooManyRequests"]
         .as_str()
@@ -195,12 +178,13 @@ async fn repeated_failures_are_throttled(backend: Backend) {
         .to_string();
     assert!(message.contains("Too many failed sign-ins"), "{message}");
     // Another user name from the same address is not affected.
-    let other = attacker
-        .post(app.url("/api/login"))
-        .form(&[("username", "someone-else"), ("password", "guess-guess")])
-        .send()
-        .await
-        .unwrap();
+    let other = app
+        .call_as(
+            &attacker,
+            "login",
+            &[("username", "someone-else"), ("password", "guess-guess")],
+        )
+        .await;
     assert_eq!(other.status(), 401);
 }
 on_both_databases!(repeated_failures_are_throttled);
@@ -256,12 +240,7 @@ async fn a_session_survives_a_restart(backend: Backend) {
     let browser = app.stop().await;
 
     let restarted = spawn_app_with(&db, &[], browser).await;
-    let me = restarted
-        .call("current_user", &[])
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let me = restarted.current_user(&restarted.client).await;
     assert_eq!(me["username"], ADMIN.0);
     assert_eq!(restarted.call("list_users", &[]).await.status(), 200);
 }

@@ -118,12 +118,49 @@ impl TestApp {
 
     /// Calls a server function the way the browser's client does (form-encoded POST).
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
-        self.client
+        self.call_as(&self.client, endpoint, form).await
+    }
+
+    /// The same, from another browser (its own cookies).
+    pub async fn call_as(
+        &self,
+        browser: &Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        browser
             .post(self.url(&format!("/api/{endpoint}")))
             .form(form)
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn setup_needed(&self) -> bool {
+        self.call("setup_needed", &[]).await.json().await.unwrap()
+    }
+
+    /// Who `browser` is signed in as (JSON null when nobody).
+    pub async fn current_user(&self, browser: &Client) -> serde_json::Value {
+        self.call_as(browser, "current_user", &[])
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A new browser signed in as `username`.
+    pub async fn signed_in_browser(&self, username: &str, password: &str) -> Client {
+        let browser = client();
+        let response = self
+            .call_as(
+                &browser,
+                "login",
+                &[("username", username), ("password", password)],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{username} signs in");
+        browser
     }
 
     pub async fn setup_admin(&self) -> Response {

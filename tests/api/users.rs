@@ -8,22 +8,11 @@ async fn roles_are_checked_by_the_server(backend: Backend) {
     app.create_user("ed", "editor-password", "editor").await;
 
     let anonymous = client();
-    let response = anonymous
-        .post(app.url("/api/list_users"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.call_as(&anonymous, "list_users", &[]).await;
     assert_eq!(response.status(), 401);
 
     for (name, password) in [("vera", "viewer-password"), ("ed", "editor-password")] {
-        let browser = client();
-        let login = browser
-            .post(app.url("/api/login"))
-            .form(&[("username", name), ("password", password)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status(), 200);
+        let browser = app.signed_in_browser(name, password).await;
         for (endpoint, form) in [
             ("list_users", vec![]),
             (
@@ -44,12 +33,7 @@ async fn roles_are_checked_by_the_server(backend: Backend) {
                 vec![("id", "whatever"), ("password", "password-123")],
             ),
         ] {
-            let response = browser
-                .post(app.url(&format!("/api/{endpoint}")))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let response = app.call_as(&browser, endpoint, &form).await;
             assert_eq!(response.status(), 403, "{name} calling {endpoint}");
             let message = error_of(response).await["Forbidden"]
                 .as_str()
@@ -91,14 +75,7 @@ async fn admins_manage_users(backend: Backend) {
         .await;
     assert_eq!(bad_role.status(), 400);
 
-    let dana = client();
-    let login = dana
-        .post(app.url("/api/login"))
-        .form(&[("username", "dana"), ("password", "first-password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
+    let dana = app.signed_in_browser("dana", "first-password").await;
 
     assert_eq!(
         app.call("change_role", &[("id", &id), ("role", "editor")])
@@ -106,15 +83,7 @@ async fn admins_manage_users(backend: Backend) {
             .status(),
         200
     );
-    let me = dana
-        .post(app.url("/api/current_user"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        me.json::<serde_json::Value>().await.unwrap()["role"],
-        "editor"
-    );
+    assert_eq!(app.current_user(&dana).await["role"], "editor");
 
     // Disabling ends Dana's access at once, including the open session.
     assert_eq!(
@@ -123,15 +92,7 @@ async fn admins_manage_users(backend: Backend) {
             .status(),
         200
     );
-    let me = dana
-        .post(app.url("/api/current_user"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        me.json::<serde_json::Value>().await.unwrap(),
-        serde_json::Value::Null
-    );
+    assert_eq!(app.current_user(&dana).await, serde_json::Value::Null);
     assert_eq!(app.login("dana", "first-password").await.status(), 401);
 
     assert_eq!(
@@ -149,13 +110,7 @@ async fn admins_manage_users(backend: Backend) {
         .status(),
         200
     );
-    let relogin = client()
-        .post(app.url("/api/login"))
-        .form(&[("username", "dana"), ("password", "second-password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(relogin.status(), 200);
+    app.signed_in_browser("dana", "second-password").await;
 
     let unknown = app
         .call("change_role", &[("id", "no-such-id"), ("role", "viewer")])
