@@ -32,6 +32,8 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// `SWITCHYARD_SETUP_TOKEN`: a fixed first-admin setup token for automation; random otherwise.
     pub setup_token: Option<String>,
+    /// `SWITCHYARD_MAX_BODY_BYTES`: the largest `/v1` request body accepted (413 above it).
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +50,7 @@ struct Defaults {
     server: ServerDefaults,
     database: DatabaseDefaults,
     auth: AuthDefaults,
+    proxy: ProxyDefaults,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +65,12 @@ struct ServerDefaults {
 struct DatabaseDefaults {
     url: String,
     max_connections: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProxyDefaults {
+    max_body_bytes: usize,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +148,11 @@ impl Settings {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             setup_token: lookup("SWITCHYARD_SETUP_TOKEN").filter(|t| !t.is_empty()),
+            max_body_bytes: number(
+                &lookup,
+                "SWITCHYARD_MAX_BODY_BYTES",
+                defaults.proxy.max_body_bytes,
+            )?,
         })
     }
 }
@@ -216,6 +230,7 @@ mod tests {
         assert!(!s.auth.secure_cookies);
         assert_eq!(s.auth.login_max_failures, 5);
         assert!(s.config_file.is_none());
+        assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
     }
 
     #[test]
