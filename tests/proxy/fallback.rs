@@ -1,0 +1,231 @@
+//! Fallback over the plan, circuit breakers, rate limits and budgets, through the proxy.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+use switchyard::domain::{Money, ProviderKind};
+use switchyard::providers::mock::{MockProvider, MockReply};
+
+/// `primary-llm` served by `first` (OpenAI) then `second` (Anthropic), through policy `main`.
+async fn two_targets(threshold: u32) -> (TestApp, MockProvider, MockProvider) {
+    let app = spawn_app().await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    app.state.config.replace(snapshot(
+        vec![
+            (account("first", ProviderKind::Openai), &first),
+            (account("second", ProviderKind::Anthropic), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+        )],
+        vec![policy("main", &["primary-llm"], threshold, 30)],
+    ));
+    (app, first, second)
+}
+
+fn hello() -> Value {
+    json!({"model": "primary-llm", "messages": user_message("hi")})
+}
+
+fn hello_stream() -> Value {
+    json!({"model": "primary-llm", "messages": user_message("hi"), "stream": true})
+}
+
+#[tokio::test]
+async fn a_failing_target_falls_back_to_the_next() {
+    let (app, first, second) = two_targets(100).await;
+    first.push(MockReply::error(500, "boom"));
+    first.push(MockReply::error(429, "slow down"));
+    first.push(MockReply::text("too late").after(Duration::from_secs(2)));
+    for reason in ["HTTP 500", "HTTP 429", "within"] {
+        let response = app.chat(hello()).await;
+        assert_eq!(response.status(), 200, "{reason}");
+        assert_eq!(header(&response, "x-switchyard-policy"), "main");
+        assert_eq!(header(&response, "x-switchyard-account"), "second");
+        let attempts = header(&response, "x-switchyard-attempts").to_string();
+        assert!(
+            attempts.starts_with("2; first/gpt-4o failed ("),
+            "{attempts}"
+        );
+        assert!(attempts.contains(reason), "{attempts}");
+        assert!(
+            attempts.ends_with("second/claude-sonnet-4-5 ok"),
+            "{attempts}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["choices"][0]["message"]["content"], "mock reply");
+    }
+    assert_eq!(second.requests().len(), 3);
+    let stats = app.state.live.policy_stats("main");
+    assert_eq!((stats.matches, stats.fallbacks), (3, 3));
+}
+
+#[tokio::test]
+async fn a_stream_falls_back_before_its_first_token() {
+    let (app, first, second) = two_targets(100).await;
+    first.push(MockReply::error(503, "overloaded"));
+    first.push(MockReply::cut_stream(""));
+    second.push(MockReply::text("from second"));
+    second.push(MockReply::text("again second"));
+    for expected in ["from second", "again second"] {
+        let response = app.chat(hello_stream()).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "x-switchyard-account"), "second");
+        let text = response.text().await.unwrap();
+        let content: String = sse_data(&text)
+            .iter()
+            .filter(|d| d.as_str() != "[DONE]")
+            .filter_map(|d| {
+                serde_json::from_str::<Value>(d).unwrap()["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect();
+        assert_eq!(content, expected);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_its_first_token_ends_with_an_error_event() {
+    let (app, first, second) = two_targets(100).await;
+    first.push(MockReply::cut_stream("partial answer"));
+    let response = app.chat(hello_stream()).await;
+    assert_eq!(response.status(), 200);
+    let data = sse_data(&response.text().await.unwrap());
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert!(last["error"]["message"].as_str().is_some(), "{data:?}");
+    assert!(!data.iter().any(|d| d == "[DONE]"));
+    assert!(second.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_request_answer_is_returned_not_retried() {
+    let (app, first, second) = two_targets(100).await;
+    first.push(MockReply::error(400, "messages: too long"));
+    let response = app.chat(hello()).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("messages: too long"));
+    assert!(second.requests().is_empty());
+    // The account's own credential problem is the gateway's: 502, and not a fallback either.
+    first.push(MockReply::error(401, "bad key"));
+    let response = app.chat(hello()).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(second.requests().len(), 0);
+}
+
+#[tokio::test]
+async fn nothing_left_is_503_listing_every_failure() {
+    let (app, first, second) = two_targets(100).await;
+    first.push(MockReply::error(500, "down"));
+    second.push(MockReply::error(529, "overloaded"));
+    let response = app.chat(hello()).await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("first/gpt-4o failed"), "{message}");
+    assert!(
+        message.contains("second/claude-sonnet-4-5 failed"),
+        "{message}"
+    );
+    assert_eq!(body["error"]["code"], "no_provider_available");
+}
+
+#[tokio::test]
+async fn every_candidate_rate_limited_upstream_is_429_with_retry_after() {
+    let (app, first, second) = two_targets(100).await;
+    first.push(MockReply::error(429, "slow down"));
+    second.push(MockReply::error(429, "slow down"));
+    let response = app.chat(hello()).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(header(&response, "retry-after"), "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn the_circuit_opens_after_threshold_failures() {
+    let (app, first, second) = two_targets(2).await;
+    for _ in 0..3 {
+        first.push(MockReply::error(500, "down"));
+    }
+    for _ in 0..2 {
+        assert_eq!(app.chat(hello()).await.status(), 200);
+    }
+    let response = app.chat(hello()).await;
+    assert_eq!(response.status(), 200);
+    let attempts = header(&response, "x-switchyard-attempts").to_string();
+    assert!(
+        attempts.starts_with("1; first/gpt-4o skipped (circuit open until"),
+        "{attempts}"
+    );
+    assert_eq!(first.requests().len(), 2);
+    assert_eq!(second.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn rpm_limit_moves_traffic_then_429_with_retry_after() {
+    let app = spawn_app().await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Mistral).await.unwrap();
+    let mut limited = account("first", ProviderKind::Openai);
+    limited.rpm_limit = Some(1);
+    let mut also_limited = account("second", ProviderKind::Mistral);
+    also_limited.rpm_limit = Some(1);
+    app.state.config.replace(snapshot(
+        vec![(limited, &first), (also_limited, &second)],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "mistral-small-latest")],
+        )],
+        vec![],
+    ));
+    let response = app.chat(hello()).await;
+    assert_eq!(header(&response, "x-switchyard-account"), "first");
+    let response = app.chat(hello()).await;
+    assert_eq!(header(&response, "x-switchyard-account"), "second");
+    let response = app.chat(hello()).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = header(&response, "retry-after").parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!((first.requests().len(), second.requests().len()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_account_over_budget_gets_no_traffic() {
+    let app = spawn_app().await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    let mut budgeted = account("first", ProviderKind::Openai);
+    // One call costs 100 µ$ at the gpt-4o seed price.
+    budgeted.monthly_budget = Some(Money::from_micros(150));
+    app.state.config.replace(snapshot(
+        vec![
+            (budgeted, &first),
+            (account("second", ProviderKind::Anthropic), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+        )],
+        vec![],
+    ));
+    let accounts: Vec<String> = {
+        let mut served = Vec::new();
+        for _ in 0..3 {
+            let response = app.chat(hello()).await;
+            served.push(header(&response, "x-switchyard-account").to_string());
+        }
+        served
+    };
+    assert_eq!(accounts, vec!["first", "first", "second"]);
+    assert_eq!(first.requests().len(), 2);
+}

@@ -1,0 +1,93 @@
+//! Shutdown drains and flushes; spend survives a restart; a client that leaves stops the call.
+
+use crate::helpers::*;
+use serde_json::json;
+use std::time::Duration;
+use switchyard::domain::ProviderKind;
+use switchyard::providers::mock::{MockProvider, MockReply};
+
+fn one_account(app: &TestApp, mock: &MockProvider) {
+    app.state.config.replace(snapshot(
+        vec![(account("main", ProviderKind::Openai), mock)],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("main", "gpt-4o")],
+        )],
+        vec![],
+    ));
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_and_writes_their_usage() {
+    let app = spawn_app().await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    one_account(&app, &mock);
+    mock.push(MockReply::text("slow but sure").after(Duration::from_millis(300)));
+    let client = app.client.clone();
+    let url = format!("{}/v1/chat/completions", app.address);
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(KEY)
+            .json(&json!({"model": "primary-llm", "messages": user_message("hi")}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pool = app.state.db.pool.clone();
+    let dir = app.stop().await;
+    assert_eq!(in_flight.await.unwrap(), 200);
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT cost_micros FROM usage_events")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(100,)]);
+    let spend: Vec<(String, i64)> =
+        sqlx::query_as("SELECT account, spent_micros FROM spend_monthly")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(spend, vec![("main".to_string(), 100)]);
+
+    // A restart on the same database routes with the spend already counted.
+    let restarted = spawn_app_in(dir, &[]).await;
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    assert_eq!(
+        restarted
+            .state
+            .live
+            .account_view("main", now)
+            .spent_this_month
+            .micros(),
+        100
+    );
+}
+
+#[tokio::test]
+async fn a_client_leaving_a_stream_still_has_its_usage_counted() {
+    let app = spawn_app().await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    one_account(&app, &mock);
+    mock.push(MockReply::text("one two three four five six"));
+    let mut response = app
+        .chat(json!({"model": "primary-llm", "messages": user_message("hi"), "stream": true}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap();
+    assert!(first.is_some());
+    drop(response);
+    // The ledger row is written whether the relay finished or was dropped with the connection.
+    let mut rows = Vec::new();
+    for _ in 0..20 {
+        rows = app.usage_rows().await;
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0.as_deref(), Some("main"));
+}
