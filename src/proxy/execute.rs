@@ -26,6 +26,9 @@ pub const ACCOUNT_HEADER: &str = "x-switchyard-account";
 pub const PROVIDER_MODEL_HEADER: &str = "x-switchyard-provider-model";
 pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 
+/// nginx's status for a request the client gave up on, kept in the ledger only.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
 /// A reason longer than this is cut in the header; the log has it whole.
 const MAX_REASON_CHARS: usize = 160;
 
@@ -209,6 +212,8 @@ struct Settlement {
     telemetry: Telemetry,
     config: Arc<ConfigSnapshot>,
     attempt: Option<Attempt>,
+    /// The provider answered; until then, settling means the client left while waiting.
+    answered: bool,
     target: Target,
     call_started: Instant,
     request_started: Instant,
@@ -224,7 +229,12 @@ impl Settlement {
         };
         let now = now_ms();
         let latency_ms = elapsed_ms(self.call_started);
-        let outcome = if self.error.is_some() {
+        let outcome = if !self.answered {
+            // Dropping the call closed the upstream connection; not the target's fault.
+            self.event.status = CLIENT_CLOSED_REQUEST;
+            self.error = Some("the client closed the connection before the answer".into());
+            AttemptOutcome::Refused { latency_ms }
+        } else if self.error.is_some() {
             AttemptOutcome::Failed { latency_ms }
         } else {
             AttemptOutcome::Answered {
@@ -383,6 +393,24 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         trail.calls += 1;
         last = Some(target);
         let call_started = Instant::now();
+        let mut event = draft_event(&prepared, plan.policy.as_deref());
+        event.account = Some(target.account.clone());
+        event.provider_model = Some(target.model.clone());
+        event.attempts = trail.calls;
+        // Created before the call so that a client leaving mid-call still settles the attempt.
+        let mut settlement = Settlement {
+            live: runtime.live.clone(),
+            telemetry: runtime.telemetry.clone(),
+            config: runtime.config.clone(),
+            attempt: Some(attempt),
+            answered: false,
+            target: target.clone(),
+            call_started,
+            request_started: prepared.started,
+            usage: None,
+            error: None,
+            event,
+        };
         let result = match runtime.clients.for_connection(connection) {
             Ok(client) => {
                 let ctx = call_context(client, connection, &target.model);
@@ -403,7 +431,9 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 } else {
                     AttemptOutcome::Refused { latency_ms }
                 };
-                runtime.live.finish_attempt(attempt, outcome, now_ms());
+                if let Some(attempt) = settlement.attempt.take() {
+                    runtime.live.finish_attempt(attempt, outcome, now_ms());
+                }
                 tracing::warn!(target = %target, error = %error, retryable, "provider call failed");
                 trail.failed(target, &error);
                 if retryable {
@@ -422,22 +452,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             }
         };
         trail.answered(target);
-        let mut event = draft_event(&prepared, plan.policy.as_deref());
-        event.account = Some(target.account.clone());
-        event.provider_model = Some(target.model.clone());
-        event.attempts = trail.calls;
-        let settlement = Settlement {
-            live: runtime.live.clone(),
-            telemetry: runtime.telemetry.clone(),
-            config: runtime.config.clone(),
-            attempt: Some(attempt),
-            target: target.clone(),
-            call_started,
-            request_started: prepared.started,
-            usage: None,
-            error: None,
-            event,
-        };
+        settlement.answered = true;
         let served = Served {
             policy: plan.policy.as_deref(),
             target: Some(target),

@@ -229,3 +229,66 @@ async fn an_account_over_budget_gets_no_traffic() {
     assert_eq!(accounts, vec!["first", "first", "second"]);
     assert_eq!(first.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn the_circuit_lets_a_trial_through_after_the_window_and_closes() {
+    let app = spawn_app().await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Cohere).await.unwrap();
+    app.state.config.replace(snapshot(
+        vec![
+            (account("first", ProviderKind::Openai), &first),
+            (account("second", ProviderKind::Cohere), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "command-a-03-2025")],
+        )],
+        vec![policy("main", &["primary-llm"], 1, 1)],
+    ));
+    first.push(MockReply::error(502, "bad gateway"));
+    let served =
+        |response: &reqwest::Response| header(response, "x-switchyard-account").to_string();
+    assert_eq!(served(&app.chat(hello()).await), "second");
+    assert_eq!(served(&app.chat(hello()).await), "second");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The half-open trial succeeds and closes the circuit.
+    assert_eq!(served(&app.chat(hello()).await), "first");
+    assert_eq!(served(&app.chat(hello()).await), "first");
+    assert_eq!(first.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn tpm_limit_moves_traffic_to_the_next_account() {
+    let app = spawn_app().await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Google).await.unwrap();
+    let mut limited = account("first", ProviderKind::Openai);
+    // Each estimate is 105 (max_tokens 100 + a short prompt); reported usage (19) replaces it.
+    limited.tpm_limit = Some(130);
+    app.state.config.replace(snapshot(
+        vec![
+            (limited, &first),
+            (account("second", ProviderKind::Google), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "gemini-2.5-flash")],
+        )],
+        vec![],
+    ));
+    let body = json!({"model": "primary-llm", "messages": user_message("hi"), "max_tokens": 100});
+    let mut served = Vec::new();
+    for _ in 0..2 {
+        let response = app.chat(body.clone()).await;
+        served.push(header(&response, "x-switchyard-account").to_string());
+    }
+    // 0 + 105 and 19 + 105 fit in 130; 38 + 105 does not.
+    let response = app.chat(body.clone()).await;
+    served.push(header(&response, "x-switchyard-account").to_string());
+    let attempts = header(&response, "x-switchyard-attempts").to_string();
+    assert_eq!(served, vec!["first", "first", "second"], "{attempts}");
+    assert!(attempts.contains("first/gpt-4o skipped"), "{attempts}");
+}

@@ -91,3 +91,38 @@ async fn a_client_leaving_a_stream_still_has_its_usage_counted() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0.as_deref(), Some("main"));
 }
+
+#[tokio::test]
+async fn a_client_leaving_before_the_answer_cancels_the_call() {
+    let app = spawn_app().await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    one_account(&app, &mock);
+    mock.push(MockReply::text("never read").after(Duration::from_secs(3)));
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "primary-llm", "messages": user_message("hi")}))
+        .send()
+        .await;
+    assert!(sent.is_err());
+    let mut rows = Vec::new();
+    for _ in 0..40 {
+        rows = app.usage_rows().await;
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Settled well before the provider's three seconds: the upstream call was dropped.
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, 499);
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    assert_eq!(
+        app.state.live.account_view("main", now).tokens_last_minute,
+        0
+    );
+}
