@@ -8,3 +8,4 @@ mod bad_input;
 mod chat;
 mod fallback;
 mod lifecycle;
+mod sdk;
