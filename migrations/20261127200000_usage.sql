@@ -32,3 +32,17 @@ CREATE TABLE spend_monthly (
     updated_at  BIGINT NOT NULL,
     PRIMARY KEY (account, month)
 );
+
+-- Alerts raised by the server; for now budget thresholds, each at most once per account, month
+-- and threshold (the unique key makes a repeat a no-op even across restarts and instances).
+CREATE TABLE alerts (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    month        TEXT NOT NULL,
+    threshold    BIGINT NOT NULL,
+    message      TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    acknowledged BIGINT NOT NULL DEFAULT 0 CHECK (acknowledged IN (0, 1)),
+    UNIQUE (kind, account, month, threshold)
+);

@@ -10,9 +10,11 @@ use crate::providers::types::Usage;
 use crate::providers::{
     adapter_for, peek_first, AzureExtras, CallContext, ChatRequest, ChunkStream, ProviderError,
 };
-use crate::routing::{Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip, SkipReason};
+use crate::routing::{
+    month_of, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip, SkipReason,
+};
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
-use crate::telemetry::{Telemetry, UsageEvent};
+use crate::telemetry::{BudgetAlert, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -249,8 +251,20 @@ impl Settlement {
         let cost = self.cost();
         if let Some(account) = self.config.routing.account(&self.target.account) {
             if cost > Money::ZERO {
-                for threshold in self.live.add_spend(account, cost, now) {
-                    tracing::warn!(account = %account.name, threshold, "monthly budget threshold reached");
+                let thresholds = self.live.add_spend(account, cost, now);
+                if let (false, Some(budget)) = (thresholds.is_empty(), account.monthly_budget) {
+                    let month = month_of(now);
+                    let spent = self.live.account_view(&account.name, now).spent_this_month;
+                    for threshold in thresholds {
+                        self.telemetry.record_alert(BudgetAlert {
+                            account: account.name.clone(),
+                            month: month.clone(),
+                            threshold,
+                            spent,
+                            budget,
+                            at_ms: self.event.at_ms,
+                        });
+                    }
                 }
             }
         }

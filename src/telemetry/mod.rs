@@ -1,6 +1,6 @@
 //! Usage telemetry off the request path: the proxy hands each request's outcome to a bounded
 //! channel without waiting (`try_send`), and one writer task stores them in batches in
-//! `usage_events` and `spend_monthly`. A full channel drops the event and counts it rather than
+//! `usage_events` and `spend_monthly`, with the budget alerts the spend raised in `alerts`. A full channel drops the event and counts it rather than
 //! slow a request down; the in-memory spend that routing decides on is updated by the proxy
 //! itself, so a dropped ledger row never lets an account overspend.
 
@@ -52,8 +52,32 @@ pub struct UsageEvent {
     pub error: Option<String>,
 }
 
+/// A monthly budget threshold an account's spend just reached.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetAlert {
+    pub account: String,
+    pub month: String,
+    pub threshold: u8,
+    pub spent: Money,
+    pub budget: Money,
+    pub at_ms: i64,
+}
+
+impl BudgetAlert {
+    fn message(&self) -> String {
+        format!(
+            "{} reached {}% of its monthly budget: {} of {} spent in {}",
+            self.account, self.threshold, self.spent, self.budget, self.month
+        )
+    }
+}
+
+/// Alerts are stored under this kind; other kinds (health) can share the table.
+const BUDGET_ALERT: &str = "budget";
+
 enum Message {
     Usage(Box<UsageEvent>),
+    Alert(BudgetAlert),
     /// Answered once everything sent before it is written.
     Flush(oneshot::Sender<()>),
 }
@@ -78,11 +102,16 @@ impl Telemetry {
 
     /// Never waits: with the channel full the event is dropped and counted.
     pub fn record(&self, event: UsageEvent) {
-        if self
-            .sender
-            .try_send(Message::Usage(Box::new(event)))
-            .is_err()
-        {
+        self.send(Message::Usage(Box::new(event)));
+    }
+
+    pub fn record_alert(&self, alert: BudgetAlert) {
+        tracing::warn!(account = %alert.account, threshold = alert.threshold, "{}", alert.message());
+        self.send(Message::Alert(alert));
+    }
+
+    fn send(&self, message: Message) {
+        if self.sender.try_send(message).is_err() {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(
@@ -106,20 +135,22 @@ impl Telemetry {
 async fn write_batches(pool: AnyPool, mut receiver: mpsc::Receiver<Message>) {
     while let Some(first) = receiver.recv().await {
         let mut batch = Vec::new();
+        let mut alerts = Vec::new();
         let mut flushes = Vec::new();
         let mut next = Some(first);
         // Whatever queued up while the last batch was written goes into this one.
         while let Some(message) = next.take() {
             match message {
                 Message::Usage(event) => batch.push(*event),
+                Message::Alert(alert) => alerts.push(alert),
                 Message::Flush(done) => flushes.push(done),
             }
             if batch.len() < MAX_BATCH {
                 next = receiver.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
-            write_with_retries(&pool, &batch).await;
+        if !batch.is_empty() || !alerts.is_empty() {
+            write_with_retries(&pool, &batch, &alerts).await;
         }
         for done in flushes {
             let _ = done.send(());
@@ -127,10 +158,10 @@ async fn write_batches(pool: AnyPool, mut receiver: mpsc::Receiver<Message>) {
     }
 }
 
-async fn write_with_retries(pool: &AnyPool, batch: &[UsageEvent]) {
+async fn write_with_retries(pool: &AnyPool, batch: &[UsageEvent], alerts: &[BudgetAlert]) {
     let mut delay = FIRST_RETRY_DELAY;
     for attempt in 1..=WRITE_TRIES {
-        match write_batch(pool, batch).await {
+        match write_batch(pool, batch, alerts).await {
             Ok(()) => return,
             Err(e) if attempt < WRITE_TRIES => {
                 tracing::warn!(error = %e, attempt, "usage batch not written; retrying");
@@ -138,13 +169,17 @@ async fn write_with_retries(pool: &AnyPool, batch: &[UsageEvent]) {
                 delay *= 2;
             }
             Err(e) => {
-                tracing::error!(error = %e, events = batch.len(), "usage batch lost");
+                tracing::error!(error = %e, events = batch.len(), alerts = alerts.len(), "usage batch lost");
             }
         }
     }
 }
 
-async fn write_batch(pool: &AnyPool, batch: &[UsageEvent]) -> Result<(), TelemetryError> {
+async fn write_batch(
+    pool: &AnyPool,
+    batch: &[UsageEvent],
+    alerts: &[BudgetAlert],
+) -> Result<(), TelemetryError> {
     let mut tx = pool.begin().await?;
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
     for e in batch {
@@ -193,6 +228,22 @@ async fn write_batch(pool: &AnyPool, batch: &[UsageEvent]) -> Result<(), Telemet
         .execute(&mut *tx)
         .await?;
     }
+    for alert in alerts {
+        sqlx::query(
+            "INSERT INTO alerts (id, kind, account, month, threshold, message, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (kind, account, month, threshold) DO NOTHING",
+        )
+        .bind(crate::store::new_id())
+        .bind(BUDGET_ALERT)
+        .bind(&alert.account)
+        .bind(&alert.month)
+        .bind(i64::from(alert.threshold))
+        .bind(alert.message())
+        .bind(alert.at_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -201,25 +252,40 @@ fn saturating_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Puts this month's stored spend back into live state at start-up, so budgets hold across
-/// restarts. Returns how many accounts had spend.
+/// Puts this month's stored spend and raised budget alerts back into live state at start-up,
+/// so budgets hold and alerts are not raised again across restarts. Returns how many accounts
+/// were resumed.
 pub async fn resume_spend(
     pool: &AnyPool,
     live: &LiveState,
     now_ms: u64,
 ) -> Result<usize, TelemetryError> {
     let month = month_of(now_ms);
-    let rows: Vec<(String, i64)> =
+    let spend: Vec<(String, i64)> =
         sqlx::query_as("SELECT account, spent_micros FROM spend_monthly WHERE month = $1")
             .bind(&month)
             .fetch_all(pool)
             .await?;
-    for (account, micros) in &rows {
-        // Alerts are not stored yet, so none count as raised: one may repeat after a restart.
+    let raised: Vec<(String, i64)> =
+        sqlx::query_as("SELECT account, threshold FROM alerts WHERE kind = $1 AND month = $2")
+            .bind(BUDGET_ALERT)
+            .bind(&month)
+            .fetch_all(pool)
+            .await?;
+    let mut accounts: HashMap<String, (Money, Vec<u8>)> = HashMap::new();
+    for (account, micros) in spend {
+        accounts.entry(account).or_default().0 = Money::from_micros(micros);
+    }
+    for (account, threshold) in raised {
+        if let Ok(threshold) = u8::try_from(threshold) {
+            accounts.entry(account).or_default().1.push(threshold);
+        }
+    }
+    for (account, (spent, alerted)) in &accounts {
         live.resume_spend(
             account,
-            MonthlySpend::resume(&month, Money::from_micros(*micros), []),
+            MonthlySpend::resume(&month, *spent, alerted.iter().copied()),
         );
     }
-    Ok(rows.len())
+    Ok(accounts.len())
 }

@@ -228,6 +228,19 @@ async fn an_account_over_budget_gets_no_traffic() {
     };
     assert_eq!(accounts, vec!["first", "first", "second"]);
     assert_eq!(first.requests().len(), 2);
+    // 100 of 150 µ$ reached 50 %, 200 reached 80 and 100 %: one alert each, never repeated.
+    app.chat(hello()).await;
+    app.state.telemetry.flush().await;
+    let alerts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT account, threshold FROM alerts ORDER BY threshold")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+    let first_alerts = |t: i64| ("first".to_string(), t);
+    assert_eq!(
+        alerts,
+        vec![first_alerts(50), first_alerts(80), first_alerts(100)]
+    );
 }
 
 #[tokio::test]

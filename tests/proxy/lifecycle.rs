@@ -52,8 +52,37 @@ async fn shutdown_finishes_in_flight_requests_and_writes_their_usage() {
             .unwrap();
     assert_eq!(spend, vec![("main".to_string(), 100)]);
 
-    // A restart on the same database routes with the spend already counted.
+    // A restart on the same database routes with the spend (and raised alerts) already counted.
+    sqlx::query(
+        "INSERT INTO alerts (id, kind, account, month, threshold, message, created_at) \
+         SELECT 'a1', 'budget', account, month, 50, 'm', 0 FROM spend_monthly",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let restarted = spawn_app_in(dir, &[]).await;
+    let mut budgeted = account("main", ProviderKind::Openai);
+    budgeted.monthly_budget = Some(switchyard::domain::Money::from_micros(150));
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    restarted.state.config.replace(snapshot(
+        vec![(budgeted, &mock)],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("main", "gpt-4o")],
+        )],
+        vec![],
+    ));
+    restarted
+        .chat(json!({"model": "primary-llm", "messages": user_message("hi")}))
+        .await;
+    restarted.state.telemetry.flush().await;
+    let thresholds: Vec<(i64,)> = sqlx::query_as("SELECT threshold FROM alerts ORDER BY threshold")
+        .fetch_all(&restarted.state.db.pool)
+        .await
+        .unwrap();
+    // 50 % was raised before the restart; only 80 and 100 % are new.
+    assert_eq!(thresholds, vec![(50,), (80,), (100,)]);
     let now = chrono::Utc::now().timestamp_millis() as u64;
     assert_eq!(
         restarted
@@ -62,7 +91,7 @@ async fn shutdown_finishes_in_flight_requests_and_writes_their_usage() {
             .account_view("main", now)
             .spent_this_month
             .micros(),
-        100
+        200
     );
 }
 
