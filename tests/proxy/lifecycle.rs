@@ -155,3 +155,41 @@ async fn a_client_leaving_before_the_answer_cancels_the_call() {
         0
     );
 }
+
+#[tokio::test]
+async fn ledger_spend_and_alerts_on_postgres() {
+    let (url, name) = postgres_database().await;
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let mut budgeted = account("main", ProviderKind::Openai);
+    budgeted.monthly_budget = Some(switchyard::domain::Money::from_micros(150));
+    app.state.config.replace(snapshot(
+        vec![(budgeted, &mock)],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("main", "gpt-4o")],
+        )],
+        vec![],
+    ));
+    let response = app
+        .chat(json!({"model": "primary-llm", "messages": user_message("hi"), "stream": true}))
+        .await;
+    assert!(response.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+    assert_eq!(app.usage_rows().await.len(), 1);
+    let pool = app.state.db.pool.clone();
+    let alerts: Vec<(i64,)> = sqlx::query_as("SELECT threshold FROM alerts")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(alerts, vec![(50,)]);
+    app.stop().await;
+
+    let restarted = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let now = chrono::Utc::now().timestamp_millis() as u64;
+    let view = restarted.state.live.account_view("main", now);
+    assert_eq!(view.spent_this_month.micros(), 100);
+    restarted.stop().await;
+    drop(pool);
+    drop_postgres_database(&name).await;
+}
