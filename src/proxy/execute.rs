@@ -23,10 +23,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub const POLICY_HEADER: &str = "x-switchyard-policy";
-pub const ACCOUNT_HEADER: &str = "x-switchyard-account";
-pub const PROVIDER_MODEL_HEADER: &str = "x-switchyard-provider-model";
-pub const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+const POLICY_HEADER: &str = "x-switchyard-policy";
+const ACCOUNT_HEADER: &str = "x-switchyard-account";
+const PROVIDER_MODEL_HEADER: &str = "x-switchyard-provider-model";
+const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
 
 /// nginx's status for a request the client gave up on, kept in the ledger only.
 const CLIENT_CLOSED_REQUEST: u16 = 499;
@@ -159,7 +159,7 @@ impl Trail {
     }
 }
 
-/// Where the answer came from, for the response headers and the ledger.
+/// Where the answer came from, for the response headers.
 struct Served<'a> {
     policy: Option<&'a str>,
     target: Option<&'a Target>,
@@ -495,14 +495,21 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         trail.calls,
         &error,
     );
-    respond_error(error, &plan, last, &trail)
+    // No account answered, so none is named; the attempts header lists every one.
+    respond_error(error, &plan, None, &trail)
 }
 
-fn respond_error(error: ProxyError, plan: &Plan, last: Option<&Target>, trail: &Trail) -> Response {
+/// `answered_by` is the account whose refusal is passed on, if any.
+fn respond_error(
+    error: ProxyError,
+    plan: &Plan,
+    answered_by: Option<&Target>,
+    trail: &Trail,
+) -> Response {
     let mut response = error.into_response();
     let served = Served {
         policy: plan.policy.as_deref(),
-        target: last,
+        target: answered_by,
     };
     set_headers(&mut response, &served, trail);
     response

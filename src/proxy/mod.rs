@@ -1,14 +1,19 @@
 //! The OpenAI-compatible API for applications: `POST /v1/chat/completions` and `GET /v1/models`,
 //! authenticated by gateway keys. Each request reads one config snapshot, is planned by the
 //! routing engine and served by the first candidate that answers.
+//!
+//! Response headers: `x-switchyard-policy` (the matched policy; absent when the model's own
+//! targets were the route), `x-switchyard-account` and `x-switchyard-provider-model` (who
+//! answered), and `x-switchyard-attempts`: the number of provider calls, then each target's
+//! outcome, e.g. `2; openai-main/gpt-4o failed (…HTTP 500…); claude/claude-sonnet-4-5 ok`,
+//! skipped targets with their reason.
 
 mod auth;
 mod error;
 mod execute;
 mod request;
 
-pub use error::ProxyError;
-pub use execute::{ACCOUNT_HEADER, ATTEMPTS_HEADER, POLICY_HEADER, PROVIDER_MODEL_HEADER};
+use error::ProxyError;
 
 use crate::providers::{http_client, Timeouts};
 use crate::snapshot::AccountConnection;
