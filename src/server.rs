@@ -104,6 +104,14 @@ impl Application {
             telemetry,
             provider_clients: ProviderClients::default(),
         };
+        if settings.probe_interval_secs > 0 {
+            crate::proxy::probes::spawn(
+                state.config.clone(),
+                state.live.clone(),
+                state.provider_clients.clone(),
+                Duration::from_secs(settings.probe_interval_secs),
+            );
+        }
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
             listener,

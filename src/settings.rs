@@ -34,6 +34,8 @@ pub struct Settings {
     pub setup_token: Option<String>,
     /// `SWITCHYARD_MAX_BODY_BYTES`: the largest `/v1` request body accepted (413 above it).
     pub max_body_bytes: usize,
+    /// `SWITCHYARD_PROBE_INTERVAL_SECS`: how often each provider account is probed; 0 never.
+    pub probe_interval_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,7 @@ struct DatabaseDefaults {
 #[serde(deny_unknown_fields)]
 struct ProxyDefaults {
     max_body_bytes: usize,
+    probe_interval_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +156,11 @@ impl Settings {
                 "SWITCHYARD_MAX_BODY_BYTES",
                 defaults.proxy.max_body_bytes,
             )?,
+            probe_interval_secs: number(
+                &lookup,
+                "SWITCHYARD_PROBE_INTERVAL_SECS",
+                defaults.proxy.probe_interval_secs,
+            )?,
         })
     }
 }
@@ -231,6 +239,7 @@ mod tests {
         assert_eq!(s.auth.login_max_failures, 5);
         assert!(s.config_file.is_none());
         assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(s.probe_interval_secs, 60);
     }
 
     #[test]

@@ -182,7 +182,7 @@ fn set_headers(response: &mut Response, served: &Served<'_>, trail: &Trail) {
     headers.insert(HeaderName::from_static(ATTEMPTS_HEADER), trail.header());
 }
 
-fn call_context(
+pub(super) fn call_context(
     client: reqwest::Client,
     connection: &AccountConnection,
     model: &str,

@@ -11,6 +11,7 @@
 mod auth;
 mod error;
 mod execute;
+pub mod probes;
 mod request;
 
 use error::ProxyError;

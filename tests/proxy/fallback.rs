@@ -305,3 +305,53 @@ async fn tpm_limit_moves_traffic_to_the_next_account() {
     assert_eq!(served, vec!["first", "first", "second"], "{attempts}");
     assert!(attempts.contains("first/gpt-4o skipped"), "{attempts}");
 }
+
+#[tokio::test]
+async fn an_account_failing_its_probes_goes_last() {
+    let app = spawn_app_with(&[("SWITCHYARD_PROBE_INTERVAL_SECS", "1")]).await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    let mut config = snapshot(
+        vec![
+            (account("first", ProviderKind::Openai), &first),
+            (account("second", ProviderKind::Anthropic), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+        )],
+        vec![],
+    );
+    // Nothing listens there any more: probes and calls to `first` fail to connect.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", gone.local_addr().unwrap());
+    drop(gone);
+    config.connections.get_mut("first").unwrap().base_url = dead_url;
+    app.state.config.replace(config);
+    let now = || chrono::Utc::now().timestamp_millis() as u64;
+    for _ in 0..40 {
+        if app.state.live.account_view("first", now()).health.level
+            == switchyard::routing::HealthLevel::Unhealthy
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let health = app.state.live.account_view("first", now()).health;
+    assert_eq!(
+        health.level,
+        switchyard::routing::HealthLevel::Unhealthy,
+        "{}",
+        health.reason
+    );
+    assert_eq!(
+        app.state.live.account_view("second", now()).health.level,
+        switchyard::routing::HealthLevel::Healthy
+    );
+    let response = app.chat(hello()).await;
+    assert_eq!(
+        header(&response, "x-switchyard-attempts"),
+        "1; second/claude-sonnet-4-5 ok"
+    );
+}

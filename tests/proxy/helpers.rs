@@ -54,6 +54,8 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, vars: &[(&str, &str)]) -> Test
             format!("sqlite://{}/switchyard.db", dir.path().display()),
         ),
         ("SWITCHYARD_SETUP_TOKEN".into(), "test-setup-token".into()),
+        // Probes would show up in the mocks' request logs; the probe test turns them on.
+        ("SWITCHYARD_PROBE_INTERVAL_SECS".into(), "0".into()),
     ]);
     for (k, v) in vars {
         env.insert(k.to_string(), v.to_string());
