@@ -112,6 +112,12 @@ impl Application {
                 Duration::from_secs(settings.probe_interval_secs),
             );
         }
+        telemetry::rollups::spawn(
+            state.db.pool.clone(),
+            state.config.clone(),
+            state.live.clone(),
+            Duration::from_secs(60),
+        );
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
             listener,

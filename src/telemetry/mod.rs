@@ -4,6 +4,8 @@
 //! slow a request down; the in-memory spend that routing decides on is updated by the proxy
 //! itself, so a dropped ledger row never lets an account overspend.
 
+pub mod rollups;
+
 use crate::domain::Money;
 use crate::routing::{month_of, LiveState, MonthlySpend};
 use sqlx::AnyPool;

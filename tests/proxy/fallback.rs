@@ -61,6 +61,26 @@ async fn a_failing_target_falls_back_to_the_next() {
     assert_eq!(second.requests().len(), 3);
     let stats = app.state.live.policy_stats("main");
     assert_eq!((stats.matches, stats.fallbacks), (3, 3));
+
+    // The minute rollup stores the counters' growth once.
+    let mut written = std::collections::HashMap::new();
+    for _ in 0..2 {
+        switchyard::telemetry::rollups::write_round(
+            &app.state.db.pool,
+            &app.state.config,
+            &app.state.live,
+            &mut written,
+        )
+        .await
+        .unwrap();
+    }
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT policy, matches, successes, errors, fallbacks FROM policy_stats_minute",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![("main".to_string(), 3, 3, 3, 3)]);
 }
 
 #[tokio::test]
