@@ -9,6 +9,8 @@ use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    #[error("unknown API path {0}: Switchyard serves /v1/chat/completions and /v1/models")]
+    UnknownPath(String),
     #[error("missing API key: send it as `Authorization: Bearer sk-sy-…`")]
     MissingKey,
     #[error("invalid API key")]
@@ -45,6 +47,7 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn status(&self) -> StatusCode {
         let code = match self {
+            ProxyError::UnknownPath(_) => 404,
             ProxyError::MissingKey | ProxyError::InvalidKey | ProxyError::ExpiredKey => 401,
             ProxyError::ModelNotAllowed(_) => 403,
             ProxyError::BodyTooLarge { .. } => 413,
@@ -90,6 +93,7 @@ impl ProxyError {
     /// OpenAI's `type` and `code` fields.
     fn kind_and_code(&self) -> (&'static str, &'static str) {
         match self {
+            ProxyError::UnknownPath(_) => ("invalid_request_error", "unknown_url"),
             ProxyError::MissingKey | ProxyError::InvalidKey | ProxyError::ExpiredKey => {
                 ("invalid_request_error", "invalid_api_key")
             }

@@ -21,9 +21,9 @@ use crate::snapshot::AccountConnection;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use dashmap::DashMap;
 use execute::{Prepared, Runtime};
@@ -35,6 +35,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(list_models))
+        // Apps get OpenAI-shaped JSON for any other /v1 path too, not the dashboard's 404 page.
+        .route("/v1/{*rest}", any(unknown_path))
+}
+
+async fn unknown_path(uri: Uri) -> Response {
+    ProxyError::UnknownPath(uri.path().to_string()).into_response()
 }
 
 /// HTTP clients for provider calls, one per connect timeout (reqwest sets it per client), so

@@ -192,6 +192,22 @@ async fn a_corpus_of_broken_requests_never_reaches_a_provider() {
 }
 
 #[tokio::test]
+async fn other_v1_paths_get_an_openai_shaped_404() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/v1/embeddings", app.address))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "x", "input": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "unknown_url");
+}
+
+#[tokio::test]
 async fn a_header_hint_that_is_not_allowed_is_refused() {
     let app = spawn_app().await;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
