@@ -606,3 +606,73 @@ fn stream_response(chunks: ChunkStream, include_usage: bool, settlement: Settlem
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ProviderKind;
+
+    fn target(account: &str) -> Target {
+        Target {
+            account: account.into(),
+            model: "m".into(),
+        }
+    }
+
+    #[test]
+    fn the_attempts_header_is_plain_ascii_and_bounded() {
+        let mut trail = Trail::new(&[]);
+        trail.calls = 2;
+        trail.failed(
+            &target("a"),
+            &ProviderError::Upstream {
+                provider: ProviderKind::Openai,
+                status: 500,
+                message: format!("déjà vu\n{}", "x".repeat(500)),
+                retry_after: None,
+            },
+        );
+        trail.answered(&target("b"));
+        let header = trail.header();
+        let text = header.to_str().unwrap();
+        assert!(
+            text.starts_with("2; a/m failed (openai returned HTTP 500: d?j? vu?xx"),
+            "{text}"
+        );
+        assert!(text.ends_with("...; b/m ok"), "{text}");
+        assert!(text.len() < 200, "{}", text.len());
+    }
+
+    #[test]
+    fn exhausted_is_429_only_when_everything_was_rate_limited() {
+        let limited = ProviderError::Upstream {
+            provider: ProviderKind::Anthropic,
+            status: 429,
+            message: "slow down".into(),
+            retry_after: Some(std::time::Duration::from_secs(7)),
+        };
+        let mut trail = Trail::new(&[]);
+        trail.failed(&target("a"), &limited);
+        trail.failed(&target("b"), &limited);
+        assert_eq!(trail.exhausted().status(), StatusCode::TOO_MANY_REQUESTS);
+        trail.failed(
+            &target("c"),
+            &ProviderError::Connect {
+                provider: ProviderKind::Openai,
+                message: "refused".into(),
+            },
+        );
+        assert_eq!(trail.exhausted().status(), StatusCode::SERVICE_UNAVAILABLE);
+        let mut timeouts = Trail::new(&[]);
+        timeouts.calls = 1;
+        timeouts.failed(
+            &target("a"),
+            &ProviderError::Timeout {
+                provider: ProviderKind::Google,
+                phase: crate::providers::TimeoutPhase::FirstByte,
+                after: std::time::Duration::from_secs(1),
+            },
+        );
+        assert_eq!(timeouts.exhausted().status(), StatusCode::GATEWAY_TIMEOUT);
+    }
+}
