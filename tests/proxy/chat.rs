@@ -115,6 +115,11 @@ async fn every_provider_answers_through_the_proxy_streamed_and_not() {
             .collect();
         assert_eq!(content, "streamed answer here", "{kind}");
         assert_eq!(app.usage_rows().await.len(), 2, "{kind}");
+        if kind == ProviderKind::Azure {
+            // The account maps the model to its deployment name.
+            let path = &mock.requests()[0].path;
+            assert_eq!(path, "/openai/deployments/gpt4o-prod/chat/completions");
+        }
     }
 }
 
