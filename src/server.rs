@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::snapshot::{ConfigSnapshot, SharedConfig};
 use crate::state::AppState;
 use crate::store::{users, Db};
-use crate::telemetry::{self, Telemetry};
+use crate::telemetry::{self, rollups::PolicyRollups, Telemetry};
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -39,6 +39,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    rollups: PolicyRollups,
 }
 
 impl Application {
@@ -112,17 +113,18 @@ impl Application {
                 Duration::from_secs(settings.probe_interval_secs),
             );
         }
-        telemetry::rollups::spawn(
+        let rollups = PolicyRollups::new(
             state.db.pool.clone(),
             state.config.clone(),
             state.live.clone(),
-            Duration::from_secs(60),
         );
+        rollups.spawn(Duration::from_secs(60));
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
             listener,
             router,
             state,
+            rollups,
         })
     }
 
@@ -149,7 +151,8 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         self.state.telemetry.flush().await;
-        tracing::info!("usage written; stopped");
+        self.rollups.write_logged().await;
+        tracing::info!("usage and policy counters written; stopped");
         served
     }
 }

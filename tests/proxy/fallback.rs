@@ -63,16 +63,13 @@ async fn a_failing_target_falls_back_to_the_next() {
     assert_eq!((stats.matches, stats.fallbacks), (3, 3));
 
     // The minute rollup stores the counters' growth once.
-    let mut written = std::collections::HashMap::new();
+    let rollups = switchyard::telemetry::rollups::PolicyRollups::new(
+        app.state.db.pool.clone(),
+        app.state.config.clone(),
+        app.state.live.clone(),
+    );
     for _ in 0..2 {
-        switchyard::telemetry::rollups::write_round(
-            &app.state.db.pool,
-            &app.state.config,
-            &app.state.live,
-            &mut written,
-        )
-        .await
-        .unwrap();
+        rollups.write().await.unwrap();
     }
     let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT policy, matches, successes, errors, fallbacks FROM policy_stats_minute",

@@ -14,7 +14,7 @@ fn one_account(app: &TestApp, mock: &MockProvider) {
             all_capabilities(),
             &[("main", "gpt-4o")],
         )],
-        vec![],
+        vec![policy("all", &["primary-llm"], 5, 30)],
     ));
 }
 
@@ -40,6 +40,13 @@ async fn shutdown_finishes_in_flight_requests_and_writes_their_usage() {
     let pool = app.state.db.pool.clone();
     let dir = app.stop().await;
     assert_eq!(in_flight.await.unwrap(), 200);
+    // The policy counters of the last minute were written on the way out too.
+    let rollups: Vec<(String, i64)> =
+        sqlx::query_as("SELECT policy, successes FROM policy_stats_minute")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rollups, vec![("all".to_string(), 1)]);
     let rows: Vec<(i64,)> = sqlx::query_as("SELECT cost_micros FROM usage_events")
         .fetch_all(&pool)
         .await
