@@ -6,10 +6,13 @@ use crate::api::ApiError;
 use crate::app::{shell, App};
 use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
 use crate::config_file::ConfigFile;
+use crate::proxy::ProviderClients;
+use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::{ConfigSnapshot, SharedConfig};
 use crate::state::AppState;
 use crate::store::{users, Db};
+use crate::telemetry::{self, rollups::PolicyRollups, Telemetry};
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -36,6 +39,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    rollups: PolicyRollups,
 }
 
 impl Application {
@@ -80,6 +84,13 @@ impl Application {
             }
         }
 
+        let live = Arc::new(LiveState::new());
+        let resumed = telemetry::resume_spend(&db.pool, &live, proxy_now_ms())
+            .await
+            .context("cannot load this month's spend")?;
+        tracing::debug!(accounts = resumed, "resumed this month's spend");
+        let telemetry = Telemetry::start(db.pool.clone());
+
         let state = AppState {
             leptos_options: leptos_options(local_addr),
             db,
@@ -90,12 +101,30 @@ impl Application {
             )),
             setup_token,
             config: SharedConfig::new(ConfigSnapshot::empty()),
+            live,
+            telemetry,
+            provider_clients: ProviderClients::default(),
         };
+        if settings.probe_interval_secs > 0 {
+            crate::proxy::probes::spawn(
+                state.config.clone(),
+                state.live.clone(),
+                state.provider_clients.clone(),
+                Duration::from_secs(settings.probe_interval_secs),
+            );
+        }
+        let rollups = PolicyRollups::new(
+            state.db.pool.clone(),
+            state.config.clone(),
+            state.live.clone(),
+        );
+        rollups.spawn(Duration::from_secs(60));
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
             listener,
             router,
             state,
+            rollups,
         })
     }
 
@@ -107,20 +136,29 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes, then finishes in-flight requests (streams included)
+    /// and writes the usage they produced before returning.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        self.state.telemetry.flush().await;
+        self.rollups.write_logged().await;
+        tracing::info!("usage and policy counters written; stopped");
+        served
     }
+}
+
+fn proxy_now_ms() -> u64 {
+    u64::try_from(crate::store::now_millis()).unwrap_or(0)
 }
 
 /// Ctrl-C or SIGTERM.
@@ -221,6 +259,7 @@ fn router(
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::proxy::routes())
         .merge(app)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::map_response(with_api_error_status))

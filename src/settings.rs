@@ -32,6 +32,10 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// `SWITCHYARD_SETUP_TOKEN`: a fixed first-admin setup token for automation; random otherwise.
     pub setup_token: Option<String>,
+    /// `SWITCHYARD_MAX_BODY_BYTES`: the largest `/v1` request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// `SWITCHYARD_PROBE_INTERVAL_SECS`: how often each provider account is probed; 0 never.
+    pub probe_interval_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +52,7 @@ struct Defaults {
     server: ServerDefaults,
     database: DatabaseDefaults,
     auth: AuthDefaults,
+    proxy: ProxyDefaults,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +67,13 @@ struct ServerDefaults {
 struct DatabaseDefaults {
     url: String,
     max_connections: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProxyDefaults {
+    max_body_bytes: usize,
+    probe_interval_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +151,16 @@ impl Settings {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             setup_token: lookup("SWITCHYARD_SETUP_TOKEN").filter(|t| !t.is_empty()),
+            max_body_bytes: number(
+                &lookup,
+                "SWITCHYARD_MAX_BODY_BYTES",
+                defaults.proxy.max_body_bytes,
+            )?,
+            probe_interval_secs: number(
+                &lookup,
+                "SWITCHYARD_PROBE_INTERVAL_SECS",
+                defaults.proxy.probe_interval_secs,
+            )?,
         })
     }
 }
@@ -216,6 +238,8 @@ mod tests {
         assert!(!s.auth.secure_cookies);
         assert_eq!(s.auth.login_max_failures, 5);
         assert!(s.config_file.is_none());
+        assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(s.probe_interval_secs, 60);
     }
 
     #[test]

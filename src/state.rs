@@ -1,9 +1,12 @@
 //! What every handler and server function shares.
 
 use crate::auth::{setup::SetupToken, throttle::LoginThrottle};
+use crate::proxy::ProviderClients;
+use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;
 use crate::store::Db;
+use crate::telemetry::Telemetry;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -18,4 +21,9 @@ pub struct AppState {
     pub config: SharedConfig,
     /// Present while the instance was started without any user.
     pub setup_token: Option<SetupToken>,
+    /// Circuits, rate windows, spend and health the router decides on; updated per request.
+    pub live: Arc<LiveState>,
+    /// Where the proxy sends each request's usage, for the batch writer.
+    pub telemetry: Telemetry,
+    pub provider_clients: ProviderClients,
 }

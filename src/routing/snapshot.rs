@@ -91,6 +91,11 @@ impl RoutingSnapshot {
         self.logical_models.get(name)
     }
 
+    /// Every logical model, in no particular order (`GET /v1/models` sorts them).
+    pub fn logical_models(&self) -> impl Iterator<Item = &LogicalModel> {
+        self.logical_models.values()
+    }
+
     /// Enabled policies in the order they are matched.
     pub fn policies(&self) -> &[Policy] {
         &self.policies

@@ -1,0 +1,678 @@
+//! Running a plan: try the candidates in order, fall back on retryable failures (DESIGN §3 step
+//! 4), and answer with the first success, non-streamed or as OpenAI SSE. Every attempt is
+//! settled in live state (rate window, circuit, health) and every request goes to the ledger.
+
+use super::error::ProxyError;
+use super::ProviderClients;
+use crate::domain::{Money, Target};
+use crate::providers::prices::seed_price;
+use crate::providers::types::Usage;
+use crate::providers::{
+    adapter_for, peek_first, AzureExtras, CallContext, ChatRequest, ChunkStream, ProviderError,
+};
+use crate::routing::{
+    month_of, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip, SkipReason,
+};
+use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
+use crate::telemetry::{BudgetAlert, Telemetry, UsageEvent};
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+const POLICY_HEADER: &str = "x-switchyard-policy";
+const ACCOUNT_HEADER: &str = "x-switchyard-account";
+const PROVIDER_MODEL_HEADER: &str = "x-switchyard-provider-model";
+const ATTEMPTS_HEADER: &str = "x-switchyard-attempts";
+
+/// nginx's status for a request the client gave up on, kept in the ledger only.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// A reason longer than this is cut in the header; the log has it whole.
+const MAX_REASON_CHARS: usize = 160;
+
+/// What the proxy shares with every request.
+pub struct Runtime<'a> {
+    pub config: Arc<ConfigSnapshot>,
+    pub live: &'a Arc<LiveState>,
+    pub telemetry: &'a Telemetry,
+    pub clients: &'a ProviderClients,
+}
+
+/// One authenticated, parsed and classified request.
+pub struct Prepared {
+    pub key: GatewayKey,
+    pub request: ChatRequest,
+    pub route: RouteRequest,
+    pub started: Instant,
+}
+
+pub fn now_ms() -> u64 {
+    u64::try_from(crate::store::now_millis()).unwrap_or(0)
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What happened to each target, for `x-switchyard-attempts`, the request log and the error
+/// message when nothing is left.
+#[derive(Default)]
+struct Trail {
+    entries: Vec<String>,
+    calls: u32,
+    /// Soonest time (ms) a rate-limited candidate has room again, while all were rate-limited.
+    rate_limit_waits: Vec<u64>,
+    all_rate_limited: bool,
+    all_timed_out: bool,
+}
+
+impl Trail {
+    fn new(skips: &[Skip]) -> Self {
+        let mut trail = Trail {
+            all_rate_limited: true,
+            all_timed_out: true,
+            ..Trail::default()
+        };
+        for skip in skips {
+            trail.skipped(skip);
+        }
+        trail
+    }
+
+    fn skipped(&mut self, skip: &Skip) {
+        match &skip.reason {
+            SkipReason::RateLimited(denial) => {
+                self.rate_limit_waits.extend(denial.retry_after_ms());
+            }
+            _ => self.all_rate_limited = false,
+        }
+        self.entries
+            .push(format!("{} skipped ({})", skip.target, skip.reason));
+    }
+
+    fn unconfigured(&mut self, target: &Target) {
+        self.all_rate_limited = false;
+        self.entries.push(format!(
+            "{target} skipped (no connection details for the account)"
+        ));
+    }
+
+    fn failed(&mut self, target: &Target, error: &ProviderError) {
+        match error {
+            ProviderError::Upstream {
+                status: 429,
+                retry_after,
+                ..
+            } => self.rate_limit_waits.push(
+                retry_after.map_or(1_000, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            ),
+            _ => self.all_rate_limited = false,
+        }
+        if !matches!(error, ProviderError::Timeout { .. }) {
+            self.all_timed_out = false;
+        }
+        self.entries.push(format!("{target} failed ({error})"));
+    }
+
+    fn answered(&mut self, target: &Target) {
+        self.entries.push(format!("{target} ok"));
+    }
+
+    fn summary(&self) -> String {
+        self.entries.join("; ")
+    }
+
+    /// `N; target outcome; …` with only visible ASCII, as a header value must be.
+    fn header(&self) -> HeaderValue {
+        let mut text = self.calls.to_string();
+        for entry in &self.entries {
+            text.push_str("; ");
+            let mut chars = entry.chars();
+            text.extend(chars.by_ref().take(MAX_REASON_CHARS).map(|c| {
+                if c == ' ' || c.is_ascii_graphic() {
+                    c
+                } else {
+                    '?'
+                }
+            }));
+            if chars.next().is_some() {
+                text.push_str("...");
+            }
+        }
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from(self.calls))
+    }
+
+    fn exhausted(&self) -> ProxyError {
+        let retry_after_secs = (self.all_rate_limited && !self.rate_limit_waits.is_empty())
+            .then(|| self.rate_limit_waits.iter().min().copied())
+            .flatten()
+            .map(|ms| ms.div_ceil(1000).max(1));
+        ProxyError::AllFailed {
+            summary: self.summary(),
+            retry_after_secs,
+            timed_out: self.calls > 0 && self.all_timed_out,
+        }
+    }
+}
+
+/// Where the answer came from, for the response headers.
+struct Served<'a> {
+    policy: Option<&'a str>,
+    target: Option<&'a Target>,
+}
+
+fn set_headers(response: &mut Response, served: &Served<'_>, trail: &Trail) {
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    if let Some(policy) = served.policy {
+        set(POLICY_HEADER, policy);
+    }
+    if let Some(target) = served.target {
+        set(ACCOUNT_HEADER, &target.account);
+        set(PROVIDER_MODEL_HEADER, &target.model);
+    }
+    headers.insert(HeaderName::from_static(ATTEMPTS_HEADER), trail.header());
+}
+
+pub(super) fn call_context(
+    client: reqwest::Client,
+    connection: &AccountConnection,
+    model: &str,
+) -> CallContext {
+    let mut ctx = CallContext::new(
+        client,
+        connection.base_url.clone(),
+        connection.api_key.clone(),
+        model,
+    );
+    ctx.timeouts = connection.timeouts;
+    ctx.azure = connection.azure.as_ref().map(|azure| AzureExtras {
+        endpoint: azure.endpoint.clone(),
+        api_version: azure.api_version.clone(),
+        // A model without a deployment mapping is taken to be deployed under its own name.
+        deployment: azure
+            .deployments
+            .get(model)
+            .cloned()
+            .unwrap_or_else(|| model.to_string()),
+    });
+    ctx
+}
+
+/// Everything settled once a call ends: live state, spend and the ledger. Dropping it settles
+/// too, so a client that goes away mid-stream still has its usage counted.
+struct Settlement {
+    live: Arc<LiveState>,
+    telemetry: Telemetry,
+    config: Arc<ConfigSnapshot>,
+    attempt: Option<Attempt>,
+    /// The provider answered; until then, settling means the client left while waiting.
+    answered: bool,
+    target: Target,
+    call_started: Instant,
+    request_started: Instant,
+    usage: Option<Usage>,
+    error: Option<String>,
+    event: UsageEvent,
+}
+
+impl Settlement {
+    fn settle(&mut self) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        let now = now_ms();
+        let latency_ms = elapsed_ms(self.call_started);
+        let outcome = if !self.answered {
+            // Dropping the call closed the upstream connection; not the target's fault.
+            self.event.status = CLIENT_CLOSED_REQUEST;
+            self.error = Some("the client closed the connection before the answer".into());
+            AttemptOutcome::Refused { latency_ms }
+        } else if self.error.is_some() {
+            AttemptOutcome::Failed { latency_ms }
+        } else {
+            AttemptOutcome::Answered {
+                latency_ms,
+                total_tokens: self
+                    .usage
+                    .as_ref()
+                    .map(|u| u32::try_from(u.total_tokens).unwrap_or(u32::MAX)),
+            }
+        };
+        self.live.finish_attempt(attempt, outcome, now);
+        let cost = self.cost();
+        if let Some(account) = self.config.routing.account(&self.target.account) {
+            if cost > Money::ZERO {
+                let thresholds = self.live.add_spend(account, cost, now);
+                if let (false, Some(budget)) = (thresholds.is_empty(), account.monthly_budget) {
+                    let month = month_of(now);
+                    let spent = self.live.account_view(&account.name, now).spent_this_month;
+                    for threshold in thresholds {
+                        self.telemetry.record_alert(BudgetAlert {
+                            account: account.name.clone(),
+                            month: month.clone(),
+                            threshold,
+                            spent,
+                            budget,
+                            at_ms: self.event.at_ms,
+                        });
+                    }
+                }
+            }
+        }
+        let mut event = self.event.clone();
+        event.cost = cost;
+        event.latency_ms = elapsed_ms(self.request_started);
+        event.error = self.error.take();
+        if let Some(usage) = &self.usage {
+            event.prompt_tokens = usage.prompt_tokens;
+            event.completion_tokens = usage.completion_tokens;
+        }
+        log_request(&event);
+        self.telemetry.record(event);
+    }
+
+    /// Provider-reported tokens × the price table; the seed price when the table lacks the model.
+    fn cost(&self) -> Money {
+        let (Some(usage), Some(account)) = (
+            &self.usage,
+            self.config.routing.account(&self.target.account),
+        ) else {
+            return Money::ZERO;
+        };
+        let key = (account.kind, self.target.model.clone());
+        self.config
+            .prices
+            .get(&key)
+            .copied()
+            .or_else(|| seed_price(account.kind, &self.target.model))
+            .map_or(Money::ZERO, |price| price.cost(usage))
+    }
+}
+
+impl Drop for Settlement {
+    fn drop(&mut self) {
+        self.settle();
+    }
+}
+
+fn log_request(event: &UsageEvent) {
+    tracing::info!(
+        key = %event.key_id,
+        model = %event.logical_model,
+        policy = event.policy.as_deref().unwrap_or("-"),
+        account = event.account.as_deref().unwrap_or("-"),
+        provider_model = event.provider_model.as_deref().unwrap_or("-"),
+        status = event.status,
+        attempts = event.attempts,
+        latency_ms = event.latency_ms,
+        error = event.error.as_deref().unwrap_or(""),
+        "proxied request"
+    );
+}
+
+fn draft_event(prepared: &Prepared, policy: Option<&str>) -> UsageEvent {
+    UsageEvent {
+        id: crate::store::new_id(),
+        at_ms: crate::store::now_millis(),
+        key_id: prepared.key.id.clone(),
+        logical_model: prepared.route.logical_model.clone(),
+        policy: policy.map(str::to_string),
+        step_type: prepared.route.step_type.as_str().to_string(),
+        purpose: prepared.route.purpose.as_str().to_string(),
+        account: None,
+        provider_model: None,
+        stream: prepared.route.needs.streaming,
+        status: 200,
+        attempts: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cost: Money::ZERO,
+        latency_ms: 0,
+        error: None,
+    }
+}
+
+/// Ledger entry for a request that got no answer from any provider.
+fn record_failure(
+    runtime: &Runtime<'_>,
+    prepared: &Prepared,
+    policy: Option<&str>,
+    last: Option<&Target>,
+    calls: u32,
+    error: &ProxyError,
+) {
+    let mut event = draft_event(prepared, policy);
+    event.account = last.map(|t| t.account.clone());
+    event.provider_model = last.map(|t| t.model.clone());
+    event.status = error.status().as_u16();
+    event.attempts = calls;
+    event.latency_ms = elapsed_ms(prepared.started);
+    event.error = Some(error.to_string());
+    log_request(&event);
+    runtime.telemetry.record(event);
+}
+
+/// Plans and runs the request; always answers.
+pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
+    let plan = match crate::routing::plan(
+        &runtime.config.routing,
+        &prepared.route,
+        &**runtime.live,
+        now_ms(),
+    ) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let error = ProxyError::from(e);
+            record_failure(&runtime, &prepared, None, None, 0, &error);
+            let mut response = error.into_response();
+            // The skips are in the message; the header still says how many calls were made.
+            response.headers_mut().insert(
+                HeaderName::from_static(ATTEMPTS_HEADER),
+                HeaderValue::from(0),
+            );
+            return response;
+        }
+    };
+    runtime.live.record_plan(&plan);
+    let mut trail = Trail::new(&plan.skips);
+    let mut last: Option<&Target> = None;
+    for candidate in &plan.candidates {
+        let target = &candidate.target;
+        let Some(connection) = runtime.config.connections.get(&target.account) else {
+            trail.unconfigured(target);
+            continue;
+        };
+        let attempt = match runtime.live.begin_attempt(
+            &runtime.config.routing,
+            &plan,
+            candidate,
+            prepared.route.estimated_tokens,
+            now_ms(),
+        ) {
+            Ok(attempt) => attempt,
+            Err(skip) => {
+                trail.skipped(&skip);
+                continue;
+            }
+        };
+        trail.calls += 1;
+        last = Some(target);
+        let call_started = Instant::now();
+        let mut event = draft_event(&prepared, plan.policy.as_deref());
+        event.account = Some(target.account.clone());
+        event.provider_model = Some(target.model.clone());
+        event.attempts = trail.calls;
+        // Created before the call so that a client leaving mid-call still settles the attempt.
+        let mut settlement = Settlement {
+            live: runtime.live.clone(),
+            telemetry: runtime.telemetry.clone(),
+            config: runtime.config.clone(),
+            attempt: Some(attempt),
+            answered: false,
+            target: target.clone(),
+            call_started,
+            request_started: prepared.started,
+            usage: None,
+            error: None,
+            event,
+        };
+        let result = match runtime.clients.for_connection(connection) {
+            Ok(client) => {
+                let ctx = call_context(client, connection, &target.model);
+                call(connection, &ctx, &prepared.request).await
+            }
+            Err(e) => Err(ProviderError::Config {
+                provider: connection.kind,
+                message: format!("cannot build an HTTP client: {e}"),
+            }),
+        };
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                let latency_ms = elapsed_ms(call_started);
+                let retryable = error.is_retryable();
+                let outcome = if retryable {
+                    AttemptOutcome::Failed { latency_ms }
+                } else {
+                    AttemptOutcome::Refused { latency_ms }
+                };
+                if let Some(attempt) = settlement.attempt.take() {
+                    runtime.live.finish_attempt(attempt, outcome, now_ms());
+                }
+                tracing::warn!(target = %target, error = %error, retryable, "provider call failed");
+                trail.failed(target, &error);
+                if retryable {
+                    continue;
+                }
+                let error = ProxyError::Provider(error);
+                record_failure(
+                    &runtime,
+                    &prepared,
+                    plan.policy.as_deref(),
+                    last,
+                    trail.calls,
+                    &error,
+                );
+                return respond_error(error, &plan, last, &trail);
+            }
+        };
+        trail.answered(target);
+        settlement.answered = true;
+        let served = Served {
+            policy: plan.policy.as_deref(),
+            target: Some(target),
+        };
+        let mut response = match answer {
+            Answer::Complete(body) => complete_response(body, settlement),
+            Answer::Stream(chunks) => {
+                let include_usage = prepared
+                    .request
+                    .stream_options
+                    .as_ref()
+                    .and_then(|o| o.include_usage)
+                    == Some(true);
+                stream_response(chunks, include_usage, settlement)
+            }
+        };
+        set_headers(&mut response, &served, &trail);
+        return response;
+    }
+    let error = trail.exhausted();
+    record_failure(
+        &runtime,
+        &prepared,
+        plan.policy.as_deref(),
+        last,
+        trail.calls,
+        &error,
+    );
+    // No account answered, so none is named; the attempts header lists every one.
+    respond_error(error, &plan, None, &trail)
+}
+
+/// `answered_by` is the account whose refusal is passed on, if any.
+fn respond_error(
+    error: ProxyError,
+    plan: &Plan,
+    answered_by: Option<&Target>,
+    trail: &Trail,
+) -> Response {
+    let mut response = error.into_response();
+    let served = Served {
+        policy: plan.policy.as_deref(),
+        target: answered_by,
+    };
+    set_headers(&mut response, &served, trail);
+    response
+}
+
+enum Answer {
+    Complete(crate::providers::ChatResponse),
+    Stream(ChunkStream),
+}
+
+/// One provider call. A stream counts as answered only once its first output arrived, so a
+/// provider failing before its first token can still be fallen back from.
+async fn call(
+    connection: &AccountConnection,
+    ctx: &CallContext,
+    request: &ChatRequest,
+) -> Result<Answer, ProviderError> {
+    let adapter = adapter_for(connection.kind);
+    if super::request::wants_stream(request) {
+        let chunks = adapter.stream(ctx, request).await?;
+        Ok(Answer::Stream(peek_first(connection.kind, chunks).await?))
+    } else {
+        adapter.send(ctx, request).await.map(Answer::Complete)
+    }
+}
+
+fn complete_response(body: crate::providers::ChatResponse, mut settlement: Settlement) -> Response {
+    settlement.usage = body.usage.clone();
+    settlement.settle();
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Relays the chunks as OpenAI SSE. Usage the app did not ask for is taken out (the adapters
+/// always request it, for spend); an error after the first byte ends the stream with an error
+/// event, as there is no status left to change.
+fn stream_response(chunks: ChunkStream, include_usage: bool, settlement: Settlement) -> Response {
+    struct Relay {
+        chunks: ChunkStream,
+        include_usage: bool,
+        done: bool,
+        settlement: Settlement,
+    }
+    let relay = Relay {
+        chunks,
+        include_usage,
+        done: false,
+        settlement,
+    };
+    let events = futures_util::stream::unfold(relay, |mut relay| async move {
+        loop {
+            if relay.done {
+                return None;
+            }
+            let event = match relay.chunks.next().await {
+                Some(Ok(mut chunk)) => {
+                    if let Some(usage) = &chunk.usage {
+                        relay.settlement.usage = Some(usage.clone());
+                        if !relay.include_usage {
+                            if chunk.choices.is_empty() {
+                                continue;
+                            }
+                            chunk.usage = None;
+                        }
+                    }
+                    match serde_json::to_string(&chunk) {
+                        Ok(json) => format!("data: {json}\n\n"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot encode a stream chunk");
+                            continue;
+                        }
+                    }
+                }
+                Some(Err(error)) => {
+                    relay.done = true;
+                    relay.settlement.error = Some(error.to_string());
+                    relay.settlement.settle();
+                    format!("data: {}\n\n", ProxyError::Provider(error).body())
+                }
+                None => {
+                    relay.done = true;
+                    relay.settlement.settle();
+                    "data: [DONE]\n\n".to_string()
+                }
+            };
+            return Some((Ok::<_, Infallible>(Bytes::from(event)), relay));
+        }
+    });
+    let mut response = Body::from_stream(events).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ProviderKind;
+
+    fn target(account: &str) -> Target {
+        Target {
+            account: account.into(),
+            model: "m".into(),
+        }
+    }
+
+    #[test]
+    fn the_attempts_header_is_plain_ascii_and_bounded() {
+        let mut trail = Trail::new(&[]);
+        trail.calls = 2;
+        trail.failed(
+            &target("a"),
+            &ProviderError::Upstream {
+                provider: ProviderKind::Openai,
+                status: 500,
+                message: format!("déjà vu\n{}", "x".repeat(500)),
+                retry_after: None,
+            },
+        );
+        trail.answered(&target("b"));
+        let header = trail.header();
+        let text = header.to_str().unwrap();
+        assert!(
+            text.starts_with("2; a/m failed (openai returned HTTP 500: d?j? vu?xx"),
+            "{text}"
+        );
+        assert!(text.ends_with("...; b/m ok"), "{text}");
+        assert!(text.len() < 200, "{}", text.len());
+    }
+
+    #[test]
+    fn exhausted_is_429_only_when_everything_was_rate_limited() {
+        let limited = ProviderError::Upstream {
+            provider: ProviderKind::Anthropic,
+            status: 429,
+            message: "slow down".into(),
+            retry_after: Some(std::time::Duration::from_secs(7)),
+        };
+        let mut trail = Trail::new(&[]);
+        trail.failed(&target("a"), &limited);
+        trail.failed(&target("b"), &limited);
+        assert_eq!(trail.exhausted().status(), StatusCode::TOO_MANY_REQUESTS);
+        trail.failed(
+            &target("c"),
+            &ProviderError::Connect {
+                provider: ProviderKind::Openai,
+                message: "refused".into(),
+            },
+        );
+        assert_eq!(trail.exhausted().status(), StatusCode::SERVICE_UNAVAILABLE);
+        let mut timeouts = Trail::new(&[]);
+        timeouts.calls = 1;
+        timeouts.failed(
+            &target("a"),
+            &ProviderError::Timeout {
+                provider: ProviderKind::Google,
+                phase: crate::providers::TimeoutPhase::FirstByte,
+                after: std::time::Duration::from_secs(1),
+            },
+        );
+        assert_eq!(timeouts.exhausted().status(), StatusCode::GATEWAY_TIMEOUT);
+    }
+}

@@ -1,0 +1,129 @@
+//! The OpenAI-compatible API for applications: `POST /v1/chat/completions` and `GET /v1/models`,
+//! authenticated by gateway keys. Each request reads one config snapshot, is planned by the
+//! routing engine and served by the first candidate that answers.
+//!
+//! Response headers: `x-switchyard-policy` (the matched policy; absent when the model's own
+//! targets were the route), `x-switchyard-account` and `x-switchyard-provider-model` (who
+//! answered), and `x-switchyard-attempts`: the number of provider calls, then each target's
+//! outcome, e.g. `2; openai-main/gpt-4o failed (…HTTP 500…); claude/claude-sonnet-4-5 ok`,
+//! skipped targets with their reason.
+
+mod auth;
+mod error;
+mod execute;
+pub mod probes;
+mod request;
+
+use error::ProxyError;
+
+use crate::providers::{http_client, Timeouts};
+use crate::snapshot::AccountConnection;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use dashmap::DashMap;
+use execute::{Prepared, Runtime};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(list_models))
+        // Apps get OpenAI-shaped JSON for any other /v1 path too, not the dashboard's 404 page.
+        .route("/v1/{*rest}", any(unknown_path))
+}
+
+async fn unknown_path(uri: Uri) -> Response {
+    ProxyError::UnknownPath(uri.path().to_string()).into_response()
+}
+
+/// HTTP clients for provider calls, one per connect timeout (reqwest sets it per client), so
+/// connections are pooled across requests and accounts.
+#[derive(Clone, Default)]
+pub struct ProviderClients(Arc<DashMap<Duration, reqwest::Client>>);
+
+impl ProviderClients {
+    fn for_connection(
+        &self,
+        connection: &AccountConnection,
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        let connect = connection.timeouts.connect;
+        if let Some(client) = self.0.get(&connect) {
+            return Ok(client.clone());
+        }
+        let client = http_client(&Timeouts {
+            connect,
+            ..connection.timeouts
+        })?;
+        self.0.insert(connect, client.clone());
+        Ok(client)
+    }
+}
+
+async fn chat_completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let config = state.config.load();
+    let prepared = async {
+        let key = auth::authenticate(&headers, &config, crate::store::now_millis())?.clone();
+        let bytes = request::read_body(body, state.settings.max_body_bytes).await?;
+        let mut chat = request::parse(&bytes)?;
+        if !key.allows(&chat.model) {
+            return Err(ProxyError::ModelNotAllowed(chat.model));
+        }
+        if let Some(model) = config.routing.logical_model(&chat.model) {
+            request::apply_defaults(&mut chat, &model.defaults);
+        }
+        let route = request::route_request(&chat, &headers)?;
+        Ok(Prepared {
+            key,
+            request: chat,
+            route,
+            started,
+        })
+    }
+    .await;
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            tracing::info!(status = error.status().as_u16(), error = %error, "refused a proxy request");
+            return error.into_response();
+        }
+    };
+    let runtime = Runtime {
+        config: config.clone(),
+        live: &state.live,
+        telemetry: &state.telemetry,
+        clients: &state.provider_clients,
+    };
+    execute::run(runtime, prepared).await
+}
+
+async fn list_models(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let config = state.config.load();
+    let key = match auth::authenticate(&headers, &config, crate::store::now_millis()) {
+        Ok(key) => key,
+        Err(error) => return error.into_response(),
+    };
+    let mut names: Vec<&str> = config
+        .routing
+        .logical_models()
+        .map(|m| m.name.as_str())
+        .filter(|name| key.allows(name))
+        .collect();
+    names.sort_unstable();
+    let data: Vec<_> = names
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "switchyard"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}

@@ -1,0 +1,202 @@
+//! From the raw body to a request the router and the adapters can work with: size limit, JSON
+//! parsing, the logical model's defaults, what the request needs and how it is classified.
+
+use super::error::ProxyError;
+use crate::domain::{Capabilities, Defaults};
+use crate::providers::types::{Content, ContentPart, ResponseFormat, Stop};
+use crate::providers::ChatRequest;
+use crate::routing::{
+    classify, estimate_prompt_tokens, estimate_request_tokens, ClassificationHints, RouteRequest,
+    PURPOSE_HEADER, STEP_TYPE_HEADER,
+};
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Reads the body, refusing it as soon as it grows past `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ProxyError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(frame) = stream.next().await {
+        let frame = frame.map_err(|e| ProxyError::BodyUnreadable(e.to_string()))?;
+        if bytes.len() + frame.len() > limit {
+            return Err(ProxyError::BodyTooLarge { limit });
+        }
+        bytes.extend_from_slice(&frame);
+    }
+    Ok(Bytes::from(bytes))
+}
+
+pub fn parse(body: &[u8]) -> Result<ChatRequest, ProxyError> {
+    let request: ChatRequest =
+        serde_json::from_slice(body).map_err(|e| ProxyError::InvalidBody(e.to_string()))?;
+    if request.model.trim().is_empty() {
+        return Err(ProxyError::InvalidRequest(
+            "`model` must not be empty".into(),
+        ));
+    }
+    if request.messages.is_empty() {
+        return Err(ProxyError::InvalidRequest(
+            "`messages` must contain at least one message".into(),
+        ));
+    }
+    Ok(request)
+}
+
+/// Fills in every default the request does not set itself.
+pub fn apply_defaults(request: &mut ChatRequest, defaults: &Defaults) {
+    if request.temperature.is_none() {
+        request.temperature = defaults.temperature;
+    }
+    if request.top_p.is_none() {
+        request.top_p = defaults.top_p;
+    }
+    if request.output_limit().is_none() {
+        request.max_tokens = defaults.max_tokens;
+    }
+    if request.stop.is_none() && !defaults.stop.is_empty() {
+        request.stop = Some(Stop::Many(defaults.stop.clone()));
+    }
+}
+
+pub fn wants_stream(request: &ChatRequest) -> bool {
+    request.stream == Some(true)
+}
+
+/// Capabilities the request uses.
+pub fn needs(request: &ChatRequest) -> Capabilities {
+    let has_image = |content: &Content| match content {
+        Content::Text(_) => false,
+        Content::Parts(parts) => parts
+            .iter()
+            .any(|p| matches!(p, ContentPart::ImageUrl { .. })),
+    };
+    Capabilities {
+        streaming: wants_stream(request),
+        tools: request.tools.as_ref().is_some_and(|t| !t.is_empty()),
+        vision: request
+            .messages
+            .iter()
+            .any(|m| m.content.as_ref().is_some_and(has_image)),
+        json_mode: json_response_format(request),
+    }
+}
+
+fn json_response_format(request: &ChatRequest) -> bool {
+    matches!(
+        request.response_format,
+        Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. })
+    )
+}
+
+/// Step type, purpose, needs and the token estimate for the router.
+pub fn route_request(
+    request: &ChatRequest,
+    headers: &HeaderMap,
+) -> Result<RouteRequest, ProxyError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let metadata = |name: &str| -> Result<Option<&str>, ProxyError> {
+        match request.metadata.as_ref().and_then(|m| m.get(name)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(ProxyError::InvalidRequest(format!(
+                "`metadata.{name}` must be a string"
+            ))),
+        }
+    };
+    let hints = ClassificationHints {
+        step_type_header: header(STEP_TYPE_HEADER),
+        purpose_header: header(PURPOSE_HEADER),
+        step_type_metadata: metadata("step_type")?,
+        purpose_metadata: metadata("purpose")?,
+        has_tools: request.tools.as_ref().is_some_and(|t| !t.is_empty()),
+        json_response_format: json_response_format(request),
+    };
+    let (step_type, purpose) = classify(&hints)?;
+    let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
+    let prompt = estimate_prompt_tokens(texts.iter().map(String::as_str));
+    Ok(RouteRequest {
+        logical_model: request.model.clone(),
+        step_type,
+        purpose,
+        needs: needs(request),
+        estimated_tokens: estimate_request_tokens(prompt, request.output_limit()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(body: Value) -> ChatRequest {
+        parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_only_what_is_missing() {
+        let defaults = Defaults {
+            temperature: Some(0.2),
+            max_tokens: Some(1024),
+            top_p: Some(1.0),
+            stop: vec!["END".into()],
+        };
+        let mut req = request(
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "temperature": 0.9, "max_completion_tokens": 10}),
+        );
+        apply_defaults(&mut req, &defaults);
+        assert_eq!(req.temperature, Some(0.9));
+        assert_eq!(req.top_p, Some(1.0));
+        assert_eq!(req.output_limit(), Some(10));
+        assert_eq!(req.max_tokens, None);
+        assert_eq!(req.stop_sequences(), vec!["END"]);
+    }
+
+    #[test]
+    fn needs_and_classification() {
+        let req = request(json!({"model": "m", "stream": true,
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}]}],
+            "response_format": {"type": "json_object"},
+            "metadata": {"purpose": "classification"}}));
+        let route = route_request(&req, &HeaderMap::new()).unwrap();
+        assert_eq!(
+            route.needs,
+            Capabilities {
+                streaming: true,
+                tools: false,
+                vision: true,
+                json_mode: true
+            }
+        );
+        assert_eq!(route.step_type.as_str(), "extraction");
+        assert_eq!(route.purpose.as_str(), "classification");
+        let bad = request(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "metadata": {"purpose": 3}}),
+        );
+        assert!(route_request(&bad, &HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn broken_bodies_are_refused() {
+        for body in [
+            "",
+            "{",
+            "[]",
+            "null",
+            r#"{"model": "m"}"#,
+            r#"{"model": "m", "messages": []}"#,
+            r#"{"model": "", "messages": [{"role": "user", "content": "x"}]}"#,
+            r#"{"model": 5, "messages": [{"role": "user", "content": "x"}]}"#,
+            r#"{"model": "m", "messages": "hi"}"#,
+            r#"{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}"#,
+            r#"{"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}"#,
+        ] {
+            assert!(parse(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Starts the real app on port 0 with a fresh SQLite database, and mock providers on their own
+//! ports; the config snapshot is injected directly, as the config store will after a change.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchyard::domain::{
+    Capabilities, CircuitBreakerSettings, Defaults, LogicalModel, MatchCriteria, Policy,
+    ProviderAccount, ProviderKind, Target, DEFAULT_ALERT_THRESHOLDS,
+};
+use switchyard::providers::mock::{MockProvider, MOCK_API_KEY, MOCK_AZURE_API_VERSION};
+use switchyard::providers::{Secret, Timeouts};
+use switchyard::routing::RoutingSnapshot;
+use switchyard::server::Application;
+use switchyard::settings::Settings;
+use switchyard::snapshot::{
+    hash_gateway_key, AccountConnection, AzureAccount, ConfigSnapshot, GatewayKey,
+};
+use switchyard::state::AppState;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// May use every model.
+pub const KEY: &str = "sk-sy-test-0123456789abcdef";
+/// May use `primary-llm` only.
+pub const LIMITED_KEY: &str = "sk-sy-limited-0123456789abcdef";
+pub const EXPIRED_KEY: &str = "sk-sy-expired-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    spawn_app_in(dir, vars).await
+}
+
+/// An app over an existing data folder (to restart on the same database).
+pub async fn spawn_app_in(dir: tempfile::TempDir, vars: &[(&str, &str)]) -> TestApp {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("SWITCHYARD_ADDR".into(), "127.0.0.1:0".into()),
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}/switchyard.db", dir.path().display()),
+        ),
+        ("SWITCHYARD_SETUP_TOKEN".into(), "test-setup-token".into()),
+        // Probes would show up in the mocks' request logs; the probe test turns them on.
+        ("SWITCHYARD_PROBE_INTERVAL_SECS".into(), "0".into()),
+    ]);
+    for (k, v) in vars {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let app = Application::build(settings).await.unwrap();
+    let address = format!("http://{}", app.local_addr().unwrap());
+    let state = app.state().clone();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stop.await;
+    }));
+    TestApp {
+        address,
+        state,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub async fn chat(&self, body: Value) -> reqwest::Response {
+        self.chat_with_key(KEY, body).await
+    }
+
+    pub async fn chat_with_key(&self, key: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/chat/completions", self.address))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops like SIGTERM does and waits until the server has drained and flushed.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        self._dir
+    }
+
+    /// Rows of `usage_events` as (account, status, prompt, completion, cost micros, stream).
+    pub async fn usage_rows(&self) -> Vec<(Option<String>, i64, i64, i64, i64, i64)> {
+        self.state.telemetry.flush().await;
+        sqlx::query_as(
+            "SELECT account, status, prompt_tokens, completion_tokens, cost_micros, stream \
+             FROM usage_events ORDER BY at_ms",
+        )
+        .fetch_all(&self.state.db.pool)
+        .await
+        .unwrap()
+    }
+}
+
+pub fn all_capabilities() -> Capabilities {
+    Capabilities {
+        streaming: true,
+        tools: true,
+        vision: true,
+        json_mode: true,
+    }
+}
+
+pub fn account(name: &str, kind: ProviderKind) -> ProviderAccount {
+    ProviderAccount {
+        name: name.into(),
+        kind,
+        enabled: true,
+        rpm_limit: None,
+        tpm_limit: None,
+        monthly_budget: None,
+        soft_budget: false,
+        alert_thresholds: DEFAULT_ALERT_THRESHOLDS.to_vec(),
+    }
+}
+
+pub fn model(name: &str, capabilities: Capabilities, targets: &[(&str, &str)]) -> LogicalModel {
+    LogicalModel {
+        name: name.into(),
+        description: String::new(),
+        capabilities,
+        defaults: Defaults::default(),
+        targets: targets
+            .iter()
+            .map(|(account, model)| Target {
+                account: account.to_string(),
+                model: model.to_string(),
+            })
+            .collect(),
+    }
+}
+
+pub fn policy(name: &str, route: &[&str], threshold: u32, recovery_seconds: u32) -> Policy {
+    Policy {
+        name: name.into(),
+        priority: 10,
+        enabled: true,
+        criteria: MatchCriteria::default(),
+        route: route.iter().map(|m| m.to_string()).collect(),
+        circuit_breaker: CircuitBreakerSettings {
+            failure_threshold: threshold,
+            recovery_seconds,
+        },
+    }
+}
+
+/// Fast timeouts so a slow mock shows as a timeout within a test.
+pub fn quick_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(2),
+        first_byte: Duration::from_millis(400),
+        total: Duration::from_secs(5),
+    }
+}
+
+pub fn connection(mock: &MockProvider, timeouts: Timeouts) -> AccountConnection {
+    AccountConnection {
+        kind: mock.kind(),
+        base_url: mock.base_url(),
+        api_key: Secret::new(MOCK_API_KEY),
+        azure: (mock.kind() == ProviderKind::Azure).then(|| AzureAccount {
+            endpoint: mock.base_url(),
+            api_version: MOCK_AZURE_API_VERSION.to_string(),
+            deployments: HashMap::from([("gpt-4o".to_string(), "gpt4o-prod".to_string())]),
+        }),
+        timeouts,
+    }
+}
+
+/// A snapshot with the three test keys; each account is paired with the mock serving it.
+pub fn snapshot(
+    accounts: Vec<(ProviderAccount, &MockProvider)>,
+    models: Vec<LogicalModel>,
+    policies: Vec<Policy>,
+) -> ConfigSnapshot {
+    let connections = accounts
+        .iter()
+        .map(|(a, mock)| (a.name.clone(), connection(mock, quick_timeouts())))
+        .collect();
+    let routing = RoutingSnapshot::new(
+        accounts.into_iter().map(|(a, _)| a).collect(),
+        models,
+        policies,
+    )
+    .unwrap();
+    let key = |id: &str, allowed: &[&str], expires_at| GatewayKey {
+        id: id.into(),
+        name: id.into(),
+        allowed_models: allowed.iter().map(|m| m.to_string()).collect(),
+        expires_at,
+    };
+    let keys = HashMap::from([
+        (hash_gateway_key(KEY), key("key-all", &[], None)),
+        (
+            hash_gateway_key(LIMITED_KEY),
+            key("key-limited", &["primary-llm"], None),
+        ),
+        (
+            hash_gateway_key(EXPIRED_KEY),
+            key("key-expired", &[], Some(1_000)),
+        ),
+    ]);
+    ConfigSnapshot {
+        routing,
+        connections,
+        keys,
+        prices: HashMap::new(),
+    }
+}
+
+pub fn user_message(text: &str) -> Value {
+    json!([{"role": "user", "content": text}])
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// A fresh PostgreSQL database on the local server (or `SWITCHYARD_TEST_POSTGRES_URL`), as the
+/// api tests use; returns its URL and its name, to drop it with.
+pub async fn postgres_database() -> (String, String) {
+    use sqlx::Connection;
+    let admin_url = postgres_admin_url();
+    let name = format!("switchyard_proxy_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    (format!("{base}/{name}"), name)
+}
+
+pub async fn drop_postgres_database(name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("SWITCHYARD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}

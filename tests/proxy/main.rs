@@ -1,0 +1,11 @@
+//! The proxy end to end: the real app on a random port, mock providers speaking each vendor's
+//! wire format, and a config snapshot injected as the config store would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod bad_input;
+mod chat;
+mod fallback;
+mod lifecycle;
+mod sdk;
