@@ -71,6 +71,24 @@ ensure_build_tools() {
   export PATH="$REPO_ROOT/node_modules/.bin:$PATH"
 }
 
+ensure_sdk_python() {
+  # A Python with the official openai SDK, for the test that drives the proxy with it.
+  local venv="$HOME/.cache/switchyard/sdk-venv" version="3.57.0"
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    step "Installing Debian's python3 and python3-venv for the SDK test"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends python3 python3-venv
+  fi
+  if [ "$("$venv/bin/python" -c 'import openai; print(openai.__version__)' 2>/dev/null)" != "$version" ]; then
+    step "Installing the openai Python SDK $version"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai==$version"
+  fi
+  export SWITCHYARD_SDK_PYTHON="$venv/bin/python"
+}
+
 ensure_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     step "Installing Debian's chromium for the browser tests"
