@@ -32,6 +32,9 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// `SWITCHYARD_SETUP_TOKEN`: a fixed first-admin setup token for automation; random otherwise.
     pub setup_token: Option<String>,
+    /// `SWITCHYARD_MASTER_KEY`: base64 of the 32-byte credential key; a key file in `data_dir`
+    /// otherwise.
+    pub master_key: Option<crate::providers::Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +142,9 @@ impl Settings {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
             setup_token: lookup("SWITCHYARD_SETUP_TOKEN").filter(|t| !t.is_empty()),
+            master_key: lookup("SWITCHYARD_MASTER_KEY")
+                .filter(|k| !k.is_empty())
+                .map(crate::providers::Secret::new),
         })
     }
 }
