@@ -7,8 +7,9 @@ use crate::app::{shell, App};
 use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
 use crate::config_file::ConfigFile;
 use crate::settings::Settings;
-use crate::snapshot::{ConfigSnapshot, SharedConfig};
+use crate::snapshot::SharedConfig;
 use crate::state::AppState;
+use crate::store::cipher::CredentialCipher;
 use crate::store::{users, Db};
 use anyhow::Context;
 use axum::body::Body;
@@ -71,14 +72,17 @@ impl Application {
         };
 
         let setup_token = first_admin(&db, &settings, config_file.as_ref(), &public_url).await?;
+        let cipher = CredentialCipher::load(settings.master_key.as_ref(), &settings.data_dir)?;
         if let Some(file) = &config_file {
-            if !file.unapplied_sections.is_empty() {
-                tracing::warn!(
-                    sections = ?file.unapplied_sections,
-                    "the config file has sections this version does not apply yet; configure them in the dashboard"
-                );
+            let applied = file.apply(&db, &cipher).await?;
+            for (name, key) in &applied.generated_keys {
+                // Printed once, not logged: only the hash is stored.
+                println!("\n  New gateway key {name}: {}\n", key.expose());
             }
         }
+        let snapshot = crate::configuration::load_snapshot(&db, &cipher)
+            .await
+            .context("the stored configuration cannot be loaded")?;
 
         let state = AppState {
             leptos_options: leptos_options(local_addr),
@@ -89,7 +93,8 @@ impl Application {
                 Duration::from_secs(settings.auth.login_window_minutes * 60),
             )),
             setup_token,
-            config: SharedConfig::new(ConfigSnapshot::empty()),
+            config: SharedConfig::new(snapshot),
+            cipher,
         };
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {

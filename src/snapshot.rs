@@ -3,8 +3,8 @@
 //! without a lock and without the database (DESIGN §1).
 
 use crate::domain::ProviderKind;
-use crate::providers::{Secret, Timeouts};
 use crate::providers::prices::Price;
+use crate::providers::{Secret, Timeouts};
 use crate::routing::RoutingSnapshot;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};

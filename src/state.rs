@@ -3,6 +3,7 @@
 use crate::auth::{setup::SetupToken, throttle::LoginThrottle};
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;
+use crate::store::cipher::CredentialCipher;
 use crate::store::Db;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// The configuration the proxy reads; swapped whole after each config change.
     pub config: SharedConfig,
+    /// Seals and opens provider credentials at rest.
+    pub cipher: CredentialCipher,
     /// Present while the instance was started without any user.
     pub setup_token: Option<SetupToken>,
 }
