@@ -4,23 +4,17 @@
 use serde_json::Value;
 use sha2::Digest;
 
-use super::context::CallContext;
-use super::error::ProviderError;
-use super::http::{bearer_request, nested_error_message};
-use super::openai_compat::Dialect;
-use super::types::{ChatRequest, ChatResponse};
-use super::{ChunkStream, ProviderAdapter};
+use super::http::nested_error_message;
+use super::openai_compat::{BearerCompatible, Dialect};
 use crate::domain::ProviderKind;
 
-pub(crate) struct Mistral;
-
-const DIALECT: Dialect = Dialect {
+pub(crate) const MISTRAL: BearerCompatible = BearerCompatible(Dialect {
     provider: ProviderKind::Mistral,
     stream_options: false,
     max_completion_tokens: false,
     tool_call_id: Some(tool_call_id),
     parse_error,
-};
+});
 
 /// Mistral accepts only tool call ids of nine ASCII letters or digits. Others (from a conversation
 /// begun on another provider) are replaced by a digest, the same for a call and its result.
@@ -63,51 +57,6 @@ fn parse_error(json: &Value) -> Option<String> {
         }
     }
     nested_error_message(json)
-}
-
-#[async_trait::async_trait]
-impl ProviderAdapter for Mistral {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Mistral
-    }
-
-    async fn send(
-        &self,
-        ctx: &CallContext,
-        req: &ChatRequest,
-    ) -> Result<ChatResponse, ProviderError> {
-        let target = bearer_request(
-            ProviderKind::Mistral,
-            ctx,
-            reqwest::Method::POST,
-            "/v1/chat/completions",
-        )?;
-        DIALECT.send(ctx, target, req).await
-    }
-
-    async fn stream(
-        &self,
-        ctx: &CallContext,
-        req: &ChatRequest,
-    ) -> Result<ChunkStream, ProviderError> {
-        let target = bearer_request(
-            ProviderKind::Mistral,
-            ctx,
-            reqwest::Method::POST,
-            "/v1/chat/completions",
-        )?;
-        DIALECT.stream(ctx, target, req).await
-    }
-
-    async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError> {
-        let target = bearer_request(
-            ProviderKind::Mistral,
-            ctx,
-            reqwest::Method::GET,
-            "/v1/models",
-        )?;
-        DIALECT.test_connection(ctx, target).await
-    }
 }
 
 #[cfg(test)]

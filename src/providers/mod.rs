@@ -63,12 +63,12 @@ pub trait ProviderAdapter: Send + Sync {
 /// The adapter for a provider kind. Adding a provider means one new file and one line here.
 pub fn adapter_for(kind: ProviderKind) -> &'static dyn ProviderAdapter {
     match kind {
-        ProviderKind::Openai => &openai::OpenAi,
+        ProviderKind::Openai => &openai::OPENAI,
         ProviderKind::Azure => &azure::Azure,
         ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Google => &google::Google,
         ProviderKind::Cohere => &cohere::Cohere,
-        ProviderKind::Mistral => &mistral::Mistral,
+        ProviderKind::Mistral => &mistral::MISTRAL,
     }
 }
 

@@ -4,9 +4,9 @@
 
 use super::context::CallContext;
 use super::error::ProviderError;
-use super::http::{self, ErrorParser, StreamTranslator};
+use super::http::{self, bearer_request, ErrorParser, StreamTranslator};
 use super::types::{ChatChunk, ChatRequest, ChatResponse, StreamOptions};
-use super::ChunkStream;
+use super::{ChunkStream, ProviderAdapter};
 use crate::domain::ProviderKind;
 
 /// What sets one OpenAI-compatible upstream apart.
@@ -94,6 +94,43 @@ impl Dialect {
             .map(drop)
     }
 }
+
+/// OpenAI and Mistral serve OpenAI's paths under `{base}/v1` with a Bearer key, so their whole
+/// adapter is their dialect.
+pub(crate) struct BearerCompatible(pub Dialect);
+
+#[async_trait::async_trait]
+impl ProviderAdapter for BearerCompatible {
+    fn kind(&self) -> ProviderKind {
+        self.0.provider
+    }
+
+    async fn send(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, ProviderError> {
+        let target = bearer_request(self.0.provider, ctx, reqwest::Method::POST, CHAT_PATH)?;
+        self.0.send(ctx, target, req).await
+    }
+
+    async fn stream(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+    ) -> Result<ChunkStream, ProviderError> {
+        let target = bearer_request(self.0.provider, ctx, reqwest::Method::POST, CHAT_PATH)?;
+        self.0.stream(ctx, target, req).await
+    }
+
+    async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError> {
+        let target = bearer_request(self.0.provider, ctx, reqwest::Method::GET, MODELS_PATH)?;
+        self.0.test_connection(ctx, target).await
+    }
+}
+
+const CHAT_PATH: &str = "/v1/chat/completions";
+const MODELS_PATH: &str = "/v1/models";
 
 /// The upstream already sends OpenAI chunks: parse them; a stream that closes before `[DONE]`
 /// or a finish reason was cut off.

@@ -1,18 +1,16 @@
 //! The configuration server functions called over HTTP as each role, as the browser calls them:
 //! role checks, field errors, the snapshot swap after each commit, and that no response, log
 //! line or export ever carries a provider credential.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::helpers::{client, spawn_app_with_admin, Backend, TestApp, TestDatabase};
+use crate::on_both_databases;
+use reqwest::Client;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use switchyard::domain::ProviderKind;
 use switchyard::providers::mock::{MockProvider, MOCK_API_KEY};
-use switchyard::server::Application;
-use switchyard::settings::Settings;
-use switchyard::state::AppState;
 
-const ADMIN_PASSWORD: &str = "admin-password-123";
 const PROVIDER_KEY: &str = "sk-PLAINTEXT-provider-key-7777";
 
 /// Every log line of the test process, to search for leaked secrets.
@@ -21,10 +19,10 @@ fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let sink = logs.clone();
-        tracing_subscriber::fmt()
+        let _ = tracing_subscriber::fmt()
             .with_env_filter("debug")
             .with_writer(move || Capture(sink.clone()))
-            .init();
+            .try_init();
         logs
     })
     .clone()
@@ -42,81 +40,18 @@ impl Write for Capture {
     }
 }
 
-struct TestApp {
-    base: String,
-    state: AppState,
-    _dir: tempfile::TempDir,
+/// A browser calling the JSON-encoded configuration server functions.
+struct Caller<'a> {
+    app: &'a TestApp,
+    browser: Client,
 }
 
-async fn spawn_app() -> TestApp {
-    captured_logs();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchyard.yaml");
-    std::fs::write(
-        &config,
-        format!("admin: {{ username: admin, password: {ADMIN_PASSWORD} }}\n"),
-    )
-    .unwrap();
-    let db = format!("sqlite://{}", dir.path().join("sy.db").display());
-    let data = dir.path().display().to_string();
-    let config = config.display().to_string();
-    let settings = Settings::from_lookup(|name| match name {
-        "SWITCHYARD_ADDR" => Some("127.0.0.1:0".into()),
-        "DATABASE_URL" => Some(db.clone()),
-        "SWITCHYARD_DATA_DIR" => Some(data.clone()),
-        "SWITCHYARD_CONFIG" => Some(config.clone()),
-        _ => None,
-    })
-    .unwrap();
-    let app = Application::build(settings).await.unwrap();
-    let base = format!("http://{}", app.local_addr().unwrap());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
-        base,
-        state,
-        _dir: dir,
-    }
-}
-
-struct Caller {
-    client: reqwest::Client,
-    base: String,
-}
-
-impl Caller {
-    fn anonymous(app: &TestApp) -> Self {
-        Caller {
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-        }
-    }
-
-    async fn signed_in(app: &TestApp, username: &str, password: &str) -> Self {
-        let caller = Caller::anonymous(app);
-        let response = caller
-            .client
-            .post(format!("{}/api/login", caller.base))
-            .form(&[("username", username), ("password", password)])
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success() || response.status().is_redirection(),
-            "login as {username}: {}",
-            response.status()
-        );
-        caller
-    }
-
-    /// Calls a JSON server function; returns the status and the body text.
+impl Caller<'_> {
+    /// Returns the status and the body text.
     async fn call(&self, endpoint: &str, args: Value) -> (u16, String) {
         let response = self
-            .client
-            .post(format!("{}/api/{endpoint}", self.base))
+            .browser
+            .post(self.app.url(&format!("/api/{endpoint}")))
             .json(&args)
             .send()
             .await
@@ -129,27 +64,37 @@ impl Caller {
         assert_eq!(status, 200, "{endpoint}: {body}");
         serde_json::from_str(&body).unwrap_or(Value::Null)
     }
-}
 
-async fn team(app: &TestApp) -> (Caller, Caller, Caller) {
-    let admin = Caller::signed_in(app, "admin", ADMIN_PASSWORD).await;
-    for (name, role) in [("eddie", "editor"), ("vera", "viewer")] {
-        let response = admin
-            .client
-            .post(format!("{}/api/create_user", admin.base))
-            .form(&[
-                ("username", name),
-                ("password", "password-1234"),
-                ("role", role),
-            ])
+    async fn page(&self, path: &str) -> String {
+        self.browser
+            .get(self.app.url(path))
             .send()
             .await
-            .unwrap();
-        assert!(response.status().is_success(), "create {name}");
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
-    let editor = Caller::signed_in(app, "eddie", "password-1234").await;
-    let viewer = Caller::signed_in(app, "vera", "password-1234").await;
-    (admin, editor, viewer)
+}
+
+/// An admin (the app's own client), an editor and a viewer, each signed in.
+async fn team(app: &TestApp) -> (Caller<'_>, Caller<'_>, Caller<'_>) {
+    app.create_user("eddie", "password-1234", "editor").await;
+    app.create_user("vera", "password-1234", "viewer").await;
+    (
+        Caller {
+            app,
+            browser: app.client.clone(),
+        },
+        Caller {
+            app,
+            browser: app.signed_in_browser("eddie", "password-1234").await,
+        },
+        Caller {
+            app,
+            browser: app.signed_in_browser("vera", "password-1234").await,
+        },
+    )
 }
 
 fn account(name: &str, base_url: &str, api_key: Option<&str>) -> Value {
@@ -181,11 +126,14 @@ fn field_of(body: &str) -> String {
     error["Invalid"]["field"].as_str().unwrap_or("").to_string()
 }
 
-#[tokio::test]
-async fn every_role_gets_exactly_its_rights() {
-    let app = spawn_app().await;
+async fn every_role_gets_exactly_its_rights(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
     let (admin, editor, viewer) = team(&app).await;
-    let nobody = Caller::anonymous(&app);
+    let nobody = Caller {
+        app: &app,
+        browser: client(),
+    };
 
     // Editors set up everything but credentials.
     editor
@@ -280,9 +228,9 @@ async fn every_role_gets_exactly_its_rights() {
     assert!(!keys.to_string().contains(created["key"].as_str().unwrap()));
 }
 
-#[tokio::test]
-async fn committed_changes_swap_the_snapshot_at_once() {
-    let app = spawn_app().await;
+async fn committed_changes_swap_the_snapshot_at_once(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
     let (admin, editor, _) = team(&app).await;
     assert!(app
         .state
@@ -387,9 +335,9 @@ async fn committed_changes_swap_the_snapshot_at_once() {
     }
 }
 
-#[tokio::test]
-async fn invalid_input_is_refused_at_its_field() {
-    let app = spawn_app().await;
+async fn invalid_input_is_refused_at_its_field(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
     let (admin, editor, _) = team(&app).await;
     admin
         .ok(
@@ -451,11 +399,11 @@ async fn invalid_input_is_refused_at_its_field() {
     );
 }
 
-#[tokio::test]
-async fn provider_keys_never_leave_the_server() {
+async fn provider_keys_never_leave_the_server(backend: Backend) {
     let logs = captured_logs();
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let app = spawn_app().await;
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
     let (admin, editor, viewer) = team(&app).await;
     admin
         .ok(
@@ -516,16 +464,7 @@ async fn provider_keys_never_leave_the_server() {
             seen.push_str(&caller.call(endpoint, json!({})).await.1);
         }
         for page in ["/", "/accounts", "/models", "/audit"] {
-            let html = caller
-                .client
-                .get(format!("{}{page}", caller.base))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            seen.push_str(&html);
+            seen.push_str(&caller.page(page).await);
         }
     }
     seen.push_str(
@@ -548,3 +487,8 @@ async fn provider_keys_never_leave_the_server() {
     assert!(!logs.is_empty());
     assert!(!logs.contains(PROVIDER_KEY), "a log line carries the key");
 }
+
+on_both_databases!(every_role_gets_exactly_its_rights);
+on_both_databases!(committed_changes_swap_the_snapshot_at_once);
+on_both_databases!(invalid_input_is_refused_at_its_field);
+on_both_databases!(provider_keys_never_leave_the_server);

@@ -1,0 +1,82 @@
+# Installs whatever is missing for building and testing Switchyard, from the package
+# registries only (crates.io, npm, Debian). Sourced by scripts/run and scripts/test.
+# Each step checks first, so a warm machine spends seconds here.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION="0.3.10"   # 0.3.11 needs a newer rustc than this project's 1.95
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+timed() {
+  # timed LABEL CMD...: runs CMD and records how long it took, for the summary.
+  local label="$1"; shift
+  local start=$SECONDS
+  "$@"
+  TIMINGS+=("$(printf '%-34s %5ss' "$label" "$((SECONDS - start))")")
+}
+TIMINGS=()
+
+print_timings() {
+  printf '\n==> Time per step\n'
+  printf '  %s\n' "${TIMINGS[@]}"
+}
+
+need_tool() {
+  command -v "$1" >/dev/null 2>&1 || { echo "error: $1 is required ($2)" >&2; exit 1; }
+}
+
+ensure_wasm_target() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || { step "Adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
+}
+
+ensure_cargo_leptos() {
+  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+    step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes on 2 cores, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+}
+
+ensure_wasm_bindgen() {
+  # The CLI must match the wasm-bindgen crate pinned in Cargo.lock exactly.
+  local wanted
+  wanted="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$REPO_ROOT/Cargo.lock")"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
+    step "Installing wasm-bindgen-cli $wanted"
+    cargo install wasm-bindgen-cli --version "$wanted"
+  fi
+}
+
+npm_ci_if_needed() {
+  # npm_ci_if_needed DIR: installs DIR's locked npm packages when missing or outdated.
+  local dir="$1"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    step "Installing npm packages in ${dir#"$REPO_ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+}
+
+ensure_build_tools() {
+  need_tool cargo "install Rust with rustup"
+  need_tool npm "install Node.js 20"
+  ensure_wasm_target
+  ensure_cargo_leptos
+  ensure_wasm_bindgen
+  # wasm-opt from npm's binaryen (Debian's older binaryen builds wasm that never hydrates).
+  npm_ci_if_needed "$REPO_ROOT"
+  export PATH="$REPO_ROOT/node_modules/.bin:$PATH"
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    step "Installing Debian's chromium for the browser tests"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium
+  fi
+  npm_ci_if_needed "$REPO_ROOT/end2end"
+}
