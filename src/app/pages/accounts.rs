@@ -236,9 +236,12 @@ pub fn AccountsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Show when=move || can_edit.get()>
-                <AccountEditor form save is_admin/>
-            </Show>
+            // Inside a Transition, so the server waits for the role before rendering the form.
+            <Transition fallback=|| ()>
+                <Show when=move || can_edit.get()>
+                    <AccountEditor form save is_admin/>
+                </Show>
+            </Transition>
         </section>
     }
 }

@@ -66,9 +66,12 @@ pub fn KeysPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Show when=move || is_admin.get()>
-                <NewKeyForm create/>
-            </Show>
+            // Inside a Transition, so the server waits for the role before rendering the form.
+            <Transition fallback=|| ()>
+                <Show when=move || is_admin.get()>
+                    <NewKeyForm create/>
+                </Show>
+            </Transition>
         </section>
     }
 }

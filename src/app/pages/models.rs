@@ -118,6 +118,7 @@ pub fn ModelsPage() -> impl IntoView {
             form.reset();
         }
     });
+    let accounts = Resource::new(|| (), |_| list_accounts());
     let delete_error = form_error(delete.value());
     view! {
         <section class="page">
@@ -134,9 +135,19 @@ pub fn ModelsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Show when=move || can_edit.get()>
-                <ModelEditor form save/>
-            </Show>
+            // Inside a Transition, so the server waits for the role before rendering the form.
+            <Transition fallback=|| ()>
+                <Show when=move || can_edit.get()>
+                    // The account list is awaited, so the target pickers never render empty.
+                    {move || Suspend::new(async move {
+                        let account_names: Vec<String> = accounts
+                            .await
+                            .map(|list| list.into_iter().map(|a| a.name).collect())
+                            .unwrap_or_default();
+                        view! { <ModelEditor form save account_names/> }
+                    })}
+                </Show>
+            </Transition>
         </section>
     }
 }
@@ -190,9 +201,12 @@ fn ModelTable(
 }
 
 #[component]
-fn ModelEditor(form: ModelForm, save: ServerAction<SaveModel>) -> impl IntoView {
+fn ModelEditor(
+    form: ModelForm,
+    save: ServerAction<SaveModel>,
+    account_names: Vec<String>,
+) -> impl IntoView {
     let local: LocalError = RwSignal::new(None);
-    let accounts = Resource::new(|| (), |_| list_accounts());
     let value = save.value();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -255,13 +269,7 @@ fn ModelEditor(form: ModelForm, save: ServerAction<SaveModel>) -> impl IntoView 
                     <legend>"Targets, in the order they are tried"</legend>
                     <p class="field-error" data-field="targets">{message_for(value, local, "targets")}</p>
                     {move || {
-                        let account_names: Vec<String> = accounts
-                            .get()
-                            .and_then(Result::ok)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|a| a.name)
-                            .collect();
+                        let account_names = account_names.clone();
                         let rows = form.targets.get();
                         let count = rows.len();
                         rows.into_iter().enumerate().map(|(i, (account, model))| {

@@ -183,9 +183,12 @@ pub fn PoliciesPage() -> impl IntoView {
                 })}
             </Transition>
             <Tester/>
-            <Show when=move || can_edit.get()>
-                <PolicyEditor form save/>
-            </Show>
+            // Inside a Transition, so the server waits for the role before rendering the form.
+            <Transition fallback=|| ()>
+                <Show when=move || can_edit.get()>
+                    <PolicyEditor form save/>
+                </Show>
+            </Transition>
         </section>
     }
 }

@@ -57,31 +57,34 @@ pub fn PricesPage() -> impl IntoView {
             <h1>"Prices"</h1>
             <p class="muted">"List prices in USD per million tokens; spend is computed from these and the tokens each provider reports."</p>
             <p class="form-error" role="alert">{form_error(delete.value())}</p>
-            <Show when=move || can_edit.get()>
-                <div class="card">
-                    <h2>"Set a price"</h2>
-                    <form class="inline" on:submit=submit data-testid="price-form">
-                        <select aria-label="Provider" on:change=move |ev| {
-                            if let Ok(k) = event_target_value(&ev).parse::<ProviderKind>() { kind.set(k); }
-                        }>
-                            {ProviderKind::ALL.into_iter().map(|k| view! {
-                                <option value=k.as_str() selected=move || kind.get() == k>{k.label()}</option>
-                            }).collect_view()}
-                        </select>
-                        <input type="text" placeholder="provider model" aria-label="Provider model"
-                            prop:value=move || model.get() on:input=move |ev| model.set(event_target_value(&ev))/>
-                        <input type="text" placeholder="input $/Mtok" aria-label="Input price"
-                            prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev))/>
-                        <input type="text" placeholder="output $/Mtok" aria-label="Output price"
-                            prop:value=move || output.get() on:input=move |ev| output.set(event_target_value(&ev))/>
-                        <button type="submit" class="small primary">"Save price"</button>
-                    </form>
-                    <p class="field-error" data-field="model">{message_for(value, local, "model")}</p>
-                    <p class="field-error" data-field="input_per_mtok_usd">{message_for(value, local, "input_per_mtok_usd")}</p>
-                    <p class="field-error" data-field="output_per_mtok_usd">{message_for(value, local, "output_per_mtok_usd")}</p>
-                    <p class="form-error" role="alert">{form_error(value)}</p>
-                </div>
-            </Show>
+            // Inside a Transition, so the server waits for the role before rendering the form.
+            <Transition fallback=|| ()>
+                <Show when=move || can_edit.get()>
+                    <div class="card">
+                        <h2>"Set a price"</h2>
+                        <form class="inline" on:submit=submit data-testid="price-form">
+                            <select aria-label="Provider" on:change=move |ev| {
+                                if let Ok(k) = event_target_value(&ev).parse::<ProviderKind>() { kind.set(k); }
+                            }>
+                                {ProviderKind::ALL.into_iter().map(|k| view! {
+                                    <option value=k.as_str() selected=move || kind.get() == k>{k.label()}</option>
+                                }).collect_view()}
+                            </select>
+                            <input type="text" placeholder="provider model" aria-label="Provider model"
+                                prop:value=move || model.get() on:input=move |ev| model.set(event_target_value(&ev))/>
+                            <input type="text" placeholder="input $/Mtok" aria-label="Input price"
+                                prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev))/>
+                            <input type="text" placeholder="output $/Mtok" aria-label="Output price"
+                                prop:value=move || output.get() on:input=move |ev| output.set(event_target_value(&ev))/>
+                            <button type="submit" class="small primary">"Save price"</button>
+                        </form>
+                        <p class="field-error" data-field="model">{message_for(value, local, "model")}</p>
+                        <p class="field-error" data-field="input_per_mtok_usd">{message_for(value, local, "input_per_mtok_usd")}</p>
+                        <p class="field-error" data-field="output_per_mtok_usd">{message_for(value, local, "output_per_mtok_usd")}</p>
+                        <p class="form-error" role="alert">{form_error(value)}</p>
+                    </div>
+                </Show>
+            </Transition>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match prices.await {
