@@ -185,8 +185,8 @@ struct KeySpec {
     revoked: bool,
 }
 
-/// A parsed, secret-resolved config file, ready to apply.
-#[derive(Debug)]
+/// A parsed, secret-resolved config file, ready to apply. Its `Debug` leaves out the file's
+/// text, which may hold literal secrets.
 pub struct ConfigFile {
     path: PathBuf,
     /// For finding the line an entity is written on.
@@ -199,6 +199,20 @@ pub struct ConfigFile {
     prices: Vec<PriceRecord>,
     /// Sections present in the file that this part of Switchyard does not apply.
     pub unapplied_sections: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field("admin", &self.admin)
+            .field("accounts", &self.accounts)
+            .field("models", &self.models)
+            .field("policies", &self.policies)
+            .field("keys", &self.keys)
+            .field("prices", &self.prices)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What applying a file did.
@@ -720,6 +734,7 @@ mod tests {
     const OPENAI_KEY: &str = "sk-openai-PLAINTEXT-0001";
     const CLAUDE_KEY: &str = "sk-ant-PLAINTEXT-0002";
     const AZURE_KEY: &str = "azure-PLAINTEXT-0003";
+    const LITERAL_KEY: &str = "literal-PLAINTEXT-0004";
 
     const SAMPLE: &str = r#"
 admin: { username: admin, password: env:ADMIN_PW }
@@ -727,6 +742,7 @@ accounts:
   - { name: openai-main, kind: openai, api_key: env:OPENAI_API_KEY, base_url: https://api.openai.com,
       rpm_limit: 500, tpm_limit: 200000, monthly_budget_usd: 1000, alert_thresholds: [50, 80, 100] }
   - { name: claude, kind: anthropic, api_key: env:ANTHROPIC_API_KEY }
+  - { name: literal, kind: mistral, api_key: literal-PLAINTEXT-0004 }
   - { name: azure-eu, kind: azure, endpoint: https://example.openai.azure.com, api_version: 2024-10-21,
       api_key: env:AZURE_OPENAI_KEY, deployments: { gpt-4o: gpt4o-prod } }
 models:
@@ -761,6 +777,7 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             "ANTHROPIC_API_KEY" | "CLAUDE_API_KEY" => Some(CLAUDE_KEY.into()),
             "AZURE_OPENAI_KEY" | "AZURE_EU_API_KEY" => Some(AZURE_KEY.into()),
             "SWITCHYARD_APP_KEY" => Some("sk-sy-app-key-from-env".into()),
+            "LITERAL_API_KEY" => Some(LITERAL_KEY.into()),
             _ => None,
         }
     }
@@ -828,7 +845,13 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
         assert!(first.changes >= 9, "{}", first.changes);
 
         let exported = export(&db).await.unwrap();
-        for secret in [OPENAI_KEY, CLAUDE_KEY, AZURE_KEY, "sk-sy-app-key-from-env"] {
+        for secret in [
+            OPENAI_KEY,
+            CLAUDE_KEY,
+            AZURE_KEY,
+            LITERAL_KEY,
+            "sk-sy-app-key-from-env",
+        ] {
             assert!(!exported.contains(secret), "export leaks {secret}");
         }
         assert!(exported.contains("env:OPENAI_MAIN_API_KEY"), "{exported}");
@@ -885,7 +908,7 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
                 for i in 0..row.len() {
                     let value: Option<String> = row.try_get(i).unwrap();
                     let value = value.unwrap_or_default();
-                    for secret in [OPENAI_KEY, CLAUDE_KEY, AZURE_KEY, "sk-sy-app-key-from-env"] {
+                    for secret in [OPENAI_KEY, CLAUDE_KEY, AZURE_KEY, LITERAL_KEY, "sk-sy-app-key-from-env"] {
                         assert!(!value.contains(secret), "{table} holds {secret}");
                     }
                 }

@@ -492,3 +492,74 @@ on_both_databases!(every_role_gets_exactly_its_rights);
 on_both_databases!(committed_changes_swap_the_snapshot_at_once);
 on_both_databases!(invalid_input_is_refused_at_its_field);
 on_both_databases!(provider_keys_never_leave_the_server);
+
+const STARTUP_FILE: &str = "
+accounts:
+  - { name: main, kind: openai, api_key: env:E2E_CONFIG_OPENAI_KEY }
+models:
+  - name: primary-llm
+    targets: [ { account: main, model: gpt-4o } ]
+policies:
+  - { name: extract, priority: 5, match: { step_types: [extraction] }, route: [primary-llm] }
+keys:
+  - { name: ci-app, key: sk-sy-from-the-file, models: [primary-llm] }
+";
+
+/// `SWITCHYARD_CONFIG` is applied at start-up and the proxy's snapshot holds it; an invalid file
+/// stops start-up with a message naming the file and the line, and changes nothing.
+async fn the_config_file_is_applied_at_start_up(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let file = db.data_dir.path().join("switchyard.yaml");
+    std::fs::write(&file, STARTUP_FILE).unwrap();
+    let path = file.to_str().unwrap().to_string();
+    std::env::set_var("E2E_CONFIG_OPENAI_KEY", PROVIDER_KEY);
+    let app = crate::helpers::spawn_app_with(&db, &[("SWITCHYARD_CONFIG", &path)], client()).await;
+    let snapshot = app.state.config.load();
+    assert!(snapshot.routing.logical_model("primary-llm").is_some());
+    assert_eq!(snapshot.routing.policies()[0].name, "extract");
+    assert_eq!(snapshot.connections["main"].api_key.expose(), PROVIDER_KEY);
+    assert!(snapshot
+        .keys
+        .contains_key(&switchyard::snapshot::hash_gateway_key(
+            "sk-sy-from-the-file"
+        )));
+    drop(snapshot);
+    app.stop().await;
+
+    std::fs::write(
+        &file,
+        "models:\n  - name: second\n    targets: [ { account: nowhere, model: x } ]\n",
+    )
+    .unwrap();
+    let vars = [
+        ("SWITCHYARD_ADDR", "127.0.0.1:0".to_string()),
+        ("DATABASE_URL", db.url.clone()),
+        (
+            "SWITCHYARD_DATA_DIR",
+            db.data_dir.path().display().to_string(),
+        ),
+        ("SWITCHYARD_CONFIG", path.clone()),
+    ];
+    let settings = switchyard::settings::Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let error = match switchyard::server::Application::build(settings).await {
+        Ok(_) => panic!("an invalid config file must stop start-up"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("switchyard.yaml, line 2"), "{error}");
+    assert!(error.contains("nowhere"), "{error}");
+    let mut conn = app_db(&db).await;
+    let stored = switchyard::store::config::load(&mut conn).await.unwrap();
+    assert!(stored.models.iter().all(|m| m.model.name != "second"));
+}
+
+async fn app_db(db: &TestDatabase) -> sqlx::pool::PoolConnection<sqlx::Any> {
+    let pool = switchyard::store::Db::connect(&db.url, 1).await.unwrap();
+    pool.pool.acquire().await.unwrap()
+}
+
+on_both_databases!(the_config_file_is_applied_at_start_up);
