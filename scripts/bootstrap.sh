@@ -54,7 +54,8 @@ npm_ci_if_needed() {
   # npm_ci_if_needed DIR: installs DIR's locked npm packages when missing or outdated.
   local dir="$1"
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    step "Installing npm packages in ${dir#"$REPO_ROOT"/}"
+    local relative="${dir#"$REPO_ROOT"}"
+    step "Installing npm packages in ./${relative#/}"
     (cd "$dir" && npm ci --no-audit --no-fund)
   fi
 }
