@@ -1,12 +1,26 @@
-//! Config as code (DESIGN §8): a YAML file applied at start-up. Secrets may be literal or
-//! `env:NAME`. Errors name the file, the line and the field; nothing is applied when the file
-//! is invalid.
-//!
-//! This version applies the `admin` entry. The other sections are recognised so that a
-//! complete file is accepted, and start-up says plainly that they are not applied yet.
+//! Config as code (DESIGN §8): a YAML file applied at start-up (`SWITCHYARD_CONFIG`) or with
+//! `switchyard apply FILE`, and written by `switchyard export`. Entities are upserted by name in
+//! one transaction; secrets may be literal or `env:NAME`. Unknown fields are refused, and every
+//! error names the file, the line and the field; an invalid file changes nothing.
 
-use serde::Deserialize;
+use crate::configuration::{self, audit, ConfigError};
+use crate::domain::{
+    check_name, AzureSettings, LogicalModel, Money, Policy, ProviderAccount, ProviderKind,
+    DEFAULT_ALERT_THRESHOLDS,
+};
+use crate::providers::prices::Price;
+use crate::providers::Secret;
+use crate::store::cipher::{last4, CipherError, CredentialCipher};
+use crate::store::config::{
+    self as repo, AccountRecord, KeyRecord, ModelRecord, PolicyRecord, PriceRecord, StoredConfig,
+};
+use crate::store::{new_id, now_millis, Db, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// The actor audit rows name for changes applied from a file.
+pub const FILE_ACTOR: &str = "config-file";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
@@ -22,31 +36,121 @@ pub enum ConfigFileError {
         column: usize,
         message: String,
     },
+    #[error("config file {path}, line {line}: {message}")]
+    Rejected {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("config file {path}: {field}: environment variable {name} is not set")]
     MissingEnv {
         path: PathBuf,
-        field: &'static str,
+        field: String,
         name: String,
     },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+    #[error("cannot write the configuration as YAML: {0}")]
+    Export(#[from] serde_yaml_ng::Error),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileShape {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     admin: Option<AdminShape>,
-    accounts: Option<serde_yaml_ng::Value>,
-    models: Option<serde_yaml_ng::Value>,
-    policies: Option<serde_yaml_ng::Value>,
-    keys: Option<serde_yaml_ng::Value>,
-    prices: Option<serde_yaml_ng::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    accounts: Vec<AccountShape>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    models: Vec<LogicalModel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<Policy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<KeyShape>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    prices: Vec<PriceShape>,
+    /// Read by the alerting part of Switchyard, not by this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     alerts: Option<serde_yaml_ng::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdminShape {
     username: String,
     password: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountShape {
+    name: String,
+    kind: ProviderKind,
+    /// Literal or `env:NAME`; left out, an existing account keeps its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base_url: Option<String>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rpm_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tpm_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_budget_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    soft_budget: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alert_thresholds: Option<Vec<u8>>,
+    /// Azure OpenAI only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_version: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    deployments: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyShape {
+    name: String,
+    /// Literal or `env:NAME`; left out, a new key is generated (and printed once) and an
+    /// existing one is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    /// Logical models the key may use; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    models: Vec<String>,
+    /// RFC 3339, e.g. `2027-01-01T00:00:00Z`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    revoked: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceShape {
+    kind: ProviderKind,
+    model: String,
+    input_per_mtok_usd: f64,
+    output_per_mtok_usd: f64,
 }
 
 /// The first admin to create when the database has no user.
@@ -65,10 +169,59 @@ impl std::fmt::Debug for AdminEntry {
 }
 
 #[derive(Debug)]
+struct AccountSpec {
+    account: ProviderAccount,
+    base_url: Option<String>,
+    azure: Option<AzureSettings>,
+    api_key: Option<Secret>,
+}
+
+#[derive(Debug)]
+struct KeySpec {
+    name: String,
+    key: Option<Secret>,
+    models: Vec<String>,
+    expires_at: Option<i64>,
+    revoked: bool,
+}
+
+/// A parsed, secret-resolved config file, ready to apply. Its `Debug` leaves out the file's
+/// text, which may hold literal secrets.
 pub struct ConfigFile {
+    path: PathBuf,
+    /// For finding the line an entity is written on.
+    text: String,
     pub admin: Option<AdminEntry>,
-    /// Sections present in the file that this version does not apply yet.
+    accounts: Vec<AccountSpec>,
+    models: Vec<LogicalModel>,
+    policies: Vec<Policy>,
+    keys: Vec<KeySpec>,
+    prices: Vec<PriceRecord>,
+    /// Sections present in the file that this part of Switchyard does not apply.
     pub unapplied_sections: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field("admin", &self.admin)
+            .field("accounts", &self.accounts)
+            .field("models", &self.models)
+            .field("policies", &self.policies)
+            .field("keys", &self.keys)
+            .field("prices", &self.prices)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What applying a file did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Audit rows written: one per entity that changed.
+    pub changes: usize,
+    /// Gateway keys generated because the file gave none: (name, key), to show once.
+    pub generated_keys: Vec<(String, Secret)>,
 }
 
 impl ConfigFile {
@@ -94,14 +247,18 @@ impl ConfigFile {
                 message: e.to_string(),
             }
         })?;
-        let secret = |field: &'static str, value: String| -> Result<String, ConfigFileError> {
+        let secret = |field: String, value: String| -> Result<Secret, ConfigFileError> {
             match value.strip_prefix("env:") {
-                Some(name) => env(name).ok_or_else(|| ConfigFileError::MissingEnv {
-                    path: path.to_path_buf(),
-                    field,
-                    name: name.to_string(),
-                }),
-                None => Ok(value),
+                Some(name) => {
+                    env(name)
+                        .map(Secret::new)
+                        .ok_or_else(|| ConfigFileError::MissingEnv {
+                            path: path.to_path_buf(),
+                            field,
+                            name: name.to_string(),
+                        })
+                }
+                None => Ok(Secret::new(value)),
             }
         };
         let admin = shape
@@ -109,47 +266,553 @@ impl ConfigFile {
             .map(|a| -> Result<AdminEntry, ConfigFileError> {
                 Ok(AdminEntry {
                     username: a.username,
-                    password: secret("admin.password", a.password)?,
+                    password: secret("admin.password".into(), a.password)?
+                        .expose()
+                        .to_string(),
                 })
             })
             .transpose()?;
-        let unapplied_sections = [
-            ("accounts", shape.accounts.is_some()),
-            ("models", shape.models.is_some()),
-            ("policies", shape.policies.is_some()),
-            ("keys", shape.keys.is_some()),
-            ("prices", shape.prices.is_some()),
-            ("alerts", shape.alerts.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, present)| present.then_some(name))
-        .collect();
+        let mut accounts = Vec::new();
+        for a in shape.accounts {
+            let api_key = a
+                .api_key
+                .map(|k| secret(format!("accounts[{}].api_key", a.name), k))
+                .transpose()?;
+            let azure = match (a.endpoint, a.api_version) {
+                (None, None) if a.deployments.is_empty() => None,
+                (endpoint, api_version) => Some(AzureSettings {
+                    endpoint: endpoint.unwrap_or_default(),
+                    api_version: api_version.unwrap_or_default(),
+                    deployments: a.deployments,
+                }),
+            };
+            accounts.push(AccountSpec {
+                account: ProviderAccount {
+                    name: a.name,
+                    kind: a.kind,
+                    enabled: a.enabled,
+                    rpm_limit: a.rpm_limit,
+                    tpm_limit: a.tpm_limit,
+                    monthly_budget: a.monthly_budget_usd.map(Money::from_dollars),
+                    soft_budget: a.soft_budget,
+                    alert_thresholds: a
+                        .alert_thresholds
+                        .unwrap_or_else(|| DEFAULT_ALERT_THRESHOLDS.to_vec()),
+                },
+                base_url: a.base_url,
+                azure,
+                api_key,
+            });
+        }
+        let mut keys = Vec::new();
+        for k in shape.keys {
+            keys.push(KeySpec {
+                key: k
+                    .key
+                    .map(|v| secret(format!("keys[{}].key", k.name), v))
+                    .transpose()?,
+                name: k.name,
+                models: k.models,
+                expires_at: k.expires_at.map(|t| t.timestamp_millis()),
+                revoked: k.revoked,
+            });
+        }
+        let prices = shape
+            .prices
+            .into_iter()
+            .map(|p| PriceRecord {
+                kind: p.kind,
+                model: p.model,
+                price: Price {
+                    input_per_mtok: Money::from_dollars(p.input_per_mtok_usd),
+                    output_per_mtok: Money::from_dollars(p.output_per_mtok_usd),
+                },
+            })
+            .collect();
+        let unapplied_sections = if shape.alerts.is_some() {
+            vec!["alerts"]
+        } else {
+            vec![]
+        };
         Ok(ConfigFile {
+            path: path.to_path_buf(),
+            text: text.to_string(),
             admin,
+            accounts,
+            models: shape.models,
+            policies: shape.policies,
+            keys,
+            prices,
             unapplied_sections,
         })
+    }
+
+    /// The line an entity named `name` is written on (0 when it cannot be found).
+    fn line_of(&self, name: &str) -> usize {
+        let patterns = [
+            format!("name: {name}"),
+            format!("name: \"{name}\""),
+            format!("name: '{name}'"),
+        ];
+        self.text
+            .lines()
+            .position(|line| {
+                patterns.iter().any(|p| {
+                    line.match_indices(p.as_str()).any(|(at, _)| {
+                        !line[at + p.len()..]
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    })
+                })
+            })
+            .map_or(0, |i| i + 1)
+    }
+
+    fn rejected(&self, name: &str, message: String) -> ConfigFileError {
+        ConfigFileError::Rejected {
+            path: self.path.clone(),
+            line: self.line_of(name),
+            message,
+        }
+    }
+
+    /// Upserts everything in the file by name, in one transaction: either all of it is applied
+    /// or none of it.
+    pub async fn apply(
+        &self,
+        db: &Db,
+        cipher: &CredentialCipher,
+    ) -> Result<Applied, ConfigFileError> {
+        if !self.unapplied_sections.is_empty() {
+            tracing::warn!(
+                sections = ?self.unapplied_sections,
+                "the config file has sections this version does not apply; configure them in the dashboard"
+            );
+        }
+        let now = now_millis();
+        let mut applied = Applied::default();
+        let mut tx = db.pool.begin().await.map_err(StoreError::from)?;
+        let mut stored = repo::load(&mut tx).await?;
+        let mut audits = Vec::new();
+
+        for spec in &self.accounts {
+            if let Err(e) = spec.account.validate() {
+                return Err(self.rejected(
+                    &spec.account.name,
+                    format!("accounts[{}]: {e}", spec.account.name),
+                ));
+            }
+            let existing = stored
+                .accounts
+                .iter()
+                .position(|r| r.account.name == spec.account.name);
+            let before = existing.map(|i| audit::account(&stored.accounts[i]));
+            let (id, mut sealed, mut key_last4) = match existing {
+                Some(i) => {
+                    let r = &stored.accounts[i];
+                    (
+                        r.id.clone(),
+                        r.api_key_encrypted.clone(),
+                        r.api_key_last4.clone(),
+                    )
+                }
+                None => (new_id(), None, None),
+            };
+            if let Some(key) = &spec.api_key {
+                let unchanged = match &sealed {
+                    Some(s) => cipher.decrypt(s).is_ok_and(|old| &old == key),
+                    None => false,
+                };
+                if !unchanged {
+                    sealed = Some(cipher.encrypt(key)?);
+                    key_last4 = Some(last4(key.expose()));
+                }
+            }
+            let record = AccountRecord {
+                id,
+                account: spec.account.clone(),
+                base_url: spec.base_url.clone(),
+                azure: spec.azure.clone(),
+                api_key_encrypted: sealed,
+                api_key_last4: key_last4,
+            };
+            audits.extend(audit::entry(
+                FILE_ACTOR,
+                if before.is_some() { "update" } else { "create" },
+                "account",
+                &spec.account.name,
+                before,
+                Some(audit::account(&record)),
+            ));
+            match existing {
+                Some(i) => stored.accounts[i] = record,
+                None => stored.accounts.push(record),
+            }
+        }
+        for model in &self.models {
+            let existing = stored
+                .models
+                .iter()
+                .position(|r| r.model.name == model.name);
+            let before = existing.map(|i| audit::of(&stored.models[i].model));
+            let record = ModelRecord {
+                id: existing.map_or_else(new_id, |i| stored.models[i].id.clone()),
+                model: model.clone(),
+            };
+            audits.extend(audit::entry(
+                FILE_ACTOR,
+                if before.is_some() { "update" } else { "create" },
+                "model",
+                &model.name,
+                before,
+                Some(audit::of(model)),
+            ));
+            match existing {
+                Some(i) => stored.models[i] = record,
+                None => stored.models.push(record),
+            }
+        }
+        for policy in &self.policies {
+            let existing = stored
+                .policies
+                .iter()
+                .position(|r| r.policy.name == policy.name);
+            let before = existing.map(|i| audit::of(&stored.policies[i].policy));
+            let record = PolicyRecord {
+                id: existing.map_or_else(new_id, |i| stored.policies[i].id.clone()),
+                policy: policy.clone(),
+            };
+            audits.extend(audit::entry(
+                FILE_ACTOR,
+                if before.is_some() { "update" } else { "create" },
+                "policy",
+                &policy.name,
+                before,
+                Some(audit::of(policy)),
+            ));
+            match existing {
+                Some(i) => stored.policies[i] = record,
+                None => stored.policies.push(record),
+            }
+        }
+        for spec in &self.keys {
+            if let Err(e) = check_name("name", &spec.name) {
+                return Err(self.rejected(&spec.name, format!("keys[{}]: {e}", spec.name)));
+            }
+            let existing = stored.keys.iter().position(|r| r.name == spec.name);
+            let before = existing.map(|i| audit::key(&stored.keys[i]));
+            let (key_hash, key_last4) = match (&spec.key, existing) {
+                (Some(key), _) => (
+                    configuration::key_hash_hex(key.expose()),
+                    last4(key.expose()),
+                ),
+                (None, Some(i)) => (
+                    stored.keys[i].key_hash.clone(),
+                    stored.keys[i].last4.clone(),
+                ),
+                (None, None) => {
+                    let key = configuration::generate_gateway_key();
+                    let pair = (
+                        configuration::key_hash_hex(key.expose()),
+                        last4(key.expose()),
+                    );
+                    applied.generated_keys.push((spec.name.clone(), key));
+                    pair
+                }
+            };
+            let record = KeyRecord {
+                id: existing.map_or_else(new_id, |i| stored.keys[i].id.clone()),
+                name: spec.name.clone(),
+                key_hash,
+                last4: key_last4,
+                allowed_models: spec.models.clone(),
+                expires_at: spec.expires_at,
+                revoked: spec.revoked,
+                last_used_at: existing.and_then(|i| stored.keys[i].last_used_at),
+                created_at: existing.map_or(now, |i| stored.keys[i].created_at),
+            };
+            for model in &record.allowed_models {
+                if !stored.models.iter().any(|m| &m.model.name == model) {
+                    return Err(self.rejected(
+                        &spec.name,
+                        format!(
+                            "keys[{}].models: unknown logical model `{model}`",
+                            spec.name
+                        ),
+                    ));
+                }
+            }
+            audits.extend(audit::entry(
+                FILE_ACTOR,
+                if before.is_some() { "update" } else { "create" },
+                "key",
+                &spec.name,
+                before,
+                Some(audit::key(&record)),
+            ));
+            match existing {
+                Some(i) => stored.keys[i] = record,
+                None => stored.keys.push(record),
+            }
+        }
+        for price in &self.prices {
+            if price.price.input_per_mtok < Money::ZERO || price.price.output_per_mtok < Money::ZERO
+            {
+                return Err(ConfigFileError::Rejected {
+                    path: self.path.clone(),
+                    line: 0,
+                    message: format!(
+                        "prices[{}/{}]: prices must not be negative",
+                        price.kind, price.model
+                    ),
+                });
+            }
+            let existing = stored
+                .prices
+                .iter()
+                .position(|p| p.kind == price.kind && p.model == price.model);
+            let before = existing.map(|i| audit::price(&stored.prices[i]));
+            audits.extend(audit::entry(
+                FILE_ACTOR,
+                if before.is_some() { "update" } else { "create" },
+                "price",
+                &format!("{}/{}", price.kind, price.model),
+                before,
+                Some(audit::price(price)),
+            ));
+            match existing {
+                Some(i) => stored.prices[i] = price.clone(),
+                None => stored.prices.push(price.clone()),
+            }
+        }
+
+        if let Err(e) = configuration::check(&stored) {
+            return Err(match e {
+                ConfigError::Invalid(problems) => {
+                    let first_name = problems
+                        .first()
+                        .and_then(|p| p.split('`').nth(1))
+                        .unwrap_or("");
+                    self.rejected(first_name, problems.join("; "))
+                }
+                other => self.rejected("", other.to_string()),
+            });
+        }
+
+        let account_ids: HashMap<String, String> = stored
+            .accounts
+            .iter()
+            .map(|r| (r.account.name.clone(), r.id.clone()))
+            .collect();
+        for spec in &self.accounts {
+            if let Some(r) = find(&stored.accounts, |r| r.account.name == spec.account.name) {
+                repo::save_account(&mut tx, r, now).await?;
+            }
+        }
+        for model in &self.models {
+            if let Some(r) = find(&stored.models, |r| r.model.name == model.name) {
+                repo::save_model(&mut tx, r, &account_ids, now).await?;
+            }
+        }
+        for policy in &self.policies {
+            if let Some(r) = find(&stored.policies, |r| r.policy.name == policy.name) {
+                repo::save_policy(&mut tx, r, now).await?;
+            }
+        }
+        for spec in &self.keys {
+            if let Some(r) = find(&stored.keys, |r| r.name == spec.name) {
+                repo::save_key(&mut tx, r).await?;
+            }
+        }
+        for price in &self.prices {
+            repo::save_price(&mut tx, price, now).await?;
+        }
+        for entry in &audits {
+            repo::insert_audit(&mut tx, entry).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        applied.changes = audits.len();
+        tracing::info!(file = %self.path.display(), changes = applied.changes, "applied the config file");
+        Ok(applied)
+    }
+}
+
+fn find<T>(items: &[T], matches: impl Fn(&T) -> bool) -> Option<&T> {
+    items.iter().find(|item| matches(item))
+}
+
+/// The environment variable an exported account's API key is read from on apply.
+pub fn api_key_env_name(account: &str) -> String {
+    let stem: String = account
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{stem}_API_KEY")
+}
+
+/// The stored configuration in the config file format. Secrets never appear: account keys are
+/// written as `env:` references, gateway keys are left out (applying keeps existing ones).
+pub async fn export(db: &Db) -> Result<String, ConfigFileError> {
+    let mut conn = db.pool.acquire().await.map_err(StoreError::from)?;
+    let stored = repo::load(&mut conn).await?;
+    Ok(serde_yaml_ng::to_string(&shape_of(&stored))?)
+}
+
+fn shape_of(stored: &StoredConfig) -> FileShape {
+    FileShape {
+        admin: None,
+        accounts: stored
+            .accounts
+            .iter()
+            .map(|r| {
+                let a = &r.account;
+                AccountShape {
+                    name: a.name.clone(),
+                    kind: a.kind,
+                    api_key: r
+                        .api_key_encrypted
+                        .as_ref()
+                        .map(|_| format!("env:{}", api_key_env_name(&a.name))),
+                    base_url: r.base_url.clone(),
+                    enabled: a.enabled,
+                    rpm_limit: a.rpm_limit,
+                    tpm_limit: a.tpm_limit,
+                    monthly_budget_usd: a.monthly_budget.map(Money::as_dollars),
+                    soft_budget: a.soft_budget,
+                    alert_thresholds: Some(a.alert_thresholds.clone()),
+                    endpoint: r.azure.as_ref().map(|z| z.endpoint.clone()),
+                    api_version: r.azure.as_ref().map(|z| z.api_version.clone()),
+                    deployments: r
+                        .azure
+                        .as_ref()
+                        .map(|z| z.deployments.clone())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect(),
+        models: stored.models.iter().map(|r| r.model.clone()).collect(),
+        policies: stored.policies.iter().map(|r| r.policy.clone()).collect(),
+        keys: stored
+            .keys
+            .iter()
+            .map(|k| KeyShape {
+                name: k.name.clone(),
+                key: None,
+                models: k.allowed_models.clone(),
+                expires_at: k
+                    .expires_at
+                    .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis),
+                revoked: k.revoked,
+            })
+            .collect(),
+        prices: stored
+            .prices
+            .iter()
+            .map(|p| PriceShape {
+                kind: p.kind,
+                model: p.model.clone(),
+                input_per_mtok_usd: p.price.input_per_mtok.as_dollars(),
+                output_per_mtok_usd: p.price.output_per_mtok.as_dollars(),
+            })
+            .collect(),
+        alerts: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::config::load;
+
+    const OPENAI_KEY: &str = "sk-openai-PLAINTEXT-0001";
+    const CLAUDE_KEY: &str = "sk-ant-PLAINTEXT-0002";
+    const AZURE_KEY: &str = "azure-PLAINTEXT-0003";
+    const LITERAL_KEY: &str = "literal-PLAINTEXT-0004";
+
+    const SAMPLE: &str = r#"
+admin: { username: admin, password: env:ADMIN_PW }
+accounts:
+  - { name: openai-main, kind: openai, api_key: env:OPENAI_API_KEY, base_url: https://api.openai.com,
+      rpm_limit: 500, tpm_limit: 200000, monthly_budget_usd: 1000, alert_thresholds: [50, 80, 100] }
+  - { name: claude, kind: anthropic, api_key: env:ANTHROPIC_API_KEY }
+  - { name: literal, kind: mistral, api_key: literal-PLAINTEXT-0004 }
+  - { name: azure-eu, kind: azure, endpoint: https://example.openai.azure.com, api_version: 2024-10-21,
+      api_key: env:AZURE_OPENAI_KEY, deployments: { gpt-4o: gpt4o-prod } }
+models:
+  - name: primary-llm
+    capabilities: [streaming, tools, vision, json_mode]
+    defaults: { temperature: 0.2, max_tokens: 1024, top_p: 1.0, stop: [] }
+    targets: [ { account: openai-main, model: gpt-4o }, { account: claude, model: claude-sonnet-4-5 } ]
+  - name: fast-llm
+    targets: [ { account: azure-eu, model: gpt-4o } ]
+policies:
+  - name: cheap-classification
+    priority: 100
+    match: { step_types: [inference], purposes: [classification] }
+    route: [fast-llm, primary-llm]
+    circuit_breaker: { failure_threshold: 5, recovery_seconds: 30 }
+  - name: extraction-via-primary
+    priority: 10
+    match: { step_types: [extraction], logical_models: [fast-llm] }
+    route: [primary-llm]
+keys:
+  - { name: ci-app, key: env:SWITCHYARD_APP_KEY, models: [primary-llm] }
+  - { name: generated }
+prices:
+  - { kind: openai, model: gpt-4o, input_per_mtok_usd: 2.75, output_per_mtok_usd: 11.00 }
+alerts: { webhook_url: https://hooks.example.com/switchyard }
+"#;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "ADMIN_PW" => Some("from-the-env".into()),
+            "OPENAI_API_KEY" | "OPENAI_MAIN_API_KEY" => Some(OPENAI_KEY.into()),
+            "ANTHROPIC_API_KEY" | "CLAUDE_API_KEY" => Some(CLAUDE_KEY.into()),
+            "AZURE_OPENAI_KEY" | "AZURE_EU_API_KEY" => Some(AZURE_KEY.into()),
+            "SWITCHYARD_APP_KEY" => Some("sk-sy-app-key-from-env".into()),
+            "LITERAL_API_KEY" => Some(LITERAL_KEY.into()),
+            _ => None,
+        }
+    }
 
     fn parse(text: &str) -> Result<ConfigFile, ConfigFileError> {
-        ConfigFile::parse(Path::new("sy.yaml"), text, |name| {
-            (name == "ADMIN_PW").then(|| "from-the-env".to_string())
-        })
+        ConfigFile::parse(Path::new("sy.yaml"), text, env)
+    }
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Db::connect(&url, 2).await.unwrap();
+        (dir, db)
+    }
+
+    fn cipher() -> CredentialCipher {
+        CredentialCipher::from_key(&[9; 32])
     }
 
     #[test]
     fn admin_password_may_come_from_the_environment() {
-        let file =
-            parse("admin: { username: root, password: env:ADMIN_PW }\nmodels: []\n").unwrap();
-        let admin = file.admin.unwrap();
-        assert_eq!(admin.username, "root");
+        let file = parse(SAMPLE).unwrap();
+        let admin = file.admin.as_ref().unwrap();
+        assert_eq!(admin.username, "admin");
         assert_eq!(admin.password, "from-the-env");
-        assert_eq!(file.unapplied_sections, vec!["models"]);
-        assert!(!format!("{admin:?}").contains("from-the-env"));
+        assert_eq!(file.unapplied_sections, vec!["alerts"]);
+        let shown = format!("{file:?}");
+        for secret in [
+            "from-the-env",
+            OPENAI_KEY,
+            CLAUDE_KEY,
+            "sk-sy-app-key-from-env",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked into Debug");
+        }
     }
 
     #[test]
@@ -160,6 +823,10 @@ mod tests {
         assert!(err.contains("sy.yaml"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("pasword"), "{err}");
+        let err = parse("models:\n  - name: m\n    targets: []\n    colour: red\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4") && err.contains("colour"), "{err}");
         let err = parse("admin: { username: root, password: env:NOPE }")
             .unwrap_err()
             .to_string();
@@ -167,5 +834,133 @@ mod tests {
             err.contains("admin.password") && err.contains("NOPE"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn apply_export_apply_round_trips_without_secrets() {
+        let (_dir, db) = db().await;
+        let first = parse(SAMPLE).unwrap().apply(&db, &cipher()).await.unwrap();
+        assert_eq!(first.generated_keys.len(), 1);
+        assert_eq!(first.generated_keys[0].0, "generated");
+        assert!(first.changes >= 9, "{}", first.changes);
+
+        let exported = export(&db).await.unwrap();
+        for secret in [
+            OPENAI_KEY,
+            CLAUDE_KEY,
+            AZURE_KEY,
+            LITERAL_KEY,
+            "sk-sy-app-key-from-env",
+        ] {
+            assert!(!exported.contains(secret), "export leaks {secret}");
+        }
+        assert!(exported.contains("env:OPENAI_MAIN_API_KEY"), "{exported}");
+
+        let again = parse(&exported)
+            .unwrap()
+            .apply(&db, &cipher())
+            .await
+            .unwrap();
+        assert_eq!(again.changes, 0, "re-applying the export changed something");
+        assert!(again.generated_keys.is_empty());
+        assert_eq!(export(&db).await.unwrap(), exported);
+
+        let snapshot = crate::configuration::load_snapshot(&db, &cipher())
+            .await
+            .unwrap();
+        assert_eq!(
+            snapshot.connections["openai-main"].api_key.expose(),
+            OPENAI_KEY
+        );
+        assert_eq!(
+            snapshot.connections["azure-eu"]
+                .azure
+                .as_ref()
+                .unwrap()
+                .deployments["gpt-4o"],
+            "gpt4o-prod"
+        );
+        assert!(snapshot
+            .keys
+            .contains_key(&crate::snapshot::hash_gateway_key("sk-sy-app-key-from-env")));
+        assert_eq!(
+            snapshot.prices[&(ProviderKind::Openai, "gpt-4o".to_string())].input_per_mtok,
+            Money::from_dollars(2.75)
+        );
+        assert_eq!(snapshot.routing.policies()[0].name, "cheap-classification");
+    }
+
+    #[tokio::test]
+    async fn the_database_holds_no_plain_credential() {
+        let (_dir, db) = db().await;
+        parse(SAMPLE).unwrap().apply(&db, &cipher()).await.unwrap();
+        for (table, columns) in [
+            ("provider_accounts", "name, kind, base_url, azure_endpoint, azure_deployments, api_key_encrypted, api_key_last4"),
+            ("api_keys", "name, key_hash, last4, allowed_models"),
+            ("audit_log", "actor, action, entity_name, before_json, after_json"),
+        ] {
+            let rows = sqlx::query(&format!("SELECT {columns} FROM {table}"))
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+            for row in rows {
+                use sqlx::Row;
+                for i in 0..row.len() {
+                    let value: Option<String> = row.try_get(i).unwrap();
+                    let value = value.unwrap_or_default();
+                    for secret in [OPENAI_KEY, CLAUDE_KEY, AZURE_KEY, LITERAL_KEY, "sk-sy-app-key-from-env"] {
+                        assert!(!value.contains(secret), "{table} holds {secret}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_file_names_the_line_and_changes_nothing() {
+        let (_dir, db) = db().await;
+        let text = "accounts:\n  - { name: a1, kind: openai, api_key: k }\nmodels:\n  - name: m1\n    targets: [ { account: a1, model: x } ]\n  - name: m2\n    targets: [ { account: nowhere, model: x } ]\n";
+        let err = parse(text)
+            .unwrap()
+            .apply(&db, &cipher())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sy.yaml, line 6"), "{err}");
+        assert!(err.contains("nowhere"), "{err}");
+        let mut conn = db.pool.acquire().await.unwrap();
+        let stored = load(&mut conn).await.unwrap();
+        assert!(stored.accounts.is_empty() && stored.models.is_empty());
+
+        let err =
+            parse("models:\n  - name: m\n    defaults: { temperature: 7 }\n    targets: []\n")
+                .unwrap()
+                .apply(&db, &cipher())
+                .await
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("defaults.temperature"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn migration_seeds_the_price_table() {
+        let (_dir, db) = db().await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        let stored = load(&mut conn).await.unwrap();
+        let mut seeded: Vec<_> = crate::providers::prices::SEED_PRICES
+            .iter()
+            .map(|s| (s.kind, s.model.to_string(), s.price))
+            .collect();
+        let mut stored: Vec<_> = stored
+            .prices
+            .into_iter()
+            .map(|p| (p.kind, p.model, p.price))
+            .collect();
+        seeded.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        stored.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        assert_eq!(stored, seeded);
     }
 }

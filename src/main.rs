@@ -13,26 +13,33 @@ async fn main() -> std::process::ExitCode {
         .init();
 
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if !args.is_empty() {
-        let help = args.iter().any(|a| a == "-h" || a == "--help");
-        eprintln!(
-            "usage: switchyard\n\nStarts the dashboard and the proxy. Settings come from the \
-             environment (see README.md, Configuration)."
-        );
-        return if help {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(2)
-        };
-    }
-
-    let result = async {
-        let settings = Settings::from_env()?;
-        let app = Application::build(settings).await?;
-        app.run_until(shutdown_signal()).await?;
-        anyhow::Ok(())
-    }
-    .await;
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {
+            async {
+                let settings = Settings::from_env()?;
+                let app = Application::build(settings).await?;
+                app.run_until(shutdown_signal()).await?;
+                anyhow::Ok(())
+            }
+            .await
+        }
+        ["export"] => switchyard::cli::export().await,
+        ["apply", file] => switchyard::cli::apply(std::path::Path::new(file)).await,
+        other => {
+            let help = other.iter().any(|a| *a == "-h" || *a == "--help");
+            eprintln!("{}", switchyard::cli::USAGE);
+            return if help {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

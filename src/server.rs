@@ -9,8 +9,9 @@ use crate::config_file::ConfigFile;
 use crate::proxy::ProviderClients;
 use crate::routing::LiveState;
 use crate::settings::Settings;
-use crate::snapshot::{ConfigSnapshot, SharedConfig};
+use crate::snapshot::SharedConfig;
 use crate::state::AppState;
+use crate::store::cipher::CredentialCipher;
 use crate::store::{users, Db};
 use crate::telemetry::{self, rollups::PolicyRollups, Telemetry};
 use anyhow::Context;
@@ -75,14 +76,17 @@ impl Application {
         };
 
         let setup_token = first_admin(&db, &settings, config_file.as_ref(), &public_url).await?;
+        let cipher = CredentialCipher::load(settings.master_key.as_ref(), &settings.data_dir)?;
         if let Some(file) = &config_file {
-            if !file.unapplied_sections.is_empty() {
-                tracing::warn!(
-                    sections = ?file.unapplied_sections,
-                    "the config file has sections this version does not apply yet; configure them in the dashboard"
-                );
+            let applied = file.apply(&db, &cipher).await?;
+            for (name, key) in &applied.generated_keys {
+                // Printed once, not logged: only the hash is stored.
+                println!("\n  New gateway key {name}: {}\n", key.expose());
             }
         }
+        let snapshot = crate::configuration::load_snapshot(&db, &cipher)
+            .await
+            .context("the stored configuration cannot be loaded")?;
 
         let live = Arc::new(LiveState::new());
         let resumed = telemetry::resume_spend(&db.pool, &live, proxy_now_ms())
@@ -100,7 +104,8 @@ impl Application {
                 Duration::from_secs(settings.auth.login_window_minutes * 60),
             )),
             setup_token,
-            config: SharedConfig::new(ConfigSnapshot::empty()),
+            config: SharedConfig::new(snapshot),
+            cipher,
             live,
             telemetry,
             provider_clients: ProviderClients::default(),

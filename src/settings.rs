@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `SWITCHYARD_PROBE_INTERVAL_SECS`: how often each provider account is probed; 0 never.
     pub probe_interval_secs: u64,
+    /// `SWITCHYARD_MASTER_KEY`: base64 of the 32-byte credential key; a key file in `data_dir`
+    /// otherwise.
+    pub master_key: Option<crate::providers::Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +164,9 @@ impl Settings {
                 "SWITCHYARD_PROBE_INTERVAL_SECS",
                 defaults.proxy.probe_interval_secs,
             )?,
+            master_key: lookup("SWITCHYARD_MASTER_KEY")
+                .filter(|k| !k.is_empty())
+                .map(crate::providers::Secret::new),
         })
     }
 }

@@ -5,6 +5,7 @@ use crate::proxy::ProviderClients;
 use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;
+use crate::store::cipher::CredentialCipher;
 use crate::store::Db;
 use crate::telemetry::Telemetry;
 use axum::extract::FromRef;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// The configuration the proxy reads; swapped whole after each config change.
     pub config: SharedConfig,
+    /// Seals and opens provider credentials at rest.
+    pub cipher: CredentialCipher,
     /// Present while the instance was started without any user.
     pub setup_token: Option<SetupToken>,
     /// Circuits, rate windows, spend and health the router decides on; updated per request.

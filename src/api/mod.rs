@@ -2,8 +2,16 @@
 //! validates its input and only then touches the database. The browser calls them through
 //! the generated client stubs; their bodies compile only into the server.
 
+pub mod accounts;
+pub mod audit;
 pub mod auth;
+#[cfg(feature = "ssr")]
+mod change;
 mod error;
+pub mod keys;
+pub mod models;
+pub mod policies;
+pub mod prices;
 pub mod users;
 
 pub use error::ApiError;

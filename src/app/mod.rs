@@ -46,6 +46,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("accounts") view=AccountsPage/>
                     <Route path=path!("policies") view=PoliciesPage/>
                     <Route path=path!("keys") view=KeysPage/>
+                    <Route path=path!("prices") view=PricesPage/>
+                    <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("users") view=UsersPage/>
                     <Route path=path!("alerts") view=AlertsPage/>
                 </ParentRoute>
@@ -54,14 +56,16 @@ pub fn App() -> impl IntoView {
     }
 }
 
-const NAVIGATION: [(&str, &str); 7] = [
+const NAVIGATION: [(&str, &str); 9] = [
     ("/", "Dashboard"),
     ("/models", "Models"),
     ("/accounts", "Accounts"),
     ("/policies", "Policies"),
     ("/keys", "Keys"),
+    ("/prices", "Prices"),
     ("/users", "Users"),
     ("/alerts", "Alerts"),
+    ("/audit", "Audit log"),
 ];
 
 /// Top bar with the product name, the signed-in user and sign-out; navigation beside the page.

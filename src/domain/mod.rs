@@ -1,5 +1,6 @@
 //! Plain types shared by every layer: no I/O, serde only. One file per aggregate.
 
+mod audit;
 mod logical_model;
 mod money;
 mod policy;
@@ -10,6 +11,7 @@ mod step_type;
 mod user;
 mod validation;
 
+pub use audit::AuditEntry;
 pub use logical_model::{
     Capabilities, Capability, Defaults, LogicalModel, Target, DESCRIPTION_MAX_LEN,
     MAX_STOP_SEQUENCES, PROVIDER_MODEL_MAX_LEN,
@@ -18,11 +20,13 @@ pub use money::Money;
 pub use policy::{
     CircuitBreakerSettings, MatchCriteria, Policy, MAX_FAILURE_THRESHOLD, MAX_RECOVERY_SECONDS,
 };
-pub use provider_account::{ProviderAccount, DEFAULT_ALERT_THRESHOLDS, MAX_ALERT_THRESHOLDS};
+pub use provider_account::{
+    AzureSettings, ProviderAccount, DEFAULT_ALERT_THRESHOLDS, MAX_ALERT_THRESHOLDS,
+};
 pub use provider_kind::{ProviderKind, UnknownProviderKind};
 pub use purpose::Purpose;
 pub use step_type::StepType;
 pub use user::{
     normalize_username, validate_password, validate_username, Role, UserView, PASSWORD_MIN,
 };
-pub use validation::{DomainError, FieldError, NAME_MAX_LEN};
+pub use validation::{check_name, DomainError, FieldError, NAME_MAX_LEN};

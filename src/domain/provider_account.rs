@@ -38,6 +38,44 @@ pub struct ProviderAccount {
     pub alert_thresholds: Vec<u8>,
 }
 
+/// Azure OpenAI addresses a deployment on a per-resource endpoint, not a model on a shared
+/// base URL, so its accounts carry these settings as well.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureSettings {
+    /// `https://<resource>.openai.azure.com`
+    pub endpoint: String,
+    /// e.g. `2024-10-21`
+    pub api_version: String,
+    /// Provider model name (as used in targets) to deployment name.
+    #[serde(default)]
+    pub deployments: std::collections::BTreeMap<String, String>,
+}
+
+impl AzureSettings {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let mut check = Checker::default();
+        check.require(
+            self.endpoint.starts_with("https://") || self.endpoint.starts_with("http://"),
+            "azure.endpoint",
+            "must be an http(s) URL, e.g. https://example.openai.azure.com",
+        );
+        check.require(
+            !self.api_version.trim().is_empty(),
+            "azure.api_version",
+            "must not be empty, e.g. 2024-10-21",
+        );
+        for (model, deployment) in &self.deployments {
+            check.require(
+                !model.trim().is_empty() && !deployment.trim().is_empty(),
+                "azure.deployments",
+                "each entry needs a model name and a deployment name",
+            );
+        }
+        check.finish()
+    }
+}
+
 impl ProviderAccount {
     pub fn validate(&self) -> Result<(), DomainError> {
         let mut check = Checker::default();

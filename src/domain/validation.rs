@@ -101,6 +101,13 @@ impl Checker {
     }
 }
 
+/// Checks one name (of a gateway key, say) by the same rules as logical models and accounts.
+pub fn check_name(field: &str, name: &str) -> Result<(), DomainError> {
+    let mut check = Checker::default();
+    check.name(field, name);
+    check.finish()
+}
+
 /// Lists the accepted spellings for an "unknown value" error.
 pub(crate) fn allowed_list<T: fmt::Display>(all: &[T]) -> String {
     all.iter()

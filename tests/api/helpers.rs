@@ -107,6 +107,8 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: Client,
+    /// The running app's state: its database and the config snapshot the proxy reads.
+    pub state: switchyard::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -251,6 +253,7 @@ pub async fn spawn_app_with(db: &TestDatabase, env: &[(&str, &str)], client: Cli
     let settings = Settings::from_lookup(|name| vars.get(name).cloned()).unwrap();
     let app = Application::build(settings).await.unwrap();
     let addr = app.local_addr().unwrap();
+    let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -262,6 +265,7 @@ pub async fn spawn_app_with(db: &TestDatabase, env: &[(&str, &str)], client: Cli
     TestApp {
         addr,
         client,
+        state,
         stop: Some(stop),
         server: Some(server),
     }

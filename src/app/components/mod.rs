@@ -50,3 +50,72 @@ pub fn LoadError(error: ApiError) -> impl IntoView {
         </div>
     }
 }
+
+/// Whether the signed-in user holds at least `needed`; pages hide edit controls otherwise
+/// (the server refuses such calls anyway).
+pub fn use_can(needed: crate::domain::Role) -> Signal<bool> {
+    let user = Resource::new(|| (), |_| crate::api::auth::current_user());
+    Signal::derive(move || {
+        user.get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|u| u.role.includes(needed))
+    })
+}
+
+/// A form-side problem found before sending (a number that is not one), by field.
+pub type LocalError = RwSignal<Option<(String, String)>>;
+
+/// The message for `field`: the form's own check first, then the server's answer.
+pub fn message_for<T, S>(
+    value: S,
+    local: LocalError,
+    field: impl Into<String>,
+) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static
+where
+    S: With<Value = Option<Result<T, ApiError>>> + Copy + Send + Sync + 'static,
+{
+    let field = field.into();
+    move || {
+        local
+            .get()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m)
+            .or_else(|| {
+                value.with(|answer| match answer {
+                    Some(Err(e)) => e.for_field(&field),
+                    _ => None,
+                })
+            })
+    }
+}
+
+/// Reads an optional number from a text box; `Err` names the field.
+pub fn optional_number<N: std::str::FromStr>(
+    text: &str,
+    field: &str,
+) -> Result<Option<N>, (String, String)> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| (field.to_string(), "must be a number".to_string()))
+}
+
+/// A comma-separated list, blanks dropped.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM UTC`.
+pub fn format_time(millis: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}

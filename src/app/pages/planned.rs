@@ -14,46 +14,6 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-pub fn ModelsPage() -> impl IntoView {
-    view! {
-        <PlannedPage title="Logical models">
-            <p>"Logical models are the names apps ask for (for example primary-llm). Each declares its capabilities and defaults and maps to an ordered list of provider targets."</p>
-            <p class="muted">"No logical model is configured yet."</p>
-        </PlannedPage>
-    }
-}
-
-#[component]
-pub fn AccountsPage() -> impl IntoView {
-    view! {
-        <PlannedPage title="Provider accounts">
-            <p>"Provider accounts hold the encrypted credentials, rate limits, monthly budget and health of each OpenAI, Anthropic, Google, Azure OpenAI, Cohere or Mistral account."</p>
-            <p class="muted">"No provider account is configured yet."</p>
-        </PlannedPage>
-    }
-}
-
-#[component]
-pub fn PoliciesPage() -> impl IntoView {
-    view! {
-        <PlannedPage title="Router policies">
-            <p>"Router policies pick a route by step type and purpose, highest priority first, each with a fallback chain and a circuit breaker."</p>
-            <p class="muted">"No router policy is configured yet."</p>
-        </PlannedPage>
-    }
-}
-
-#[component]
-pub fn KeysPage() -> impl IntoView {
-    view! {
-        <PlannedPage title="Gateway keys">
-            <p>"Gateway keys let apps call the proxy. A key is shown once, stored hashed, and can be limited to some logical models and revoked."</p>
-            <p class="muted">"No gateway key exists yet."</p>
-        </PlannedPage>
-    }
-}
-
-#[component]
 pub fn AlertsPage() -> impl IntoView {
     view! {
         <PlannedPage title="Alerts">

@@ -1,0 +1,327 @@
+//! Provider accounts. Everyone reads them (never the key: only whether one is set and its last
+//! four characters); editors change the non-secret fields; only admins set credentials or
+//! delete an account.
+
+use super::ApiError;
+use crate::domain::{AzureSettings, ProviderKind};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::Json;
+
+/// An account as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// `None`: the kind's default.
+    pub base_url: Option<String>,
+    pub enabled: bool,
+    pub rpm_limit: Option<u32>,
+    pub tpm_limit: Option<u32>,
+    pub monthly_budget_usd: Option<f64>,
+    pub soft_budget: bool,
+    pub alert_thresholds: Vec<u8>,
+    pub azure: Option<AzureSettings>,
+    pub api_key_set: bool,
+    pub api_key_last4: Option<String>,
+}
+
+/// What the account form sends. `api_key` is write-only: empty keeps the stored key. Its
+/// `Debug` leaves the key out, so it cannot end up in a log line.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccountForm {
+    pub name: String,
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    pub enabled: bool,
+    #[serde(default)]
+    pub rpm_limit: Option<u32>,
+    #[serde(default)]
+    pub tpm_limit: Option<u32>,
+    #[serde(default)]
+    pub monthly_budget_usd: Option<f64>,
+    #[serde(default)]
+    pub soft_budget: bool,
+    pub alert_thresholds: Vec<u8>,
+    #[serde(default)]
+    pub azure: Option<AzureSettings>,
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for AccountForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountForm")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of "Test connection".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub latency_ms: u64,
+    pub message: String,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::AccountView;
+    use crate::store::config::AccountRecord;
+
+    pub fn view(record: &AccountRecord) -> AccountView {
+        let a = &record.account;
+        AccountView {
+            name: a.name.clone(),
+            kind: a.kind,
+            base_url: record.base_url.clone(),
+            enabled: a.enabled,
+            rpm_limit: a.rpm_limit,
+            tpm_limit: a.tpm_limit,
+            monthly_budget_usd: a.monthly_budget.map(|m| m.as_dollars()),
+            soft_budget: a.soft_budget,
+            alert_thresholds: a.alert_thresholds.clone(),
+            azure: record.azure.clone(),
+            api_key_set: record.api_key_encrypted.is_some(),
+            api_key_last4: record.api_key_last4.clone(),
+        }
+    }
+}
+
+#[server(endpoint = "list_accounts", input = Json)]
+pub async fn list_accounts() -> Result<Vec<AccountView>, ApiError> {
+    use crate::domain::Role;
+    super::ssr::require(Role::Viewer).await?;
+    let state = super::ssr::state()?;
+    let mut conn = state.db.pool.acquire().await.map_err(ApiError::internal)?;
+    let stored = crate::store::config::load(&mut conn)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(stored.accounts.iter().map(ssr::view).collect())
+}
+
+/// Creates (`original_name` empty) or updates an account. Setting `api_key` needs the admin
+/// role; everything else the editor role.
+#[server(endpoint = "save_account", input = Json)]
+pub async fn save_account(
+    original_name: Option<String>,
+    account: AccountForm,
+) -> Result<AccountView, ApiError> {
+    use crate::configuration::audit;
+    use crate::domain::{Money, ProviderAccount, Role};
+    use crate::providers::Secret;
+    use crate::store::cipher::last4;
+    use crate::store::config::AccountRecord;
+    let new_key = account
+        .api_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(Secret::new);
+    let user = super::ssr::require(if new_key.is_some() {
+        Role::Admin
+    } else {
+        Role::Editor
+    })
+    .await?;
+    let domain = ProviderAccount {
+        name: account.name.trim().to_string(),
+        kind: account.kind,
+        enabled: account.enabled,
+        rpm_limit: account.rpm_limit,
+        tpm_limit: account.tpm_limit,
+        monthly_budget: account.monthly_budget_usd.map(Money::from_dollars),
+        soft_budget: account.soft_budget,
+        alert_thresholds: account.alert_thresholds.clone(),
+    };
+    domain.validate().map_err(|e| {
+        // The form edits dollars; the domain checks micro-dollars under another name.
+        match super::change::field_error(e) {
+            ApiError::Invalid { field, message } if field == "monthly_budget" => {
+                ApiError::invalid("monthly_budget_usd", message)
+            }
+            other => other,
+        }
+    })?;
+    let base_url = account
+        .base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| u.trim_end_matches('/').to_string());
+    if let Some(url) = &base_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ApiError::invalid(
+                "base_url",
+                "must be an http(s) URL, or empty for the default",
+            ));
+        }
+    }
+    let azure = match domain.kind {
+        ProviderKind::Azure => {
+            let azure = account.azure.clone().unwrap_or_default();
+            azure.validate().map_err(super::change::field_error)?;
+            Some(azure)
+        }
+        _ => None,
+    };
+    let mut change = super::change::begin().await?;
+    let stored = &mut change.stored;
+    let existing = match original_name.as_deref().filter(|n| !n.is_empty()) {
+        Some(name) => Some(
+            stored
+                .accounts
+                .iter()
+                .position(|r| r.account.name == name)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("No provider account named `{name}`."))
+                })?,
+        ),
+        None => None,
+    };
+    if stored
+        .accounts
+        .iter()
+        .enumerate()
+        .any(|(i, r)| r.account.name == domain.name && Some(i) != existing)
+    {
+        return Err(ApiError::invalid(
+            "name",
+            "A provider account with this name already exists.",
+        ));
+    }
+    let before = existing.map(|i| audit::account(&stored.accounts[i]));
+    let (id, mut sealed, mut key_last4) = match existing {
+        Some(i) => {
+            let r = &stored.accounts[i];
+            (
+                r.id.clone(),
+                r.api_key_encrypted.clone(),
+                r.api_key_last4.clone(),
+            )
+        }
+        None => (crate::store::new_id(), None, None),
+    };
+    if let Some(key) = &new_key {
+        sealed = Some(
+            change
+                .state
+                .cipher
+                .encrypt(key)
+                .map_err(ApiError::internal)?,
+        );
+        key_last4 = Some(last4(key.expose()));
+    }
+    let record = AccountRecord {
+        id,
+        account: domain,
+        base_url,
+        azure,
+        api_key_encrypted: sealed,
+        api_key_last4: key_last4,
+    };
+    let view = ssr::view(&record);
+    let after = audit::account(&record);
+    crate::store::config::save_account(&mut change.tx, &record, change.now)
+        .await
+        .map_err(ApiError::internal)?;
+    let action = match (existing.is_some(), new_key.is_some()) {
+        (false, _) => "create",
+        (true, true) => "set-credential",
+        (true, false) => "update",
+    };
+    match existing {
+        Some(i) => change.stored.accounts[i] = record,
+        None => change.stored.accounts.push(record),
+    }
+    change.check()?;
+    let entry = audit::entry(
+        &user.username,
+        action,
+        "account",
+        &view.name,
+        before,
+        Some(after),
+    );
+    change.commit(entry).await?;
+    Ok(view)
+}
+
+/// Deletes an account and its credentials; refused while a logical model targets it.
+#[server(endpoint = "delete_account", input = Json)]
+pub async fn delete_account(name: String) -> Result<(), ApiError> {
+    use crate::configuration::audit;
+    use crate::domain::Role;
+    let user = super::ssr::require(Role::Admin).await?;
+    let mut change = super::change::begin().await?;
+    let i = change
+        .stored
+        .accounts
+        .iter()
+        .position(|r| r.account.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("No provider account named `{name}`.")))?;
+    let removed = change.stored.accounts.remove(i);
+    change.check()?;
+    crate::store::config::delete_account(&mut change.tx, &removed.id)
+        .await
+        .map_err(ApiError::internal)?;
+    let entry = audit::entry(
+        &user.username,
+        "delete",
+        "account",
+        &name,
+        Some(audit::account(&removed)),
+        None,
+    );
+    change.commit(entry).await
+}
+
+/// Calls the provider's cheapest endpoint (listing models) with the stored credentials.
+#[server(endpoint = "test_account", input = Json)]
+pub async fn test_account(name: String) -> Result<ConnectionTest, ApiError> {
+    use crate::domain::Role;
+    use crate::providers::{adapter_for, http_client, AzureExtras, CallContext};
+    use std::time::Instant;
+    super::ssr::require(Role::Editor).await?;
+    let state = super::ssr::state()?;
+    let snapshot = state.config.load();
+    let Some(connection) = snapshot.connections.get(&name) else {
+        return Ok(ConnectionTest {
+            ok: false,
+            latency_ms: 0,
+            message: "This account has no API key yet.".into(),
+        });
+    };
+    let client = http_client(&connection.timeouts).map_err(ApiError::internal)?;
+    let mut ctx = CallContext::new(
+        client,
+        connection.base_url.clone(),
+        connection.api_key.clone(),
+        String::new(),
+    );
+    ctx.timeouts = connection.timeouts;
+    ctx.azure = connection.azure.as_ref().map(|a| AzureExtras {
+        endpoint: a.endpoint.clone(),
+        api_version: a.api_version.clone(),
+        deployment: a.deployments.values().next().cloned().unwrap_or_default(),
+    });
+    let started = Instant::now();
+    let result = adapter_for(connection.kind).test_connection(&ctx).await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(match result {
+        Ok(()) => ConnectionTest {
+            ok: true,
+            latency_ms,
+            message: "Connected.".into(),
+        },
+        Err(e) => ConnectionTest {
+            ok: false,
+            latency_ms,
+            message: e.to_string(),
+        },
+    })
+}

@@ -1,0 +1,266 @@
+//! The stored configuration as the proxy sees it: [`load_snapshot`] builds the
+//! [`ConfigSnapshot`] from the database (at start-up), [`check`] validates a proposed whole
+//! configuration before it is committed, and [`reload`] swaps in a fresh snapshot after every
+//! committed change, so the proxy picks it up without a restart.
+
+use crate::domain::{DomainError, ProviderKind};
+use crate::providers::{Secret, Timeouts};
+use crate::routing::{RoutingError, RoutingSnapshot};
+use crate::snapshot::{
+    hash_gateway_key, AccountConnection, AzureAccount, ConfigSnapshot, GatewayKey, KeyHash,
+};
+use crate::state::AppState;
+use crate::store::cipher::{CipherError, CredentialCipher};
+use crate::store::config::{self, StoredConfig};
+use crate::store::{Db, StoreError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+/// What marks a Switchyard gateway key, so it is recognisable in code and secret scanners.
+pub const GATEWAY_KEY_PREFIX: &str = "sk-sy-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+    /// The proposed configuration is inconsistent; every problem is listed.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("gateway key `{0}` has a damaged hash in the database")]
+    BadKeyHash(String),
+}
+
+/// Checks every item and every reference between them (targets name existing accounts, policies
+/// name existing logical models), as the router will rely on it.
+pub fn check(stored: &StoredConfig) -> Result<RoutingSnapshot, ConfigError> {
+    let mut problems = Vec::new();
+    for record in &stored.accounts {
+        let account = &record.account;
+        match (&record.azure, account.kind) {
+            (Some(azure), ProviderKind::Azure) => {
+                if let Err(DomainError::Invalid(errors)) = azure.validate() {
+                    for e in errors {
+                        problems.push(format!("provider account `{}`: {e}", account.name));
+                    }
+                }
+            }
+            (None, ProviderKind::Azure) => problems.push(format!(
+                "provider account `{}`: azure.endpoint: an Azure OpenAI account needs its endpoint and api-version",
+                account.name
+            )),
+            _ => {}
+        }
+    }
+    let routing = RoutingSnapshot::new(
+        stored.accounts.iter().map(|r| r.account.clone()).collect(),
+        stored.models.iter().map(|r| r.model.clone()).collect(),
+        stored.policies.iter().map(|r| r.policy.clone()).collect(),
+    );
+    match routing {
+        Ok(routing) if problems.is_empty() => Ok(routing),
+        Ok(_) => Err(ConfigError::Invalid(problems)),
+        Err(RoutingError::InvalidConfig(more)) => {
+            problems.extend(more);
+            Err(ConfigError::Invalid(problems))
+        }
+        Err(other) => {
+            problems.push(other.to_string());
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+/// The snapshot of a stored configuration, credentials decrypted. Accounts without an API key
+/// get no connection: the proxy treats them as not configured.
+pub fn build_snapshot(
+    stored: &StoredConfig,
+    cipher: &CredentialCipher,
+) -> Result<ConfigSnapshot, ConfigError> {
+    let routing = check(stored)?;
+    let mut snapshot = ConfigSnapshot::empty();
+    snapshot.routing = routing;
+    for record in &stored.accounts {
+        let Some(sealed) = &record.api_key_encrypted else {
+            continue;
+        };
+        let kind = record.account.kind;
+        let base_url = record
+            .base_url
+            .clone()
+            .or_else(|| kind.default_base_url().map(str::to_string))
+            .or_else(|| record.azure.as_ref().map(|a| a.endpoint.clone()))
+            .unwrap_or_default();
+        snapshot.connections.insert(
+            record.account.name.clone(),
+            AccountConnection {
+                kind,
+                base_url,
+                api_key: cipher.decrypt(sealed)?,
+                azure: record.azure.as_ref().map(|a| AzureAccount {
+                    endpoint: a.endpoint.clone(),
+                    api_version: a.api_version.clone(),
+                    deployments: a.deployments.clone().into_iter().collect(),
+                }),
+                timeouts: Timeouts::default(),
+            },
+        );
+    }
+    for key in stored.keys.iter().filter(|k| !k.revoked) {
+        let hash = parse_key_hash(&key.key_hash)
+            .ok_or_else(|| ConfigError::BadKeyHash(key.name.clone()))?;
+        snapshot.keys.insert(
+            hash,
+            GatewayKey {
+                id: key.id.clone(),
+                name: key.name.clone(),
+                allowed_models: key.allowed_models.clone(),
+                expires_at: key.expires_at,
+            },
+        );
+    }
+    for price in &stored.prices {
+        snapshot
+            .prices
+            .insert((price.kind, price.model.clone()), price.price);
+    }
+    Ok(snapshot)
+}
+
+/// Reads the whole configuration from the database and builds the proxy's snapshot. Called at
+/// start-up (`server::Application::build`) and by [`reload`].
+pub async fn load_snapshot(
+    db: &Db,
+    cipher: &CredentialCipher,
+) -> Result<ConfigSnapshot, ConfigError> {
+    let mut conn = db.pool.acquire().await.map_err(StoreError::from)?;
+    let stored = config::load(&mut conn).await?;
+    build_snapshot(&stored, cipher)
+}
+
+/// Rebuilds the snapshot from the database and swaps it in; call after every commit.
+pub async fn reload(state: &AppState) -> Result<(), ConfigError> {
+    let snapshot = load_snapshot(&state.db, &state.cipher).await?;
+    state.config.replace(snapshot);
+    Ok(())
+}
+
+/// A new gateway key: the prefix and 32 random bytes. Shown once, stored only as its hash.
+pub fn generate_gateway_key() -> Secret {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    Secret::new(format!(
+        "{GATEWAY_KEY_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// The stored form of a gateway key: hex of its SHA-256.
+pub fn key_hash_hex(key: &str) -> String {
+    hash_gateway_key(key)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse_key_hash(hex: &str) -> Option<KeyHash> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_keys_are_prefixed_random_and_hash_round_trips() {
+        let a = generate_gateway_key();
+        let b = generate_gateway_key();
+        assert!(a.expose().starts_with(GATEWAY_KEY_PREFIX));
+        assert!(a.expose().len() > 40);
+        assert_ne!(a, b);
+        let hex = key_hash_hex(a.expose());
+        assert_eq!(parse_key_hash(&hex), Some(hash_gateway_key(a.expose())));
+        assert_eq!(parse_key_hash("zz"), None);
+    }
+}
+
+/// Audit and change records name entities in these words.
+pub mod audit {
+    use crate::domain::AuditEntry;
+    use crate::store::config::{AccountRecord, KeyRecord, PriceRecord};
+    use serde_json::{json, Value};
+
+    /// An account as the audit log shows it: whether a key is set and its last four
+    /// characters, never the key.
+    pub fn account(record: &AccountRecord) -> Value {
+        let mut value = serde_json::to_value(&record.account).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut value {
+            map.insert("base_url".into(), json!(record.base_url));
+            map.insert(
+                "azure".into(),
+                serde_json::to_value(&record.azure).unwrap_or(Value::Null),
+            );
+            map.insert(
+                "api_key".into(),
+                json!(record
+                    .api_key_last4
+                    .as_ref()
+                    .map(|last4| format!("set, ends in {last4}"))),
+            );
+        }
+        value
+    }
+
+    pub fn key(record: &KeyRecord) -> Value {
+        json!({
+            "name": record.name,
+            "key": format!("ends in {}", record.last4),
+            "models": record.allowed_models,
+            "expires_at": record.expires_at,
+            "revoked": record.revoked,
+        })
+    }
+
+    pub fn price(record: &PriceRecord) -> Value {
+        json!({
+            "kind": record.kind,
+            "model": record.model,
+            "input_per_mtok_usd": record.price.input_per_mtok.as_dollars(),
+            "output_per_mtok_usd": record.price.output_per_mtok.as_dollars(),
+        })
+    }
+
+    pub fn of(value: &impl serde::Serialize) -> Value {
+        serde_json::to_value(value).unwrap_or(Value::Null)
+    }
+
+    /// The audit row of one change, or `None` when nothing changed.
+    pub fn entry(
+        actor: &str,
+        action: &str,
+        entity_kind: &str,
+        entity_name: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Option<AuditEntry> {
+        (before != after).then(|| AuditEntry {
+            id: crate::store::new_id(),
+            at: crate::store::now_millis(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            entity_kind: entity_kind.to_string(),
+            entity_name: entity_name.to_string(),
+            before: before.map(|v| v.to_string()),
+            after: after.map(|v| v.to_string()),
+        })
+    }
+}

@@ -1,0 +1,565 @@
+//! The configuration server functions called over HTTP as each role, as the browser calls them:
+//! role checks, field errors, the snapshot swap after each commit, and that no response, log
+//! line or export ever carries a provider credential.
+
+use crate::helpers::{client, spawn_app_with_admin, Backend, TestApp, TestDatabase};
+use crate::on_both_databases;
+use reqwest::Client;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use switchyard::domain::ProviderKind;
+use switchyard::providers::mock::{MockProvider, MOCK_API_KEY};
+
+const PROVIDER_KEY: &str = "sk-PLAINTEXT-provider-key-7777";
+
+/// Every log line of the test process, to search for leaked secrets.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_writer(move || Capture(sink.clone()))
+            .try_init();
+        logs
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A browser calling the JSON-encoded configuration server functions.
+struct Caller<'a> {
+    app: &'a TestApp,
+    browser: Client,
+}
+
+impl Caller<'_> {
+    /// Returns the status and the body text.
+    async fn call(&self, endpoint: &str, args: Value) -> (u16, String) {
+        let response = self
+            .browser
+            .post(self.app.url(&format!("/api/{endpoint}")))
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn ok(&self, endpoint: &str, args: Value) -> Value {
+        let (status, body) = self.call(endpoint, args).await;
+        assert_eq!(status, 200, "{endpoint}: {body}");
+        serde_json::from_str(&body).unwrap_or(Value::Null)
+    }
+
+    async fn page(&self, path: &str) -> String {
+        self.browser
+            .get(self.app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// An admin (the app's own client), an editor and a viewer, each signed in.
+async fn team(app: &TestApp) -> (Caller<'_>, Caller<'_>, Caller<'_>) {
+    app.create_user("eddie", "password-1234", "editor").await;
+    app.create_user("vera", "password-1234", "viewer").await;
+    (
+        Caller {
+            app,
+            browser: app.client.clone(),
+        },
+        Caller {
+            app,
+            browser: app.signed_in_browser("eddie", "password-1234").await,
+        },
+        Caller {
+            app,
+            browser: app.signed_in_browser("vera", "password-1234").await,
+        },
+    )
+}
+
+fn account(name: &str, base_url: &str, api_key: Option<&str>) -> Value {
+    json!({
+        "name": name, "kind": "openai", "base_url": base_url, "enabled": true,
+        "rpm_limit": 500, "tpm_limit": null, "monthly_budget_usd": 100.0, "soft_budget": false,
+        "alert_thresholds": [50, 80, 100], "azure": null, "api_key": api_key,
+    })
+}
+
+fn model(name: &str, targets: &[(&str, &str)]) -> Value {
+    json!({
+        "name": name, "description": "", "capabilities": ["streaming"],
+        "defaults": { "temperature": 0.2, "max_tokens": 256, "top_p": null, "stop": [] },
+        "targets": targets.iter().map(|(a, m)| json!({"account": a, "model": m})).collect::<Vec<_>>(),
+    })
+}
+
+fn policy(name: &str, route: &[&str]) -> Value {
+    json!({
+        "name": name, "priority": 10, "enabled": true,
+        "match": { "step_types": ["extraction"], "purposes": [], "logical_models": [] },
+        "route": route, "circuit_breaker": { "failure_threshold": 3, "recovery_seconds": 20 },
+    })
+}
+
+fn field_of(body: &str) -> String {
+    let error: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    error["Invalid"]["field"].as_str().unwrap_or("").to_string()
+}
+
+async fn every_role_gets_exactly_its_rights(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, viewer) = team(&app).await;
+    let nobody = Caller {
+        app: &app,
+        browser: client(),
+    };
+
+    // Editors set up everything but credentials.
+    editor
+        .ok(
+            "save_account",
+            json!({"account": account("main", "http://127.0.0.1:9", None)}),
+        )
+        .await;
+    editor
+        .ok(
+            "save_model",
+            json!({"model": model("primary-llm", &[("main", "gpt-4o")])}),
+        )
+        .await;
+    editor
+        .ok(
+            "save_policy",
+            json!({"policy": policy("extract", &["primary-llm"])}),
+        )
+        .await;
+    editor
+        .ok("save_price", json!({"price": {"kind": "openai", "model": "gpt-x", "input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}}))
+        .await;
+
+    let writes: Vec<(&str, Value)> = vec![
+        (
+            "save_account",
+            json!({"original_name": "main", "account": account("main", "http://127.0.0.1:9", Some(PROVIDER_KEY))}),
+        ),
+        (
+            "save_model",
+            json!({"model": model("other", &[("main", "gpt-4o")])}),
+        ),
+        ("delete_model", json!({"name": "primary-llm"})),
+        (
+            "save_policy",
+            json!({"policy": policy("p2", &["primary-llm"])}),
+        ),
+        ("delete_policy", json!({"name": "extract"})),
+        (
+            "save_price",
+            json!({"price": {"kind": "openai", "model": "gpt-y", "input_per_mtok_usd": 1.0, "output_per_mtok_usd": 2.0}}),
+        ),
+        ("delete_price", json!({"kind": "openai", "model": "gpt-x"})),
+        (
+            "create_key",
+            json!({"name": "app", "models": [], "expires_at": null}),
+        ),
+        ("revoke_key", json!({"name": "app"})),
+        ("delete_account", json!({"name": "main"})),
+        ("test_account", json!({"name": "main"})),
+    ];
+    for (endpoint, args) in &writes {
+        let (status, body) = viewer.call(endpoint, args.clone()).await;
+        assert_eq!(status, 403, "viewer {endpoint}: {body}");
+        let (status, _) = nobody.call(endpoint, args.clone()).await;
+        assert_eq!(status, 401, "anonymous {endpoint}");
+    }
+    for endpoint in ["save_account", "create_key", "revoke_key", "delete_account"] {
+        let args = writes
+            .iter()
+            .find(|(e, _)| *e == endpoint)
+            .unwrap()
+            .1
+            .clone();
+        let (status, body) = editor.call(endpoint, args).await;
+        assert_eq!(status, 403, "editor {endpoint}: {body}");
+    }
+    for reader in [&viewer, &editor, &admin] {
+        for endpoint in [
+            "list_models",
+            "list_accounts",
+            "list_policies",
+            "list_keys",
+            "list_prices",
+            "list_audit",
+        ] {
+            reader.ok(endpoint, json!({})).await;
+        }
+    }
+    for endpoint in ["list_models", "list_accounts", "list_audit"] {
+        assert_eq!(nobody.call(endpoint, json!({})).await.0, 401);
+    }
+
+    // Admins set credentials and manage keys.
+    admin.ok("save_account", writes[0].1.clone()).await;
+    let created = admin.ok("create_key", writes[7].1.clone()).await;
+    assert!(created["key"].as_str().unwrap().starts_with("sk-sy-"));
+    admin.ok("revoke_key", json!({"name": "app"})).await;
+    let keys = viewer.ok("list_keys", json!({})).await;
+    assert_eq!(keys[0]["revoked"], true);
+    assert!(!keys.to_string().contains(created["key"].as_str().unwrap()));
+}
+
+async fn committed_changes_swap_the_snapshot_at_once(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, _) = team(&app).await;
+    assert!(app
+        .state
+        .config
+        .load()
+        .routing
+        .logical_model("primary-llm")
+        .is_none());
+
+    admin
+        .ok(
+            "save_account",
+            json!({"account": account("main", "http://127.0.0.1:9", Some(PROVIDER_KEY))}),
+        )
+        .await;
+    editor
+        .ok(
+            "save_model",
+            json!({"model": model("primary-llm", &[("main", "gpt-4o")])}),
+        )
+        .await;
+    let snapshot = app.state.config.load();
+    assert!(snapshot.routing.logical_model("primary-llm").is_some());
+    assert_eq!(snapshot.connections["main"].api_key.expose(), PROVIDER_KEY);
+
+    let created = admin
+        .ok(
+            "create_key",
+            json!({"name": "app", "models": ["primary-llm"], "expires_at": null}),
+        )
+        .await;
+    let hash = switchyard::snapshot::hash_gateway_key(created["key"].as_str().unwrap());
+    assert!(app
+        .state
+        .config
+        .load()
+        .keys
+        .get(&hash)
+        .unwrap()
+        .allows("primary-llm"));
+    admin.ok("revoke_key", json!({"name": "app"})).await;
+    assert!(!app.state.config.load().keys.contains_key(&hash));
+
+    // Deleting a model is refused while a policy routes to it.
+    editor
+        .ok(
+            "save_policy",
+            json!({"policy": policy("extract", &["primary-llm"])}),
+        )
+        .await;
+    let (status, body) = editor
+        .call("delete_model", json!({"name": "primary-llm"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("extract"), "{body}");
+    assert!(app
+        .state
+        .config
+        .load()
+        .routing
+        .logical_model("primary-llm")
+        .is_some());
+
+    editor.ok("delete_policy", json!({"name": "extract"})).await;
+    editor
+        .ok("delete_model", json!({"name": "primary-llm"}))
+        .await;
+    assert!(app
+        .state
+        .config
+        .load()
+        .routing
+        .logical_model("primary-llm")
+        .is_none());
+
+    let audit = editor.ok("list_audit", json!({})).await;
+    let actions: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e["actor"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["entity_kind"].as_str().unwrap(),
+                e["entity_name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "admin create account main",
+        "eddie create model primary-llm",
+        "admin create key app",
+        "admin revoke key app",
+        "eddie delete model primary-llm",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+}
+
+async fn invalid_input_is_refused_at_its_field(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, _) = team(&app).await;
+    admin
+        .ok(
+            "save_account",
+            json!({"account": account("main", "http://127.0.0.1:9", None)}),
+        )
+        .await;
+    let mut hot = model("hot", &[("main", "gpt-4o")]);
+    hot["defaults"]["temperature"] = json!(5.0);
+    let cases = [
+        ("save_model", json!({"model": hot}), "defaults.temperature"),
+        ("save_model", json!({"model": model("m", &[])}), "targets"),
+        (
+            "save_model",
+            json!({"model": model("m", &[("nowhere", "x")])}),
+            "targets[0].account",
+        ),
+        (
+            "save_model",
+            json!({"model": model("Bad Name", &[("main", "x")])}),
+            "name",
+        ),
+        (
+            "save_policy",
+            json!({"policy": policy("p", &["missing"])}),
+            "route[0]",
+        ),
+        (
+            "save_account",
+            json!({"account": account("main", "http://x", None)}),
+            "name",
+        ),
+        (
+            "save_account",
+            json!({"account": account("other", "ftp://x", None)}),
+            "base_url",
+        ),
+        (
+            "save_price",
+            json!({"price": {"kind": "openai", "model": "m", "input_per_mtok_usd": -1.0, "output_per_mtok_usd": 1.0}}),
+            "input_per_mtok_usd",
+        ),
+    ];
+    for (endpoint, args, field) in cases {
+        let (status, body) = editor.call(endpoint, args).await;
+        assert_eq!(status, 400, "{endpoint} {field}: {body}");
+        assert_eq!(field_of(&body), field, "{endpoint}: {body}");
+    }
+    let (status, body) = admin
+        .call(
+            "create_key",
+            json!({"name": "k", "models": ["nope"], "expires_at": null}),
+        )
+        .await;
+    assert_eq!(
+        (status, field_of(&body).as_str()),
+        (400, "models"),
+        "{body}"
+    );
+}
+
+async fn provider_keys_never_leave_the_server(backend: Backend) {
+    let logs = captured_logs();
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, viewer) = team(&app).await;
+    admin
+        .ok(
+            "save_account",
+            json!({"account": account("main", &mock.base_url(), Some(PROVIDER_KEY))}),
+        )
+        .await;
+    admin
+        .ok(
+            "save_account",
+            json!({"account": account("mocked", &mock.base_url(), Some(MOCK_API_KEY))}),
+        )
+        .await;
+    editor
+        .ok(
+            "save_model",
+            json!({"model": model("primary-llm", &[("main", "gpt-4o"), ("mocked", "gpt-4o")])}),
+        )
+        .await;
+    editor
+        .ok(
+            "save_policy",
+            json!({"policy": policy("extract", &["primary-llm"])}),
+        )
+        .await;
+
+    // Test connection: the mock accepts only its own key.
+    let good = editor.ok("test_account", json!({"name": "mocked"})).await;
+    assert_eq!(good["ok"], true, "{good}");
+    let bad = editor.ok("test_account", json!({"name": "main"})).await;
+    assert_eq!(bad["ok"], false, "{bad}");
+
+    // The tester shows the winning policy and the candidates in order.
+    let matched = viewer
+        .ok(
+            "which_policy",
+            json!({"step_type": "extraction", "purpose": "chat", "model": "primary-llm"}),
+        )
+        .await;
+    assert_eq!(matched["policy"], "extract");
+    assert_eq!(matched["candidates"][0], "main/gpt-4o (from primary-llm)");
+    assert_eq!(matched["candidates"][1], "mocked/gpt-4o (from primary-llm)");
+    let unmatched = viewer
+        .ok(
+            "which_policy",
+            json!({"step_type": "inference", "purpose": "chat", "model": "primary-llm"}),
+        )
+        .await;
+    assert_eq!(unmatched["policy"], Value::Null);
+
+    let accounts = viewer.ok("list_accounts", json!({})).await;
+    assert_eq!(accounts[0]["api_key_set"], true);
+    assert_eq!(accounts[0]["api_key_last4"], "7777");
+
+    let mut seen = String::new();
+    for caller in [&admin, &editor, &viewer] {
+        for endpoint in ["list_accounts", "list_audit", "list_models", "list_keys"] {
+            seen.push_str(&caller.call(endpoint, json!({})).await.1);
+        }
+        for page in ["/", "/accounts", "/models", "/audit"] {
+            seen.push_str(&caller.page(page).await);
+        }
+    }
+    seen.push_str(
+        &switchyard::config_file::export(&app.state.db)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        !seen.contains(PROVIDER_KEY),
+        "a response or export carries the key"
+    );
+    let stored: Vec<(String,)> = sqlx::query_as(
+        "SELECT COALESCE(api_key_encrypted, '') || COALESCE(api_key_last4, '') FROM provider_accounts",
+    )
+    .fetch_all(&app.state.db.pool)
+    .await
+    .unwrap();
+    assert!(stored.iter().all(|(row,)| !row.contains(PROVIDER_KEY)));
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    assert!(!logs.is_empty());
+    assert!(!logs.contains(PROVIDER_KEY), "a log line carries the key");
+}
+
+on_both_databases!(every_role_gets_exactly_its_rights);
+on_both_databases!(committed_changes_swap_the_snapshot_at_once);
+on_both_databases!(invalid_input_is_refused_at_its_field);
+on_both_databases!(provider_keys_never_leave_the_server);
+
+const STARTUP_FILE: &str = "
+accounts:
+  - { name: main, kind: openai, api_key: env:E2E_CONFIG_OPENAI_KEY }
+models:
+  - name: primary-llm
+    targets: [ { account: main, model: gpt-4o } ]
+policies:
+  - { name: extract, priority: 5, match: { step_types: [extraction] }, route: [primary-llm] }
+keys:
+  - { name: ci-app, key: sk-sy-from-the-file, models: [primary-llm] }
+";
+
+/// `SWITCHYARD_CONFIG` is applied at start-up and the proxy's snapshot holds it; an invalid file
+/// stops start-up with a message naming the file and the line, and changes nothing.
+async fn the_config_file_is_applied_at_start_up(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let file = db.data_dir.path().join("switchyard.yaml");
+    std::fs::write(&file, STARTUP_FILE).unwrap();
+    let path = file.to_str().unwrap().to_string();
+    std::env::set_var("E2E_CONFIG_OPENAI_KEY", PROVIDER_KEY);
+    let app = crate::helpers::spawn_app_with(&db, &[("SWITCHYARD_CONFIG", &path)], client()).await;
+    let snapshot = app.state.config.load();
+    assert!(snapshot.routing.logical_model("primary-llm").is_some());
+    assert_eq!(snapshot.routing.policies()[0].name, "extract");
+    assert_eq!(snapshot.connections["main"].api_key.expose(), PROVIDER_KEY);
+    assert!(snapshot
+        .keys
+        .contains_key(&switchyard::snapshot::hash_gateway_key(
+            "sk-sy-from-the-file"
+        )));
+    drop(snapshot);
+    app.stop().await;
+
+    std::fs::write(
+        &file,
+        "models:\n  - name: second\n    targets: [ { account: nowhere, model: x } ]\n",
+    )
+    .unwrap();
+    let vars = [
+        ("SWITCHYARD_ADDR", "127.0.0.1:0".to_string()),
+        ("DATABASE_URL", db.url.clone()),
+        (
+            "SWITCHYARD_DATA_DIR",
+            db.data_dir.path().display().to_string(),
+        ),
+        ("SWITCHYARD_CONFIG", path.clone()),
+    ];
+    let settings = switchyard::settings::Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let error = match switchyard::server::Application::build(settings).await {
+        Ok(_) => panic!("an invalid config file must stop start-up"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("switchyard.yaml, line 2"), "{error}");
+    assert!(error.contains("nowhere"), "{error}");
+    let mut conn = app_db(&db).await;
+    let stored = switchyard::store::config::load(&mut conn).await.unwrap();
+    assert!(stored.models.iter().all(|m| m.model.name != "second"));
+}
+
+async fn app_db(db: &TestDatabase) -> sqlx::pool::PoolConnection<sqlx::Any> {
+    let pool = switchyard::store::Db::connect(&db.url, 1).await.unwrap();
+    pool.pool.acquire().await.unwrap()
+}
+
+on_both_databases!(the_config_file_is_applied_at_start_up);
