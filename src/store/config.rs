@@ -507,11 +507,19 @@ pub async fn list_audit(pool: &AnyPool, limit: i64) -> Result<Vec<AuditEntry>, S
 }
 
 /// Called by the proxy when a gateway key authenticates a request (off the hot path).
-pub async fn mark_key_used(pool: &AnyPool, key_id: &str, at: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-        .bind(at)
-        .bind(key_id)
-        .execute(pool)
-        .await?;
+/// Records when a gateway key was last used; an older time never overwrites a newer one.
+/// Called by the usage batch writer inside its transaction, never on the request path.
+pub async fn mark_key_used<'e, E>(executor: E, key_id: &str, at: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE api_keys SET last_used_at = $1 \
+         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+    )
+    .bind(at)
+    .bind(key_id)
+    .execute(executor)
+    .await?;
     Ok(())
 }

@@ -184,6 +184,7 @@ async fn write_batch(
 ) -> Result<(), TelemetryError> {
     let mut tx = pool.begin().await?;
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
+    let mut last_used: HashMap<&str, i64> = HashMap::new();
     for e in batch {
         sqlx::query(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
@@ -210,6 +211,8 @@ async fn write_batch(
         .bind(e.error.as_deref())
         .execute(&mut *tx)
         .await?;
+        let used = last_used.entry(e.key_id.as_str()).or_insert(e.at_ms);
+        *used = (*used).max(e.at_ms);
         if let (Some(account), true) = (&e.account, e.cost > Money::ZERO) {
             let month = month_of(u64::try_from(e.at_ms).unwrap_or(0));
             *spend.entry((account.as_str(), month)).or_default() += e.cost;
@@ -229,6 +232,9 @@ async fn write_batch(
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    }
+    for (key_id, at) in last_used {
+        crate::store::config::mark_key_used(&mut *tx, key_id, at).await?;
     }
     for alert in alerts {
         sqlx::query(

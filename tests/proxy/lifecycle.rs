@@ -23,6 +23,15 @@ async fn shutdown_finishes_in_flight_requests_and_writes_their_usage() {
     let app = spawn_app().await;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     one_account(&app, &mock);
+    // The key as the Keys page stores it, so its last-used time can be seen to move.
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, key_hash, last4, allowed_models, created_at) \
+         VALUES ('key-all', 'ci-app', $1, 'cdef', '[]', 0)",
+    )
+    .bind(switchyard::configuration::key_hash_hex(KEY))
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
     mock.push(MockReply::text("slow but sure").after(Duration::from_millis(300)));
     let client = app.client.clone();
     let url = format!("{}/v1/chat/completions", app.address);
@@ -58,6 +67,12 @@ async fn shutdown_finishes_in_flight_requests_and_writes_their_usage() {
             .await
             .unwrap();
     assert_eq!(spend, vec![("main".to_string(), 100)]);
+    let (last_used,): (Option<i64>,) =
+        sqlx::query_as("SELECT last_used_at FROM api_keys WHERE id = 'key-all'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(last_used.is_some_and(|at| at > 0), "{last_used:?}");
 
     // A restart on the same database routes with the spend (and raised alerts) already counted.
     sqlx::query(
