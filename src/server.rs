@@ -96,7 +96,7 @@ impl Application {
         let telemetry = Telemetry::start(db.pool.clone());
 
         let state = AppState {
-            leptos_options: leptos_options(local_addr),
+            leptos_options: leptos_options(local_addr)?,
             db,
             settings: Arc::new(settings.clone()),
             login_throttle: Arc::new(LoginThrottle::new(
@@ -228,18 +228,15 @@ async fn first_admin(
     Ok(Some(token))
 }
 
-/// cargo-leptos passes the site settings through the environment; a binary started on its
-/// own (or a test) falls back to the same values as `[package.metadata.leptos]`.
-fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let from_cargo_leptos = option_env!("LEPTOS_OUTPUT_NAME").is_some()
-        || std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
-    let mut options = from_cargo_leptos
-        .then(|| leptos::config::get_configuration(None).ok())
-        .flatten()
-        .map(|conf| conf.leptos_options)
-        .unwrap_or_else(|| LeptosOptions::builder().output_name("switchyard").build());
+/// Site settings (output name, site root, pkg folder) from cargo-leptos's environment, with the
+/// same defaults as `[package.metadata.leptos]`; `.cargo/config.toml` sets the output name for
+/// every build, so tests and a binary started on its own agree with cargo-leptos.
+fn leptos_options(addr: SocketAddr) -> anyhow::Result<LeptosOptions> {
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|e| anyhow::anyhow!("site settings: {e}"))?
+        .leptos_options;
     options.site_addr = addr;
-    options
+    Ok(options)
 }
 
 fn router(
