@@ -171,29 +171,13 @@ pub async fn save_account(
     };
     let mut change = super::change::begin().await?;
     let stored = &mut change.stored;
-    let existing = match original_name.as_deref().filter(|n| !n.is_empty()) {
-        Some(name) => Some(
-            stored
-                .accounts
-                .iter()
-                .position(|r| r.account.name == name)
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!("No provider account named `{name}`."))
-                })?,
-        ),
-        None => None,
-    };
-    if stored
-        .accounts
-        .iter()
-        .enumerate()
-        .any(|(i, r)| r.account.name == domain.name && Some(i) != existing)
-    {
-        return Err(ApiError::invalid(
-            "name",
-            "A provider account with this name already exists.",
-        ));
-    }
+    let existing = super::change::save_slot(
+        &stored.accounts,
+        |r| r.account.name.as_str(),
+        original_name.as_deref(),
+        &domain.name,
+        "provider account",
+    )?;
     let before = existing.map(|i| audit::account(&stored.accounts[i]));
     let (id, mut sealed, mut key_last4) = match existing {
         Some(i) => {
@@ -258,12 +242,12 @@ pub async fn delete_account(name: String) -> Result<(), ApiError> {
     use crate::domain::Role;
     let user = super::ssr::require(Role::Admin).await?;
     let mut change = super::change::begin().await?;
-    let i = change
-        .stored
-        .accounts
-        .iter()
-        .position(|r| r.account.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("No provider account named `{name}`.")))?;
+    let i = super::change::find_named(
+        &change.stored.accounts,
+        |r| r.account.name.as_str(),
+        &name,
+        "provider account",
+    )?;
     let removed = change.stored.accounts.remove(i);
     change.check()?;
     crate::store::config::delete_account(&mut change.tx, &removed.id)

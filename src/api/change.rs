@@ -56,6 +56,45 @@ impl Change {
     }
 }
 
+/// The index of the record named `name`; 404 naming `what` (e.g. "logical model") otherwise.
+pub fn find_named<T>(
+    records: &[T],
+    name_of: impl Fn(&T) -> &str,
+    name: &str,
+    what: &str,
+) -> Result<usize, ApiError> {
+    records
+        .iter()
+        .position(|r| name_of(r) == name)
+        .ok_or_else(|| ApiError::NotFound(format!("No {what} named `{name}`.")))
+}
+
+/// Where a save lands: the index of `original` (an update, which may rename) or `None` (a
+/// create). A name another record already has is a field error on `name`.
+pub fn save_slot<T>(
+    records: &[T],
+    name_of: impl Fn(&T) -> &str,
+    original: Option<&str>,
+    new_name: &str,
+    what: &str,
+) -> Result<Option<usize>, ApiError> {
+    let existing = original
+        .filter(|n| !n.is_empty())
+        .map(|name| find_named(records, &name_of, name, what))
+        .transpose()?;
+    let taken = records
+        .iter()
+        .enumerate()
+        .any(|(i, r)| name_of(r) == new_name && Some(i) != existing);
+    if taken {
+        return Err(ApiError::invalid(
+            "name",
+            format!("A {what} with this name already exists."),
+        ));
+    }
+    Ok(existing)
+}
+
 /// The first field error of a domain check, for the form to show beside that field.
 pub fn field_error(error: DomainError) -> ApiError {
     match error {

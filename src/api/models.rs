@@ -32,27 +32,13 @@ pub async fn save_model(
     model.validate().map_err(super::change::field_error)?;
     let mut change = super::change::begin().await?;
     let stored = &mut change.stored;
-    let existing = match original_name.as_deref().filter(|n| !n.is_empty()) {
-        Some(name) => Some(
-            stored
-                .models
-                .iter()
-                .position(|r| r.model.name == name)
-                .ok_or_else(|| ApiError::NotFound(format!("No logical model named `{name}`.")))?,
-        ),
-        None => None,
-    };
-    if stored
-        .models
-        .iter()
-        .enumerate()
-        .any(|(i, r)| r.model.name == model.name && Some(i) != existing)
-    {
-        return Err(ApiError::invalid(
-            "name",
-            "A logical model with this name already exists.",
-        ));
-    }
+    let existing = super::change::save_slot(
+        &stored.models,
+        |r| r.model.name.as_str(),
+        original_name.as_deref(),
+        &model.name,
+        "logical model",
+    )?;
     for (i, target) in model.targets.iter().enumerate() {
         if !stored
             .accounts
@@ -112,12 +98,12 @@ pub async fn delete_model(name: String) -> Result<(), ApiError> {
     use crate::domain::Role;
     let user = super::ssr::require(Role::Editor).await?;
     let mut change = super::change::begin().await?;
-    let i = change
-        .stored
-        .models
-        .iter()
-        .position(|r| r.model.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("No logical model named `{name}`.")))?;
+    let i = super::change::find_named(
+        &change.stored.models,
+        |r| r.model.name.as_str(),
+        &name,
+        "logical model",
+    )?;
     let removed = change.stored.models.remove(i);
     change.check()?;
     crate::store::config::delete_model(&mut change.tx, &removed.id)

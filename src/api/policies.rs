@@ -50,27 +50,13 @@ pub async fn save_policy(
     policy.validate().map_err(super::change::field_error)?;
     let mut change = super::change::begin().await?;
     let stored = &mut change.stored;
-    let existing = match original_name.as_deref().filter(|n| !n.is_empty()) {
-        Some(name) => Some(
-            stored
-                .policies
-                .iter()
-                .position(|r| r.policy.name == name)
-                .ok_or_else(|| ApiError::NotFound(format!("No policy named `{name}`.")))?,
-        ),
-        None => None,
-    };
-    if stored
-        .policies
-        .iter()
-        .enumerate()
-        .any(|(i, r)| r.policy.name == policy.name && Some(i) != existing)
-    {
-        return Err(ApiError::invalid(
-            "name",
-            "A policy with this name already exists.",
-        ));
-    }
+    let existing = super::change::save_slot(
+        &stored.policies,
+        |r| r.policy.name.as_str(),
+        original_name.as_deref(),
+        &policy.name,
+        "policy",
+    )?;
     let known = |m: &String| stored.models.iter().any(|r| &r.model.name == m);
     for (i, model) in policy.route.iter().enumerate() {
         if !known(model) {
@@ -129,12 +115,12 @@ pub async fn delete_policy(name: String) -> Result<(), ApiError> {
     use crate::domain::Role;
     let user = super::ssr::require(Role::Editor).await?;
     let mut change = super::change::begin().await?;
-    let i = change
-        .stored
-        .policies
-        .iter()
-        .position(|r| r.policy.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("No policy named `{name}`.")))?;
+    let i = super::change::find_named(
+        &change.stored.policies,
+        |r| r.policy.name.as_str(),
+        &name,
+        "policy",
+    )?;
     let removed = change.stored.policies.remove(i);
     crate::store::config::delete_policy(&mut change.tx, &removed.id)
         .await
