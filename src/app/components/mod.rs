@@ -63,6 +63,25 @@ pub fn use_can(needed: crate::domain::Role) -> Signal<bool> {
     })
 }
 
+/// A labelled one-line text input bound to `signal`, with its field error (`error`) below;
+/// `name` is the field's key in error answers, shown as `data-field` for tests.
+pub fn text_field(
+    id: &'static str,
+    label: &'static str,
+    name: &'static str,
+    signal: RwSignal<String>,
+    error: impl Fn() -> Option<String> + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id type="text" prop:value=move || signal.get()
+                on:input=move |ev| signal.set(event_target_value(&ev))/>
+            <p class="field-error" data-field=name>{error}</p>
+        </div>
+    }
+}
+
 /// A form-side problem found before sending (a number that is not one), by field.
 pub type LocalError = RwSignal<Option<(String, String)>>;
 

@@ -5,7 +5,8 @@ use crate::api::accounts::{
     list_accounts, AccountForm, AccountView, DeleteAccount, SaveAccount, TestAccount,
 };
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, use_can, LoadError, LocalError,
+    form_error, message_for, optional_number, split_list, text_field, use_can, LoadError,
+    LocalError,
 };
 use crate::domain::{AzureSettings, ProviderKind, Role};
 use leptos::prelude::*;
@@ -267,18 +268,8 @@ fn AccountEditor(
             Err(problem) => local.set(Some(problem)),
         }
     };
-    let field = move |id: &'static str,
-                      label: &'static str,
-                      name: &'static str,
-                      signal: RwSignal<String>| {
-        view! {
-            <div class="field">
-                <label for=id>{label}</label>
-                <input id=id type="text" prop:value=move || signal.get()
-                    on:input=move |ev| signal.set(event_target_value(&ev))/>
-                <p class="field-error" data-field=name>{message_for(value, local, name)}</p>
-            </div>
-        }
+    let field = move |id, label, name, signal| {
+        text_field(id, label, name, signal, message_for(value, local, name))
     };
     let title = move || match form.original.get() {
         Some(name) => format!("Edit {name}"),

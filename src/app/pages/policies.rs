@@ -3,7 +3,8 @@
 
 use crate::api::policies::{list_policies, DeletePolicy, SavePolicy, WhichPolicy};
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, use_can, LoadError, LocalError,
+    form_error, message_for, optional_number, split_list, text_field, use_can, LoadError,
+    LocalError,
 };
 use crate::domain::{CircuitBreakerSettings, MatchCriteria, Policy, Purpose, Role, StepType};
 use leptos::prelude::*;
@@ -264,18 +265,8 @@ fn PolicyEditor(form: Form, save: ServerAction<SavePolicy>) -> impl IntoView {
             Err(problem) => local.set(Some(problem)),
         }
     };
-    let field = move |id: &'static str,
-                      label: &'static str,
-                      name: &'static str,
-                      signal: RwSignal<String>| {
-        view! {
-            <div class="field">
-                <label for=id>{label}</label>
-                <input id=id type="text" prop:value=move || signal.get()
-                    on:input=move |ev| signal.set(event_target_value(&ev))/>
-                <p class="field-error" data-field=name>{message_for(value, local, name)}</p>
-            </div>
-        }
+    let field = move |id, label, name, signal| {
+        text_field(id, label, name, signal, message_for(value, local, name))
     };
     let title = move || match form.original.get() {
         Some(name) => format!("Edit {name}"),
