@@ -3,7 +3,6 @@ use serde::{Deserialize, Serialize};
 /// One stored alert, as the Alerts page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
-    pub id: String,
     /// `budget` for now.
     pub kind: String,
     pub account: String,

@@ -10,8 +10,8 @@ const WEBHOOK_URL: &str = "webhook_url";
 
 /// The newest alerts first, at most `limit`.
 pub async fn list(pool: &AnyPool, limit: i64) -> Result<Vec<AlertView>, StoreError> {
-    let rows: Vec<(String, String, String, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, kind, account, month, threshold, message, created_at FROM alerts \
+    let rows: Vec<(String, String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT kind, account, month, threshold, message, created_at FROM alerts \
          ORDER BY created_at DESC, threshold DESC LIMIT $1",
     )
     .bind(limit)
@@ -19,17 +19,14 @@ pub async fn list(pool: &AnyPool, limit: i64) -> Result<Vec<AlertView>, StoreErr
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, kind, account, month, threshold, message, at)| AlertView {
-                id,
-                kind,
-                account,
-                month,
-                threshold: u8::try_from(threshold).unwrap_or(u8::MAX),
-                message,
-                at,
-            },
-        )
+        .map(|(kind, account, month, threshold, message, at)| AlertView {
+            kind,
+            account,
+            month,
+            threshold: u8::try_from(threshold).unwrap_or(u8::MAX),
+            message,
+            at,
+        })
         .collect())
 }
 
