@@ -856,6 +856,21 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
     }
 
     #[test]
+    fn a_webhook_url_must_be_http() {
+        let err = parse("prices: []\nalerts: { webhook_url: ftp://hooks.example.com }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("alerts.webhook_url"),
+            "{err}"
+        );
+        let err = parse("alerts: { webhook_url: env:UNSET_HOOK }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("UNSET_HOOK"), "{err}");
+    }
+
+    #[test]
     fn errors_name_file_line_and_field() {
         let err = parse("admin:\n  username: root\n  pasword: x\n")
             .unwrap_err()
