@@ -71,10 +71,20 @@ struct FileShape {
     keys: Vec<KeyShape>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     prices: Vec<PriceShape>,
-    /// Read by the alerting part of Switchyard, not by this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    alerts: Option<serde_yaml_ng::Value>,
+    alerts: Option<AlertsShape>,
 }
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsShape {
+    /// Literal or `env:NAME` (such URLs often carry a token); left out, the stored one stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url: Option<String>,
+}
+
+/// The environment variable an exported webhook URL is read from on apply.
+pub const WEBHOOK_URL_ENV: &str = "SWITCHYARD_ALERT_WEBHOOK_URL";
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,8 +207,8 @@ pub struct ConfigFile {
     policies: Vec<Policy>,
     keys: Vec<KeySpec>,
     prices: Vec<PriceRecord>,
-    /// Sections present in the file that this part of Switchyard does not apply.
-    pub unapplied_sections: Vec<&'static str>,
+    /// Where alerts are POSTed; a secret, as it may carry a token.
+    webhook_url: Option<Secret>,
 }
 
 impl std::fmt::Debug for ConfigFile {
@@ -329,11 +339,23 @@ impl ConfigFile {
                 },
             })
             .collect();
-        let unapplied_sections = if shape.alerts.is_some() {
-            vec!["alerts"]
-        } else {
-            vec![]
-        };
+        let webhook_url = shape
+            .alerts
+            .and_then(|a| a.webhook_url)
+            .map(|v| -> Result<Secret, ConfigFileError> {
+                let url = secret("alerts.webhook_url".into(), v)?;
+                crate::telemetry::webhook::check_url(url.expose())
+                    .map(Secret::new)
+                    .map_err(|m| ConfigFileError::Rejected {
+                        path: path.to_path_buf(),
+                        line: text
+                            .lines()
+                            .position(|l| l.contains("webhook_url"))
+                            .map_or(0, |i| i + 1),
+                        message: format!("alerts.webhook_url: {m}"),
+                    })
+            })
+            .transpose()?;
         Ok(ConfigFile {
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -343,7 +365,7 @@ impl ConfigFile {
             policies: shape.policies,
             keys,
             prices,
-            unapplied_sections,
+            webhook_url,
         })
     }
 
@@ -384,12 +406,6 @@ impl ConfigFile {
         db: &Db,
         cipher: &CredentialCipher,
     ) -> Result<Applied, ConfigFileError> {
-        if !self.unapplied_sections.is_empty() {
-            tracing::warn!(
-                sections = ?self.unapplied_sections,
-                "the config file has sections this version does not apply; configure them in the dashboard"
-            );
-        }
         let now = now_millis();
         let mut applied = Applied::default();
         let mut tx = db.pool.begin().await.map_err(StoreError::from)?;
@@ -628,6 +644,20 @@ impl ConfigFile {
         for price in &self.prices {
             repo::save_price(&mut tx, price, now).await?;
         }
+        if let Some(url) = &self.webhook_url {
+            let before = crate::store::alerts::webhook_url(&mut *tx).await?;
+            if before.as_deref() != Some(url.expose()) {
+                crate::store::alerts::set_webhook_url(&mut tx, Some(url.expose())).await?;
+                audits.extend(audit::entry(
+                    FILE_ACTOR,
+                    "update",
+                    "alert-webhook",
+                    "webhook_url",
+                    before.as_deref().map(audit::webhook),
+                    Some(audit::webhook(url.expose())),
+                ));
+            }
+        }
         for entry in &audits {
             repo::insert_audit(&mut tx, entry).await?;
         }
@@ -658,14 +688,18 @@ pub fn api_key_env_name(account: &str) -> String {
 }
 
 /// The stored configuration in the config file format. Secrets never appear: account keys are
-/// written as `env:` references, gateway keys are left out (applying keeps existing ones).
+/// written as `env:` references, as is the alert webhook URL; gateway keys are left out
+/// (applying keeps existing ones).
 pub async fn export(db: &Db) -> Result<String, ConfigFileError> {
     let mut conn = db.pool.acquire().await.map_err(StoreError::from)?;
     let stored = repo::load(&mut conn).await?;
-    Ok(serde_yaml_ng::to_string(&shape_of(&stored))?)
+    let webhook_set = crate::store::alerts::webhook_url(&mut *conn)
+        .await?
+        .is_some();
+    Ok(serde_yaml_ng::to_string(&shape_of(&stored, webhook_set))?)
 }
 
-fn shape_of(stored: &StoredConfig) -> FileShape {
+fn shape_of(stored: &StoredConfig, webhook_set: bool) -> FileShape {
     FileShape {
         admin: None,
         accounts: stored
@@ -722,7 +756,9 @@ fn shape_of(stored: &StoredConfig) -> FileShape {
                 output_per_mtok_usd: p.price.output_per_mtok.as_dollars(),
             })
             .collect(),
-        alerts: None,
+        alerts: webhook_set.then(|| AlertsShape {
+            webhook_url: Some(format!("env:{WEBHOOK_URL_ENV}")),
+        }),
     }
 }
 
@@ -778,6 +814,7 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             "AZURE_OPENAI_KEY" | "AZURE_EU_API_KEY" => Some(AZURE_KEY.into()),
             "SWITCHYARD_APP_KEY" => Some("sk-sy-app-key-from-env".into()),
             "LITERAL_API_KEY" => Some(LITERAL_KEY.into()),
+            WEBHOOK_URL_ENV => Some("https://hooks.example.com/switchyard".into()),
             _ => None,
         }
     }
@@ -803,7 +840,10 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
         let admin = file.admin.as_ref().unwrap();
         assert_eq!(admin.username, "admin");
         assert_eq!(admin.password, "from-the-env");
-        assert_eq!(file.unapplied_sections, vec!["alerts"]);
+        assert_eq!(
+            file.webhook_url.as_ref().map(Secret::expose),
+            Some("https://hooks.example.com/switchyard")
+        );
         let shown = format!("{file:?}");
         for secret in [
             "from-the-env",
@@ -813,6 +853,21 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
         ] {
             assert!(!shown.contains(secret), "{secret} leaked into Debug");
         }
+    }
+
+    #[test]
+    fn a_webhook_url_must_be_http() {
+        let err = parse("prices: []\nalerts: { webhook_url: ftp://hooks.example.com }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("alerts.webhook_url"),
+            "{err}"
+        );
+        let err = parse("alerts: { webhook_url: env:UNSET_HOOK }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("UNSET_HOOK"), "{err}");
     }
 
     #[test]
@@ -855,6 +910,15 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             assert!(!exported.contains(secret), "export leaks {secret}");
         }
         assert!(exported.contains("env:OPENAI_MAIN_API_KEY"), "{exported}");
+        assert!(
+            !exported.contains("hooks.example.com"),
+            "export leaks the webhook URL"
+        );
+        assert!(exported.contains("webhook_url: env:SWITCHYARD_ALERT_WEBHOOK_URL"));
+        assert_eq!(
+            crate::store::alerts::webhook_url(&db.pool).await.unwrap(),
+            Some("https://hooks.example.com/switchyard".into())
+        );
 
         let again = parse(&exported)
             .unwrap()

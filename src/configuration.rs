@@ -239,6 +239,16 @@ pub mod audit {
         })
     }
 
+    /// A webhook URL as the audit log shows it: the host and a fingerprint, never the path,
+    /// which may hold a token.
+    pub fn webhook(url: &str) -> Value {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string));
+        let fingerprint: String = super::key_hash_hex(url).chars().take(12).collect();
+        json!({ "host": host, "fingerprint": fingerprint })
+    }
+
     pub fn of(value: &impl serde::Serialize) -> Value {
         serde_json::to_value(value).unwrap_or(Value::Null)
     }

@@ -3,6 +3,7 @@
 //! the generated client stubs; their bodies compile only into the server.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]

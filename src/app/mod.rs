@@ -3,6 +3,7 @@
 mod components;
 mod pages;
 
+use crate::api::alerts::budget_banner;
 use crate::api::auth::{current_user, Logout};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -75,6 +76,7 @@ fn Frame() -> impl IntoView {
     // Re-read on navigation, so the bar follows sign-in, sign-out and role changes.
     let user = Resource::new(move || location.pathname.get(), |_| current_user());
     let logout = ServerAction::<Logout>::new();
+    let budgets = Resource::new(move || location.pathname.get(), |_| budget_banner());
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -101,6 +103,18 @@ fn Frame() -> impl IntoView {
                 </Transition>
             </div>
         </header>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                // Signed out or failing: no banner; the page itself says what is wrong.
+                let reached = budgets.await.unwrap_or_default();
+                (!reached.is_empty()).then(|| view! {
+                    <div class="budget-banner" role="status" data-testid="budget-banner">
+                        <span>{reached.iter().map(|b| b.sentence()).collect::<Vec<_>>().join(" · ")}</span>
+                        <A href="/alerts">"See alerts"</A>
+                    </div>
+                })
+            })}
+        </Transition>
         <div class="frame">
             <nav class="sidenav" aria-label="Main">
                 {NAVIGATION

@@ -1,5 +1,6 @@
 //! Plain types shared by every layer: no I/O, serde only. One file per aggregate.
 
+mod alert;
 mod audit;
 mod logical_model;
 mod money;
@@ -11,6 +12,7 @@ mod step_type;
 mod user;
 mod validation;
 
+pub use alert::{AlertView, BudgetReached};
 pub use audit::AuditEntry;
 pub use logical_model::{
     Capabilities, Capability, Defaults, LogicalModel, Target, DESCRIPTION_MAX_LEN,

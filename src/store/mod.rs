@@ -4,6 +4,7 @@
 //! Queries go through sqlx's `Any` driver with `$n` placeholders (both SQLite and PostgreSQL
 //! accept them) and portable column types, so every repository is written once.
 
+pub mod alerts;
 pub mod cipher;
 pub mod config;
 pub mod users;

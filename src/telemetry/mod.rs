@@ -1,13 +1,17 @@
 //! Usage telemetry off the request path: the proxy hands each request's outcome to a bounded
 //! channel without waiting (`try_send`), and one writer task stores them in batches in
-//! `usage_events` and `spend_monthly`, with the budget alerts the spend raised in `alerts`. A full channel drops the event and counts it rather than
-//! slow a request down; the in-memory spend that routing decides on is updated by the proxy
+//! `usage_events` and `spend_monthly`, with the budget alerts the spend raised in `alerts`; an
+//! alert stored for the first time also goes to the webhook, from its own task. A full channel
+//! drops the event and counts it rather than slow a request down; the in-memory spend that routing decides on is updated by the proxy
 //! itself, so a dropped ledger row never lets an account overspend.
 
 pub mod rollups;
+pub mod webhook;
 
 use crate::domain::Money;
 use crate::routing::{month_of, LiveState, MonthlySpend};
+use crate::store::alerts::BUDGET_ALERT;
+use crate::store::StoreError;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +31,8 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
 pub enum TelemetryError {
     #[error("cannot write usage to the database: {0}")]
     Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Settings(#[from] StoreError),
 }
 
 /// One proxied request, as the ledger keeps it.
@@ -66,16 +72,13 @@ pub struct BudgetAlert {
 }
 
 impl BudgetAlert {
-    fn message(&self) -> String {
+    pub fn message(&self) -> String {
         format!(
             "{} reached {}% of its monthly budget: {} of {} spent in {}",
             self.account, self.threshold, self.spent, self.budget, self.month
         )
     }
 }
-
-/// Alerts are stored under this kind; other kinds (health) can share the table.
-const BUDGET_ALERT: &str = "budget";
 
 enum Message {
     Usage(Box<UsageEvent>),
@@ -95,7 +98,7 @@ impl Telemetry {
     /// Starts the batch writer on `pool`.
     pub fn start(pool: AnyPool) -> Telemetry {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(write_batches(pool, receiver));
+        tokio::spawn(write_batches(pool, reqwest::Client::new(), receiver));
         Telemetry {
             sender,
             dropped: Arc::new(AtomicU64::new(0)),
@@ -134,7 +137,11 @@ impl Telemetry {
     }
 }
 
-async fn write_batches(pool: AnyPool, mut receiver: mpsc::Receiver<Message>) {
+async fn write_batches(
+    pool: AnyPool,
+    webhook_client: reqwest::Client,
+    mut receiver: mpsc::Receiver<Message>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut batch = Vec::new();
         let mut alerts = Vec::new();
@@ -152,7 +159,13 @@ async fn write_batches(pool: AnyPool, mut receiver: mpsc::Receiver<Message>) {
             }
         }
         if !batch.is_empty() || !alerts.is_empty() {
-            write_with_retries(&pool, &batch, &alerts).await;
+            if let Some(NewAlerts {
+                webhook_url,
+                payloads,
+            }) = write_with_retries(&pool, &batch, &alerts).await
+            {
+                webhook::spawn_delivery(&webhook_client, &webhook_url, payloads);
+            }
         }
         for done in flushes {
             let _ = done.send(());
@@ -160,11 +173,21 @@ async fn write_batches(pool: AnyPool, mut receiver: mpsc::Receiver<Message>) {
     }
 }
 
-async fn write_with_retries(pool: &AnyPool, batch: &[UsageEvent], alerts: &[BudgetAlert]) {
+/// Alerts stored for the first time by a batch, to send to the webhook.
+struct NewAlerts {
+    webhook_url: String,
+    payloads: Vec<webhook::AlertPayload>,
+}
+
+async fn write_with_retries(
+    pool: &AnyPool,
+    batch: &[UsageEvent],
+    alerts: &[BudgetAlert],
+) -> Option<NewAlerts> {
     let mut delay = FIRST_RETRY_DELAY;
     for attempt in 1..=WRITE_TRIES {
         match write_batch(pool, batch, alerts).await {
-            Ok(()) => return,
+            Ok(new_alerts) => return new_alerts,
             Err(e) if attempt < WRITE_TRIES => {
                 tracing::warn!(error = %e, attempt, "usage batch not written; retrying");
                 tokio::time::sleep(delay).await;
@@ -175,13 +198,14 @@ async fn write_with_retries(pool: &AnyPool, batch: &[UsageEvent], alerts: &[Budg
             }
         }
     }
+    None
 }
 
 async fn write_batch(
     pool: &AnyPool,
     batch: &[UsageEvent],
     alerts: &[BudgetAlert],
-) -> Result<(), TelemetryError> {
+) -> Result<Option<NewAlerts>, TelemetryError> {
     let mut tx = pool.begin().await?;
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
     let mut last_used: HashMap<&str, i64> = HashMap::new();
@@ -236,8 +260,9 @@ async fn write_batch(
     for (key_id, at) in last_used {
         crate::store::config::mark_key_used(&mut *tx, key_id, at).await?;
     }
+    let mut payloads = Vec::new();
     for alert in alerts {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO alerts (id, kind, account, month, threshold, message, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (kind, account, month, threshold) DO NOTHING",
@@ -250,10 +275,23 @@ async fn write_batch(
         .bind(alert.message())
         .bind(alert.at_ms)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        // Zero rows: raised before (another instance, or before a restart); sent back then.
+        if inserted > 0 {
+            payloads.push(webhook::AlertPayload::budget(alert));
+        }
     }
+    let webhook_url = if payloads.is_empty() {
+        None
+    } else {
+        crate::store::alerts::webhook_url(&mut *tx).await?
+    };
     tx.commit().await?;
-    Ok(())
+    Ok(webhook_url.map(|webhook_url| NewAlerts {
+        webhook_url,
+        payloads,
+    }))
 }
 
 fn saturating_i64(n: u64) -> i64 {

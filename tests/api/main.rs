@@ -2,6 +2,7 @@
 //! PostgreSQL database. One test binary, so it links once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerts;
 mod auth;
 mod config;
 mod health;

@@ -1,4 +1,5 @@
 mod accounts;
+mod alerts;
 mod audit;
 mod auth;
 mod keys;
@@ -9,11 +10,12 @@ mod prices;
 mod users;
 
 pub use accounts::AccountsPage;
+pub use alerts::AlertsPage;
 pub use audit::AuditPage;
 pub use auth::{LoginPage, SetupPage};
 pub use keys::KeysPage;
 pub use models::ModelsPage;
-pub use planned::{AlertsPage, DashboardPage, NotFoundPage};
+pub use planned::{DashboardPage, NotFoundPage};
 pub use policies::PoliciesPage;
 pub use prices::PricesPage;
 pub use users::UsersPage;

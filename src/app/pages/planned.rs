@@ -14,16 +14,6 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-pub fn AlertsPage() -> impl IntoView {
-    view! {
-        <PlannedPage title="Alerts">
-            <p>"Budget alerts (50, 80 and 100 % of an account's monthly budget by default) and health alerts will be listed here."</p>
-            <p class="muted">"No alert has been raised."</p>
-        </PlannedPage>
-    }
-}
-
-#[component]
 pub fn NotFoundPage() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
