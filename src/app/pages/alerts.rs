@@ -25,9 +25,12 @@ pub fn AlertsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Show when=move || is_admin.get()>
-                <WebhookForm/>
-            </Show>
+            // Inside a Transition, so a server-rendered page waits for the role before deciding.
+            <Transition fallback=|| ()>
+                <Show when=move || is_admin.get()>
+                    <WebhookForm/>
+                </Show>
+            </Transition>
         </section>
     }
 }
