@@ -1,6 +1,7 @@
 //! Plain types shared by every layer: no I/O, serde only. One file per aggregate.
 
 mod audit;
+mod live_status;
 mod logical_model;
 mod money;
 mod policy;
@@ -12,6 +13,7 @@ mod user;
 mod validation;
 
 pub use audit::AuditEntry;
+pub use live_status::{CircuitState, HealthLevel};
 pub use logical_model::{
     Capabilities, Capability, Defaults, LogicalModel, Target, DESCRIPTION_MAX_LEN,
     MAX_STOP_SEQUENCES, PROVIDER_MODEL_MAX_LEN,
