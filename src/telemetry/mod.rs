@@ -4,6 +4,7 @@
 //! slow a request down; the in-memory spend that routing decides on is updated by the proxy
 //! itself, so a dropped ledger row never lets an account overspend.
 
+pub mod metrics;
 pub mod rollups;
 
 use crate::domain::Money;

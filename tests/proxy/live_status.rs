@@ -206,3 +206,42 @@ async fn live_status_needs_a_signed_in_user() {
         assert_eq!(app.server_fn(&viewer, endpoint).await.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn metrics_show_calls_failures_spend_and_policy_counters_in_prometheus_text() {
+    let (app, first, _second) = two_targets(5).await;
+    first.push(MockReply::error(500, "down"));
+    assert_eq!(app.chat(hello(false)).await.status(), 200);
+    assert_eq!(app.chat(hello(false)).await.status(), 200);
+
+    // Scrapers do not sign in.
+    let response = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    for line in [
+        "# TYPE switchyard_account_calls_total counter",
+        "switchyard_account_calls_total{account=\"first\"} 2",
+        "switchyard_account_failures_total{account=\"first\"} 1",
+        "switchyard_account_calls_total{account=\"second\"} 1",
+        "switchyard_account_failures_total{account=\"second\"} 0",
+        "switchyard_account_requests_last_minute{account=\"first\"} 2",
+        // One answered gpt-4o call at the 100 µ$ seed price.
+        "switchyard_account_spend_this_month_microdollars{account=\"first\"} 100",
+        "# TYPE switchyard_policy_matches_total counter",
+        "switchyard_policy_matches_total{policy=\"main\"} 2",
+        "switchyard_policy_successes_total{policy=\"main\"} 2",
+        "switchyard_policy_errors_total{policy=\"main\"} 1",
+        "switchyard_policy_fallbacks_total{policy=\"main\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from:\n{text}"
+        );
+    }
+}
