@@ -261,6 +261,7 @@ fn router(
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(crate::proxy::routes())
         .merge(app)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -330,6 +331,23 @@ async fn page_guard(
 
 async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], "ok")
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let snapshot = state.config.load();
+    let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
+    let text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                crate::telemetry::metrics::CONTENT_TYPE,
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

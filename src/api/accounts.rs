@@ -3,7 +3,7 @@
 //! delete an account.
 
 use super::ApiError;
-use crate::domain::{AzureSettings, ProviderKind};
+use crate::domain::{AzureSettings, HealthLevel, Money, ProviderKind};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
@@ -308,4 +308,53 @@ pub async fn test_account(name: String) -> Result<ConnectionTest, ApiError> {
             message: e.to_string(),
         },
     })
+}
+
+/// One account's live figures from the router's in-memory state: what traffic is doing right
+/// now, next to the configured limits. Holds no credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveAccount {
+    pub name: String,
+    pub health: HealthLevel,
+    pub health_reason: String,
+    /// `None` until the account has served a request.
+    pub latency_ewma_ms: Option<f64>,
+    pub requests_last_minute: u32,
+    pub rpm_limit: Option<u32>,
+    pub tokens_last_minute: u64,
+    pub tpm_limit: Option<u32>,
+    pub spent_this_month: Money,
+    pub monthly_budget: Option<Money>,
+}
+
+/// Live status of every configured account, read from memory at the current time (no
+/// database query, so the dashboard can poll it every few seconds).
+#[server(endpoint = "account_live_status", input = Json)]
+pub async fn account_live_status() -> Result<Vec<LiveAccount>, ApiError> {
+    use crate::domain::Role;
+    super::ssr::require(Role::Viewer).await?;
+    let state = super::ssr::state()?;
+    let snapshot = state.config.load();
+    let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
+    let mut accounts: Vec<LiveAccount> = snapshot
+        .routing
+        .accounts()
+        .map(|account| {
+            let live = state.live.account_view(&account.name, now);
+            LiveAccount {
+                name: account.name.clone(),
+                health: live.health.level,
+                health_reason: live.health.reason,
+                latency_ewma_ms: live.latency_ewma_ms,
+                requests_last_minute: live.requests_last_minute,
+                rpm_limit: account.rpm_limit,
+                tokens_last_minute: live.tokens_last_minute,
+                tpm_limit: account.tpm_limit,
+                spent_this_month: live.spent_this_month,
+                monthly_budget: account.monthly_budget,
+            }
+        })
+        .collect();
+    accounts.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(accounts)
 }

@@ -1,7 +1,7 @@
 //! Router policies and the "which policy matches?" tester.
 
 use super::ApiError;
-use crate::domain::{Policy, Purpose, StepType};
+use crate::domain::{CircuitState, Policy, Purpose, StepType};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
@@ -179,4 +179,72 @@ pub async fn which_policy(
         }),
         Err(other) => Err(ApiError::BadRequest(other.to_string())),
     }
+}
+
+/// One target of a policy's route and its circuit breaker right now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetCircuit {
+    /// `account/provider-model`.
+    pub target: String,
+    pub logical_model: String,
+    pub circuit: CircuitState,
+    /// When an open circuit lets its trial request through (Unix ms).
+    pub reopens_at_ms: Option<u64>,
+}
+
+/// A policy's counters since the server started, and the circuits of its route's targets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivePolicy {
+    pub name: String,
+    pub matches: u64,
+    pub successes: u64,
+    pub errors: u64,
+    pub fallbacks: u64,
+    /// In the order the router tries them, without repeats.
+    pub targets: Vec<TargetCircuit>,
+}
+
+/// Live status of every enabled policy (disabled ones get no traffic), in match order, read
+/// from memory at the current time.
+#[server(endpoint = "policy_live_status", input = Json)]
+pub async fn policy_live_status() -> Result<Vec<LivePolicy>, ApiError> {
+    use crate::domain::Role;
+    use std::collections::HashSet;
+    super::ssr::require(Role::Viewer).await?;
+    let state = super::ssr::state()?;
+    let snapshot = state.config.load();
+    let routing = &snapshot.routing;
+    let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
+    Ok(routing
+        .policies()
+        .iter()
+        .map(|policy| {
+            let stats = state.live.policy_stats(&policy.name);
+            let mut seen = HashSet::new();
+            let targets = policy
+                .route
+                .iter()
+                .filter_map(|name| routing.logical_model(name))
+                .flat_map(|model| model.targets.iter().map(move |t| (model, t)))
+                .filter(|(_, target)| seen.insert(*target))
+                .map(|(model, target)| {
+                    let circuit = state.live.circuit_view(target, now);
+                    TargetCircuit {
+                        target: target.to_string(),
+                        logical_model: model.name.clone(),
+                        circuit: circuit.state,
+                        reopens_at_ms: circuit.reopens_at_ms,
+                    }
+                })
+                .collect();
+            LivePolicy {
+                name: policy.name.clone(),
+                matches: stats.matches,
+                successes: stats.successes,
+                errors: stats.errors,
+                fallbacks: stats.fallbacks,
+                targets,
+            }
+        })
+        .collect())
 }

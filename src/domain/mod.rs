@@ -2,6 +2,7 @@
 
 mod alert;
 mod audit;
+mod live_status;
 mod logical_model;
 mod money;
 mod policy;
@@ -14,6 +15,7 @@ mod validation;
 
 pub use alert::{AlertView, BudgetReached};
 pub use audit::AuditEntry;
+pub use live_status::{CircuitState, HealthLevel};
 pub use logical_model::{
     Capabilities, Capability, Defaults, LogicalModel, Target, DESCRIPTION_MAX_LEN,
     MAX_STOP_SEQUENCES, PROVIDER_MODEL_MAX_LEN,

@@ -3,7 +3,7 @@
 //! its success closes the circuit, its failure re-opens it.
 
 use crate::domain::CircuitBreakerSettings;
-use serde::{Deserialize, Serialize};
+pub use crate::domain::CircuitState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CircuitBreaker {
@@ -28,15 +28,6 @@ impl Default for CircuitBreaker {
             consecutive_failures: 0,
         }
     }
-}
-
-/// The state as the dashboard shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CircuitState {
-    Closed,
-    Open,
-    HalfOpen,
 }
 
 /// What the breaker says about one more request.

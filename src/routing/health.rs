@@ -1,8 +1,8 @@
 //! Health of a provider account, from real traffic (latency EWMA, error rate over the last five
 //! minutes) and from active probes.
 
+pub use crate::domain::HealthLevel;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Weight of the newest latency sample: about the last ten requests dominate.
 pub const LATENCY_EWMA_ALPHA: f64 = 0.2;
@@ -19,24 +19,6 @@ pub const PROBE_FRESH_MS: u64 = 5 * 60_000;
 
 const MINUTE_MS: u64 = 60_000;
 const MINUTES: usize = ERROR_WINDOW_MINUTES as usize;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthLevel {
-    Healthy,
-    Degraded,
-    Unhealthy,
-}
-
-impl fmt::Display for HealthLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HealthLevel::Healthy => "healthy",
-            HealthLevel::Degraded => "degraded",
-            HealthLevel::Unhealthy => "unhealthy",
-        })
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Health {

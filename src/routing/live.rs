@@ -19,6 +19,10 @@ pub struct AccountLive {
     pub rate: RateWindow,
     pub spend: MonthlySpend,
     pub health: HealthTracker,
+    /// Provider calls since start-up, for `/metrics` (Prometheus wants ever-growing counters).
+    pub calls: u64,
+    /// Of those, the ones that counted against the account (connect errors, timeouts, 429, 5xx).
+    pub failures: u64,
 }
 
 /// Counters per policy, for the dashboard. `successes` and `errors` count attempts;
@@ -46,6 +50,8 @@ pub struct AccountView {
     pub spent_this_month: Money,
     pub health: Health,
     pub latency_ewma_ms: Option<f64>,
+    pub calls: u64,
+    pub failures: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -220,6 +226,10 @@ impl LiveState {
                 }
             }
             live.health.record_outcome(target_ok, latency_ms, now_ms);
+            live.calls += 1;
+            if !target_ok {
+                live.failures += 1;
+            }
         });
         self.with_circuit(&attempt.target, |circuit| {
             if target_ok {
@@ -268,6 +278,8 @@ impl LiveState {
                 spent_this_month: live.spend.spent_in(&month),
                 health: live.health.assess(now_ms),
                 latency_ewma_ms: live.health.latency_ewma_ms(),
+                calls: live.calls,
+                failures: live.failures,
             }
         })
     }

@@ -87,6 +87,11 @@ impl RoutingSnapshot {
         self.accounts.get(name)
     }
 
+    /// Every provider account, in no particular order.
+    pub fn accounts(&self) -> impl Iterator<Item = &ProviderAccount> {
+        self.accounts.values()
+    }
+
     pub fn logical_model(&self, name: &str) -> Option<&LogicalModel> {
         self.logical_models.get(name)
     }

@@ -5,6 +5,7 @@
 //! drops the event and counts it rather than slow a request down; the in-memory spend that routing decides on is updated by the proxy
 //! itself, so a dropped ledger row never lets an account overspend.
 
+pub mod metrics;
 pub mod rollups;
 pub mod webhook;
 

@@ -106,19 +106,6 @@ async fn a_stream_falls_back_before_its_first_token() {
 }
 
 #[tokio::test]
-async fn a_stream_cut_after_its_first_token_ends_with_an_error_event() {
-    let (app, first, second) = two_targets(100).await;
-    first.push(MockReply::cut_stream("partial answer"));
-    let response = app.chat(hello_stream()).await;
-    assert_eq!(response.status(), 200);
-    let data = sse_data(&response.text().await.unwrap());
-    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
-    assert!(last["error"]["message"].as_str().is_some(), "{data:?}");
-    assert!(!data.iter().any(|d| d == "[DONE]"));
-    assert!(second.requests().is_empty());
-}
-
-#[tokio::test]
 async fn a_bad_request_answer_is_returned_not_retried() {
     let (app, first, second) = two_targets(100).await;
     first.push(MockReply::error(400, "messages: too long"));

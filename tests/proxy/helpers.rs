@@ -104,6 +104,36 @@ impl TestApp {
         self._dir
     }
 
+    /// A browser signed in to the dashboard as the first admin (made with the setup token).
+    pub async fn admin_browser(&self) -> reqwest::Client {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let response = browser
+            .post(format!("{}/api/setup_admin", self.address))
+            .form(&[
+                ("token", "test-setup-token"),
+                ("username", "admin"),
+                ("password", "admin-password-1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        browser
+    }
+
+    /// Calls a JSON-encoded dashboard server function without arguments as `browser`.
+    pub async fn server_fn(&self, browser: &reqwest::Client, endpoint: &str) -> reqwest::Response {
+        browser
+            .post(format!("{}/api/{endpoint}", self.address))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Rows of `usage_events` as (account, status, prompt, completion, cost micros, stream).
     pub async fn usage_rows(&self) -> Vec<(Option<String>, i64, i64, i64, i64, i64)> {
         self.state.telemetry.flush().await;

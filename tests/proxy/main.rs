@@ -9,4 +9,5 @@ mod bad_input;
 mod chat;
 mod fallback;
 mod lifecycle;
+mod live_status;
 mod sdk;

@@ -138,3 +138,23 @@ pub fn format_time(millis: i64) -> String {
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
 }
+
+/// A counter that goes up every `period`, for pages that refetch live figures. It only ticks
+/// in the browser: effects do not run during server rendering.
+pub fn use_tick(period: std::time::Duration) -> ReadSignal<u64> {
+    let (tick, set_tick) = signal(0u64);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || set_tick.update(|t| *t += 1), period) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    tick
+}
+
+/// `used of limit`, or just `used` when there is no limit.
+pub fn used_of(used: impl ToString, limit: Option<impl ToString>) -> String {
+    match limit {
+        Some(limit) => format!("{} of {}", used.to_string(), limit.to_string()),
+        None => used.to_string(),
+    }
+}

@@ -1,15 +1,21 @@
-//! Provider accounts: the list with key status and "Test connection", and a form whose API key
-//! box is write-only (admins only; empty keeps the stored key).
+//! Provider accounts: the list with key status, live health, traffic and spend (refreshed every
+//! few seconds) and "Test connection", and a form whose API key box is write-only (admins only;
+//! empty keeps the stored key).
 
 use crate::api::accounts::{
-    list_accounts, AccountForm, AccountView, DeleteAccount, SaveAccount, TestAccount,
+    account_live_status, list_accounts, AccountForm, AccountView, DeleteAccount, LiveAccount,
+    SaveAccount, TestAccount,
 };
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, text_field, use_can, LoadError,
-    LocalError,
+    form_error, message_for, optional_number, split_list, text_field, use_can, use_tick, used_of,
+    LoadError, LocalError,
 };
-use crate::domain::{AzureSettings, ProviderKind, Role};
+use crate::domain::{AzureSettings, HealthLevel, ProviderKind, Role};
 use leptos::prelude::*;
+use std::time::Duration;
+
+/// How often the page refetches the live figures.
+const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy)]
 struct Form {
@@ -155,6 +161,8 @@ pub fn AccountsPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_accounts(),
     );
+    let tick = use_tick(LIVE_REFRESH);
+    let live = Resource::new(move || tick.get(), |_| account_live_status());
     let form = Form::new();
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
@@ -175,6 +183,8 @@ pub fn AccountsPage() -> impl IntoView {
             <p class="notice" data-testid="test-result">{test_result}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    // The list still shows when the live figures fail to load; the cells stay empty.
+                    let live = live.await.unwrap_or_default();
                     match accounts.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
                         Ok(list) if list.is_empty() => {
@@ -184,8 +194,9 @@ pub fn AccountsPage() -> impl IntoView {
                             <div class="card table-card">
                                 <table class="table" data-testid="accounts-table">
                                     <thead><tr>
-                                        <th>"Name"</th><th>"Kind"</th><th>"Base URL"</th><th>"API key"</th>
-                                        <th>"RPM / TPM"</th><th>"Budget"</th><th>"Enabled"</th><th></th>
+                                        <th>"Name"</th><th>"Kind"</th><th>"Base URL"</th><th>"API key"</th><th>"Health"</th>
+                                        <th>"Latency"</th><th>"Requests / min"</th><th>"Tokens / min"</th>
+                                        <th>"Spend this month"</th><th>"Enabled"</th><th></th>
                                     </tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|a| {
@@ -193,10 +204,7 @@ pub fn AccountsPage() -> impl IntoView {
                                                 Some(last4) if a.api_key_set => format!("set, …{last4}"),
                                                 _ => "not set".to_string(),
                                             };
-                                            let limits = format!("{} / {}",
-                                                a.rpm_limit.map_or("—".into(), |n| n.to_string()),
-                                                a.tpm_limit.map_or("—".into(), |n| n.to_string()));
-                                            let budget = a.monthly_budget_usd.map_or("—".into(), |b| format!("${b:.2}"));
+                                            let now = live.iter().find(|l| l.name == a.name);
                                             let base = a.base_url.clone().or_else(|| a.kind.default_base_url().map(str::to_string)).unwrap_or_default();
                                             let (row, edit, gone, probe) = (a.name.clone(), a.clone(), a.name.clone(), a.name.clone());
                                             view! {
@@ -205,8 +213,7 @@ pub fn AccountsPage() -> impl IntoView {
                                                     <td>{a.kind.label()}</td>
                                                     <td class="mono">{base}</td>
                                                     <td>{key}</td>
-                                                    <td>{limits}</td>
-                                                    <td>{budget}</td>
+                                                    {live_cells(&a, now)}
                                                     <td>{if a.enabled { "yes" } else { "no" }}</td>
                                                     <td>
                                                         <Show when=move || can_edit.get()>
@@ -245,6 +252,38 @@ pub fn AccountsPage() -> impl IntoView {
             </Transition>
         </section>
     }
+}
+
+/// Health, latency, last-minute traffic against the limits and spend against the budget.
+fn live_cells(account: &AccountView, live: Option<&LiveAccount>) -> impl IntoView {
+    let Some(live) = live else {
+        let limits = |limit: Option<u32>| used_of("—", limit);
+        return view! {
+            <td class="muted">"—"</td><td>"—"</td>
+            <td>{limits(account.rpm_limit)}</td><td>{limits(account.tpm_limit)}</td>
+            <td>{used_of("—", account.monthly_budget_usd.map(|b| format!("${b:.2}")))}</td>
+        }
+        .into_any();
+    };
+    let badge = match live.health {
+        HealthLevel::Healthy => "badge on",
+        HealthLevel::Degraded => "badge warn",
+        HealthLevel::Unhealthy => "badge off",
+    };
+    let latency = live
+        .latency_ewma_ms
+        .map_or("—".to_string(), |ms| format!("{ms:.0} ms"));
+    view! {
+        <td data-testid="account-health">
+            <span class=badge>{live.health.to_string()}</span>
+            " "<span class="muted">{live.health_reason.clone()}</span>
+        </td>
+        <td>{latency}</td>
+        <td>{used_of(live.requests_last_minute, live.rpm_limit)}</td>
+        <td>{used_of(live.tokens_last_minute, live.tpm_limit)}</td>
+        <td>{used_of(live.spent_this_month, live.monthly_budget)}</td>
+    }
+    .into_any()
 }
 
 #[component]

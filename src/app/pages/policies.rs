@@ -1,13 +1,21 @@
-//! Router policies in evaluation order, a form to create or edit one, and the "which policy
-//! matches?" tester.
+//! Router policies in evaluation order with their live counters and circuit states (refreshed
+//! every few seconds), a form to create or edit one, and the "which policy matches?" tester.
 
-use crate::api::policies::{list_policies, DeletePolicy, SavePolicy, WhichPolicy};
+use crate::api::policies::{
+    list_policies, policy_live_status, DeletePolicy, LivePolicy, SavePolicy, WhichPolicy,
+};
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, text_field, use_can, LoadError,
+    form_error, message_for, optional_number, split_list, text_field, use_can, use_tick, LoadError,
     LocalError,
 };
-use crate::domain::{CircuitBreakerSettings, MatchCriteria, Policy, Purpose, Role, StepType};
+use crate::domain::{
+    CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, StepType,
+};
 use leptos::prelude::*;
+use std::time::Duration;
+
+/// How often the page refetches the live figures.
+const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy)]
 struct Form {
@@ -124,6 +132,8 @@ pub fn PoliciesPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_policies(),
     );
+    let tick = use_tick(LIVE_REFRESH);
+    let live = Resource::new(move || tick.get(), |_| policy_live_status());
     let form = Form::new();
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
@@ -137,6 +147,8 @@ pub fn PoliciesPage() -> impl IntoView {
             <p class="form-error" role="alert">{form_error(delete.value())}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    // The list still shows when the live figures fail to load; the cells stay empty.
+                    let live = live.await.unwrap_or_default();
                     match policies.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
                         Ok(list) if list.is_empty() => {
@@ -147,7 +159,8 @@ pub fn PoliciesPage() -> impl IntoView {
                                 <table class="table" data-testid="policies-table">
                                     <thead><tr>
                                         <th>"Priority"</th><th>"Name"</th><th>"Step types"</th><th>"Purposes"</th>
-                                        <th>"Models"</th><th>"Route"</th><th>"Breaker"</th><th>"Enabled"</th><th></th>
+                                        <th>"Models"</th><th>"Route"</th><th>"Breaker"</th><th>"Enabled"</th>
+                                        <th>"Matches / successes / errors / fallbacks"</th><th>"Circuits"</th><th></th>
                                     </tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|p| {
@@ -162,6 +175,7 @@ pub fn PoliciesPage() -> impl IntoView {
                                                     <td>{p.route.join(" → ")}</td>
                                                     <td>{format!("{} failures, {} s", p.circuit_breaker.failure_threshold, p.circuit_breaker.recovery_seconds)}</td>
                                                     <td>{if p.enabled { "yes" } else { "no" }}</td>
+                                                    {live_cells(live.iter().find(|l| l.name == p.name))}
                                                     <td>
                                                         <Show when=move || can_edit.get()>
                                                             {
@@ -192,6 +206,48 @@ pub fn PoliciesPage() -> impl IntoView {
             </Transition>
         </section>
     }
+}
+
+/// The policy's counters since the server started, and each route target's circuit.
+fn live_cells(live: Option<&LivePolicy>) -> impl IntoView {
+    let Some(live) = live else {
+        // Disabled policies get no traffic, so the router keeps nothing for them.
+        return view! { <td class="muted">"—"</td><td class="muted">"—"</td> }.into_any();
+    };
+    let counters = format!(
+        "{} / {} / {} / {}",
+        live.matches, live.successes, live.errors, live.fallbacks
+    );
+    let circuits = live
+        .targets
+        .iter()
+        .map(|t| {
+            let badge = match t.circuit {
+                CircuitState::Closed => "badge on",
+                CircuitState::HalfOpen => "badge warn",
+                CircuitState::Open => "badge off",
+            };
+            let reopens = t
+                .reopens_at_ms
+                .filter(|_| t.circuit == CircuitState::Open)
+                .and_then(|ms| i64::try_from(ms).ok())
+                .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+                // To the second: recovery windows are often under a minute.
+                .map(|at| format!(" until {}", at.format("%H:%M:%S UTC")));
+            view! {
+                <li data-target=t.target.clone()>
+                    <span class="mono">{t.target.clone()}</span>" "
+                    <span class=badge>{t.circuit.to_string()}</span>
+                    {reopens}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <td data-testid="policy-stats">{counters}</td>
+        <td><ul class="plain">{circuits}</ul></td>
+    }
+    .into_any()
 }
 
 #[component]
