@@ -218,10 +218,7 @@ pub async fn save_account(
         (true, true) => "set-credential",
         (true, false) => "update",
     };
-    match existing {
-        Some(i) => change.stored.accounts[i] = record,
-        None => change.stored.accounts.push(record),
-    }
+    super::change::put(&mut change.stored.accounts, existing, record);
     change.check()?;
     let entry = audit::entry(
         &user.username,

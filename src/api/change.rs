@@ -95,6 +95,14 @@ pub fn save_slot<T>(
     Ok(existing)
 }
 
+/// Puts a saved record where `save_slot` said: over the one it updates, or at the end.
+pub fn put<T>(records: &mut Vec<T>, slot: Option<usize>, record: T) {
+    match slot {
+        Some(i) => records[i] = record,
+        None => records.push(record),
+    }
+}
+
 /// The first field error of a domain check, for the form to show beside that field.
 pub fn field_error(error: DomainError) -> ApiError {
     match error {

@@ -66,10 +66,7 @@ pub async fn save_model(
     } else {
         "create"
     };
-    match existing {
-        Some(i) => stored.models[i] = record,
-        None => stored.models.push(record),
-    }
+    super::change::put(&mut stored.models, existing, record);
     change.check()?;
     let record = change
         .stored

@@ -92,10 +92,7 @@ pub async fn save_policy(
             }
             other => ApiError::internal(other),
         })?;
-    match existing {
-        Some(i) => change.stored.policies[i] = record,
-        None => change.stored.policies.push(record),
-    }
+    super::change::put(&mut change.stored.policies, existing, record);
     change.check()?;
     let entry = audit::entry(
         &user.username,
