@@ -93,7 +93,8 @@ impl Application {
             .await
             .context("cannot load this month's spend")?;
         tracing::debug!(accounts = resumed, "resumed this month's spend");
-        let telemetry = Telemetry::start(db.pool.clone());
+        let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
+            .context("cannot open the usage spill file")?;
 
         let state = AppState {
             leptos_options: leptos_options(local_addr)?,
@@ -124,6 +125,12 @@ impl Application {
             state.live.clone(),
         );
         rollups.spawn(Duration::from_secs(60));
+        telemetry::conditions::spawn(
+            state.db.pool.clone(),
+            state.config.clone(),
+            state.live.clone(),
+            state.telemetry.clone(),
+        );
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
             listener,
@@ -336,7 +343,10 @@ async fn healthz() -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> Response {
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
+    let mut text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
+    text.push_str(&crate::telemetry::metrics::render_telemetry(
+        &state.telemetry.stats(),
+    ));
     (
         [
             (

@@ -96,6 +96,7 @@ async fn chat_completions(
         Ok(prepared) => prepared,
         Err(error) => {
             tracing::info!(status = error.status().as_u16(), error = %error, "refused a proxy request");
+            state.telemetry.record_refusal();
             return error.into_response();
         }
     };

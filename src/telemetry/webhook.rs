@@ -2,6 +2,7 @@
 //! background task, retried with exponential backoff. The URL may carry a token (Slack-style
 //! hooks do), so logs name only its host.
 
+use super::conditions::ConditionChange;
 use super::BudgetAlert;
 use serde::Serialize;
 use std::time::Duration;
@@ -12,33 +13,63 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const URL_MAX_LEN: usize = 2048;
 
-/// The JSON body of one alert.
+/// The JSON body of one alert. Budget alerts carry the month, threshold and dollars; alerts
+/// that open and close carry `status` (`raised` or `resolved`) and, for circuits, the target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertPayload {
-    pub kind: &'static str,
+    pub kind: String,
     pub account: String,
-    pub month: String,
-    pub threshold: u8,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u8>,
     pub message: String,
-    pub spent_usd: f64,
-    pub budget_usd: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spent_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
     /// RFC 3339, UTC.
     pub at: String,
+}
+
+fn rfc3339(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl AlertPayload {
     pub fn budget(alert: &BudgetAlert) -> AlertPayload {
         AlertPayload {
-            kind: crate::store::alerts::BUDGET_ALERT,
+            kind: crate::store::alerts::BUDGET_ALERT.to_string(),
             account: alert.account.clone(),
-            month: alert.month.clone(),
-            threshold: alert.threshold,
+            status: "raised",
+            subject: None,
+            month: Some(alert.month.clone()),
+            threshold: Some(alert.threshold),
             message: alert.message(),
-            spent_usd: alert.spent.as_dollars(),
-            budget_usd: alert.budget.as_dollars(),
-            at: chrono::DateTime::from_timestamp_millis(alert.at_ms)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            spent_usd: Some(alert.spent.as_dollars()),
+            budget_usd: Some(alert.budget.as_dollars()),
+            at: rfc3339(alert.at_ms),
+        }
+    }
+
+    pub fn condition(change: &ConditionChange) -> AlertPayload {
+        let condition = &change.condition;
+        AlertPayload {
+            kind: condition.kind.clone(),
+            account: condition.account.clone(),
+            status: if change.raised { "raised" } else { "resolved" },
+            subject: (!condition.subject.is_empty()).then(|| condition.subject.clone()),
+            month: None,
+            threshold: None,
+            message: change.message.clone(),
+            spent_usd: None,
+            budget_usd: None,
+            at: rfc3339(change.at_ms),
         }
     }
 }
@@ -87,7 +118,7 @@ async fn deliver(client: reqwest::Client, url: String, payload: AlertPayload) {
             .and_then(|r| r.error_for_status());
         match outcome {
             Ok(_) => {
-                tracing::info!(%host, account = %payload.account, threshold = payload.threshold, "alert sent to the webhook");
+                tracing::info!(%host, kind = %payload.kind, account = %payload.account, "alert sent to the webhook");
                 return;
             }
             Err(e) => {
@@ -98,7 +129,7 @@ async fn deliver(client: reqwest::Client, url: String, payload: AlertPayload) {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 } else {
-                    tracing::error!(%host, account = %payload.account, threshold = payload.threshold, error = %error, "alert webhook failed; alert not delivered");
+                    tracing::error!(%host, kind = %payload.kind, account = %payload.account, error = %error, "alert webhook failed; alert not delivered");
                 }
             }
         }
@@ -133,7 +164,10 @@ mod tests {
             at_ms: 1_795_000_000_000,
         };
         let payload = AlertPayload::budget(&alert);
-        assert_eq!((payload.spent_usd, payload.budget_usd), (0.8, 1.0));
+        assert_eq!(
+            (payload.spent_usd, payload.budget_usd),
+            (Some(0.8), Some(1.0))
+        );
         assert_eq!(payload.kind, "budget");
         assert!(
             payload.at.ends_with('Z') && payload.at.starts_with("2026-"),

@@ -7,7 +7,9 @@ mod helpers;
 mod alerts;
 mod bad_input;
 mod chat;
+mod durability;
 mod fallback;
+
 mod lifecycle;
 mod live_status;
 mod sdk;
