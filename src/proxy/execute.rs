@@ -439,7 +439,15 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             Ok(answer) => answer,
             Err(error) => {
                 let latency_ms = elapsed_ms(call_started);
-                let retryable = error.is_retryable();
+                // Revoked or wrong credentials are the account's fault, not the request's:
+                // the next target may well answer.
+                let credentials_rejected = match &error {
+                    ProviderError::Upstream { status, .. } if matches!(status, 401 | 403) => {
+                        Some(*status)
+                    }
+                    _ => None,
+                };
+                let retryable = error.is_retryable() || credentials_rejected.is_some();
                 let outcome = if retryable {
                     AttemptOutcome::Failed { latency_ms }
                 } else {
@@ -447,6 +455,9 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 };
                 if let Some(attempt) = settlement.attempt.take() {
                     runtime.live.finish_attempt(attempt, outcome, now_ms());
+                }
+                if let Some(status) = credentials_rejected {
+                    runtime.live.reject_credentials(&target.account, status);
                 }
                 tracing::warn!(target = %target, error = %error, retryable, "provider call failed");
                 trail.failed(target, &error);

@@ -9,6 +9,7 @@ mod bad_input;
 mod chat;
 mod durability;
 mod fallback;
+mod faults;
 
 mod lifecycle;
 mod live_status;
