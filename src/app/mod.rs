@@ -13,6 +13,8 @@ use leptos_router::path;
 use pages::*;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::set_page_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

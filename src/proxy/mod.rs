@@ -105,6 +105,7 @@ async fn chat_completions(
         live: &state.live,
         telemetry: &state.telemetry,
         clients: &state.provider_clients,
+        cut: state.cut.clone(),
     };
     execute::run(runtime, prepared).await
 }

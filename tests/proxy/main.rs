@@ -14,3 +14,4 @@ mod faults;
 mod lifecycle;
 mod live_status;
 mod sdk;
+mod security;

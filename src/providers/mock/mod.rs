@@ -414,10 +414,14 @@ async fn handle(
             "reset by the mock",
         )));
     }
-    let paced = futures_util::stream::iter(events).then(move |event| async move {
-        tokio::time::sleep(every).await;
-        event
-    });
+    let paced = futures_util::stream::iter(events.into_iter().enumerate()).then(
+        move |(i, event)| async move {
+            if i > 0 {
+                tokio::time::sleep(every).await;
+            }
+            event
+        },
+    );
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(paced))
