@@ -396,8 +396,8 @@ async fn page_guard(
     let signed_in = match session::signed_in_user(&session, &state.db.pool).await {
         Ok(user) => user.is_some(),
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the session");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            tracing::error!(error = %e, "cannot read the session: database unavailable");
+            return database_unavailable();
         }
     };
     match (path, signed_in) {
@@ -415,6 +415,29 @@ async fn page_guard(
             Redirect::to(target).into_response()
         }
     }
+}
+
+/// What a page shows while the database cannot be reached, instead of a blank page.
+fn database_unavailable() -> Response {
+    const PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <meta http-equiv=\"refresh\" content=\"10\"><title>Database unavailable · Switchyard</title>\
+        <link rel=\"stylesheet\" href=\"/pkg/switchyard.css\"></head><body><main class=\"content\">\
+        <section class=\"page\"><h1>Database unavailable</h1>\
+        <p class=\"card notice error\" role=\"alert\" data-testid=\"database-unavailable\">\
+        Switchyard cannot reach its database, so the dashboard cannot show or change anything \
+        right now. The proxy keeps serving /v1 requests from its in-memory configuration, and \
+        usage waits in the spill file until the database is back. This page retries every 10 \
+        seconds.</p></section></main></body></html>";
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::RETRY_AFTER, "10"),
+        ],
+        PAGE,
+    )
+        .into_response()
 }
 
 async fn healthz() -> impl IntoResponse {

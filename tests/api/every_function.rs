@@ -55,7 +55,11 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
             json!({"username": "zed", "password": "password-1234", "role": "viewer"}),
         ),
         ("change_role", Admin, json!({"id": "x", "role": "viewer"})),
-        ("set_user_disabled", Admin, json!({"id": "x", "disabled": "true"})),
+        (
+            "set_user_disabled",
+            Admin,
+            json!({"id": "x", "disabled": "true"}),
+        ),
         (
             "reset_password",
             Admin,
@@ -88,7 +92,11 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
         ("policy_live_status", Viewer, json!({})),
         ("list_prices", Viewer, json!({})),
         ("save_price", Editor, price),
-        ("delete_price", Editor, json!({"kind": "openai", "model": "gpt-x"})),
+        (
+            "delete_price",
+            Editor,
+            json!({"kind": "openai", "model": "gpt-x"}),
+        ),
     ]
 }
 
@@ -108,10 +116,7 @@ async fn call(app: &TestApp, browser: &Client, endpoint: &str, args: &Value) -> 
         .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_string)))
         .collect();
     let response = browser.post(&url).form(&form).send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.text().await.unwrap(),
-    )
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test]

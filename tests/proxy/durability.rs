@@ -55,6 +55,7 @@ async fn usage_spills_while_postgres_is_cut_and_is_replayed_exactly_once() {
     let app = spawn_app_with(&[("DATABASE_URL", &relay.url_for(&url))]).await;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     one_account(&app, &mock);
+    let browser = app.admin_browser().await;
     for _ in 0..3 {
         assert_eq!(app.chat(hello()).await.status(), 200);
     }
@@ -75,6 +76,14 @@ async fn usage_spills_while_postgres_is_cut_and_is_replayed_exactly_once() {
         .unwrap();
     assert_eq!(readyz.status(), 503);
     assert!(metric(&app, "switchyard_usage_spill_bytes").await > 0);
+    // The dashboard says so rather than showing a blank page.
+    let page = browser
+        .get(format!("{}/accounts", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.text().await.unwrap().contains("Database unavailable"));
 
     relay.restore();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -82,6 +91,12 @@ async fn usage_spills_while_postgres_is_cut_and_is_replayed_exactly_once() {
         assert!(tokio::time::Instant::now() < deadline, "spill not replayed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let page = browser
+        .get(format!("{}/accounts", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
     let (rows, cost, _) = ledger(&app).await;
     assert_eq!(rows, 23);
     assert_eq!(cost, 23 * 100);
@@ -189,4 +204,39 @@ async fn every_request_is_a_ledger_row_or_a_counted_refusal() {
     let refused = metric(&app, "switchyard_requests_refused_total").await;
     assert_eq!((rows, refused), (4, 4));
     assert_eq!(rows + refused, sent);
+}
+
+#[tokio::test]
+async fn a_locked_sqlite_file_delays_usage_but_loses_none() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    one_account(&app, &mock);
+    let url: String = sqlx::query_as::<_, (String,)>("SELECT file FROM pragma_database_list")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .map(|(file,)| format!("sqlite://{file}"))
+        .unwrap();
+    // Another process holds the write lock past the 5 s busy timeout.
+    let mut locker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(app.chat(hello()).await.status(), 200);
+    }
+    // The proxy did not wait for the database.
+    assert!(started.elapsed() < Duration::from_secs(2));
+    app.state.telemetry.flush().await;
+    assert!(metric(&app, "switchyard_usage_spill_bytes").await > 0);
+    sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
+    drop(locker);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while metric(&app, "switchyard_usage_spill_bytes").await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "spill not replayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ledger(&app).await, (5, 500, 500));
 }
