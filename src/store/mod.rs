@@ -29,6 +29,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a record with this {0} already exists")]
     Duplicate(&'static str),
+    #[error("the credential of account {account} cannot be re-encrypted: {reason}")]
+    Credential { account: String, reason: String },
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
 }

@@ -163,3 +163,66 @@ async fn every_server_function_refuses_the_wrong_role() {
         }
     }
 }
+
+#[tokio::test]
+async fn rotating_the_master_key_reencrypts_every_credential_and_the_app_still_opens_them() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let app = spawn_app_with_admin(&db).await;
+    for name in ["one", "two"] {
+        let response = app
+            .client
+            .post(app.url("/api/save_account"))
+            .json(&json!({"account": {
+                "name": name, "kind": "openai", "base_url": "http://127.0.0.1:9", "enabled": true,
+                "rpm_limit": null, "tpm_limit": null, "monthly_budget_usd": null,
+                "soft_budget": false, "alert_thresholds": [50, 80, 100], "azure": null,
+                "api_key": format!("sk-provider-{name}-secret")}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    let client = app.stop().await;
+    let key_file = db.data_dir.path().join("master.key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+    let sealed_before: Vec<(String,)> =
+        sqlx::query_as("SELECT api_key_encrypted FROM provider_accounts ORDER BY name")
+            .fetch_all(&sqlx::AnyPool::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
+
+    let settings = switchyard::settings::Settings::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(db.url.clone()),
+        "SWITCHYARD_DATA_DIR" => Some(db.data_dir.path().display().to_string()),
+        _ => None,
+    })
+    .unwrap();
+    let rotated = switchyard::cli::rotate_master_key_with(&settings)
+        .await
+        .unwrap();
+    assert_eq!(rotated.credentials, 2);
+    assert_ne!(std::fs::read_to_string(&key_file).unwrap(), old_key);
+
+    // Restarted on the new key, the stored credentials open: the snapshot has them.
+    let app = spawn_app_with(&db, &[], client).await;
+    let snapshot = app.state.config.load();
+    for name in ["one", "two"] {
+        assert_eq!(
+            snapshot.connections[name].api_key.expose(),
+            format!("sk-provider-{name}-secret")
+        );
+    }
+    let sealed_after: Vec<(String,)> =
+        sqlx::query_as("SELECT api_key_encrypted FROM provider_accounts ORDER BY name")
+            .fetch_all(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_ne!(sealed_before, sealed_after);
+    // The old key no longer opens them.
+    let old = switchyard::store::cipher::CredentialCipher::load(
+        Some(&switchyard::providers::Secret::new(old_key.trim())),
+        db.data_dir.path(),
+    )
+    .unwrap();
+    assert!(old.decrypt(&sealed_after[0].0).is_err());
+}
