@@ -453,7 +453,9 @@ async fn page_guard(
 fn database_unavailable() -> Response {
     const PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
         <meta http-equiv=\"refresh\" content=\"10\"><title>Database unavailable · Switchyard</title>\
-        <link rel=\"stylesheet\" href=\"/pkg/switchyard.css\"></head><body><main class=\"content\">\
+        <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;\
+        color:#1f2933}p{background:#fdecec;color:#8a1c1c;padding:1rem;border-radius:8px}</style>\
+        </head><body><main class=\"content\">\
         <section class=\"page\"><h1>Database unavailable</h1>\
         <p class=\"card notice error\" role=\"alert\" data-testid=\"database-unavailable\">\
         Switchyard cannot reach its database, so the dashboard cannot show or change anything \

@@ -7,6 +7,8 @@ mod azure;
 mod cohere;
 mod context;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod google;
 mod http;
 mod mistral;

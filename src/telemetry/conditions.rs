@@ -140,15 +140,16 @@ pub fn spawn(pool: AnyPool, config: SharedConfig, live: Arc<LiveState>, telemetr
             }
             let changes = changes(&before, &current, now);
             before = current;
-            if changes.is_empty() {
-                continue;
-            }
+            // Read ahead of need: with the database down, the last URL read is what the spill
+            // alert goes to.
             if webhook_read_at.is_none_or(|at| at.elapsed() >= WEBHOOK_REFRESH) {
-                // With the database down the last URL read is kept: the spill alert needs it.
+                webhook_read_at = Some(tokio::time::Instant::now());
                 if let Ok(url) = crate::store::alerts::webhook_url(&pool).await {
                     webhook_url = url;
-                    webhook_read_at = Some(tokio::time::Instant::now());
                 }
+            }
+            if changes.is_empty() {
+                continue;
             }
             for change in changes {
                 tracing::warn!(

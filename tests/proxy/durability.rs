@@ -100,6 +100,21 @@ async fn usage_spills_while_postgres_is_cut_and_is_replayed_exactly_once() {
     let (rows, cost, _) = ledger(&app).await;
     assert_eq!(rows, 23);
     assert_eq!(cost, 23 * 100);
+    // The spill raised an alert while it lasted, stored once the database was back, resolved.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        app.state.telemetry.flush().await;
+        let spills: Vec<(Option<i64>,)> =
+            sqlx::query_as("SELECT resolved_at FROM alerts WHERE kind = 'usage_spilling'")
+                .fetch_all(&app.state.db.pool)
+                .await
+                .unwrap();
+        if spills.len() == 1 && spills[0].0.is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{spills:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     app.stop().await;
     drop_postgres_database(&name).await;
 }

@@ -166,3 +166,89 @@ async fn every_v1_route_refuses_a_missing_or_wrong_key() {
         .unwrap();
     assert_eq!(other.status(), 404);
 }
+
+/// A `Write` into a buffer shared with the test, for a log subscriber.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_credential_reaches_the_log_even_at_trace_level() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    app.state.config.replace(snapshot(
+        vec![
+            (account("first", ProviderKind::Openai), &first),
+            (account("second", ProviderKind::Anthropic), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+        )],
+        vec![],
+    ));
+    // A rejected key, a failure, an answer, a stream, a wrong gateway key.
+    first.push(MockReply::error(401, "invalid api key"));
+    assert_eq!(
+        app.chat(json!({"model": "primary-llm", "messages": user_message("hi")}))
+            .await
+            .status(),
+        200
+    );
+    let stream = app
+        .chat(json!({"model": "primary-llm", "messages": user_message("hi"), "stream": true}))
+        .await;
+    stream.text().await.unwrap();
+    app.chat_with_key(
+        "sk-sy-wrong-but-secret-0000",
+        json!({"model": "primary-llm"}),
+    )
+    .await;
+    // A credential saved through the dashboard.
+    let browser = app.admin_browser().await;
+    let saved = browser
+        .post(format!("{}/api/save_account", app.address))
+        .json(&json!({"account": {
+            "name": "third", "kind": "openai", "base_url": "http://127.0.0.1:9", "enabled": true,
+            "rpm_limit": null, "tpm_limit": null, "monthly_budget_usd": null,
+            "soft_budget": false, "alert_thresholds": [50, 80, 100], "azure": null,
+            "api_key": "sk-provider-PLAINTEXT-4242"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    app.state.telemetry.flush().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("proxied request"), "the capture works");
+    for secret in [
+        switchyard::providers::mock::MOCK_API_KEY,
+        KEY,
+        "sk-sy-wrong-but-secret-0000",
+        "sk-provider-PLAINTEXT-4242",
+        "admin-password-1",
+        "test-setup-token",
+    ] {
+        assert!(!text.contains(secret), "{secret} is in the log");
+    }
+}
