@@ -115,13 +115,16 @@ pub async fn open_conditions(pool: &AnyPool) -> Result<Vec<(Condition, String)>,
 }
 
 /// Opens an alert for a condition that started (a no-op while one is open for it), or resolves
-/// the open one when it cleared.
-pub async fn store_condition<'e, E>(executor: E, change: &ConditionChange) -> Result<(), StoreError>
+/// the open one when it cleared; returns whether anything changed.
+pub async fn store_condition<'e, E>(
+    executor: E,
+    change: &ConditionChange,
+) -> Result<bool, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let c = &change.condition;
-    if change.raised {
+    let changed = if change.raised {
         let month = crate::routing::month_of(u64::try_from(change.at_ms).unwrap_or(0));
         sqlx::query(
             "INSERT INTO alerts (id, kind, account, subject, month, threshold, message, created_at) \
@@ -136,7 +139,8 @@ where
         .bind(&change.message)
         .bind(change.at_ms)
         .execute(executor)
-        .await?;
+        .await?
+        .rows_affected()
     } else {
         sqlx::query(
             "UPDATE alerts SET resolved_at = $1 WHERE kind = $2 AND account = $3 \
@@ -147,9 +151,10 @@ where
         .bind(&c.account)
         .bind(&c.subject)
         .execute(executor)
-        .await?;
-    }
-    Ok(())
+        .await?
+        .rows_affected()
+    };
+    Ok(changed > 0)
 }
 
 /// Per account, the highest budget threshold reached in `month`, in one query.

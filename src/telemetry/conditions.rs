@@ -159,12 +159,10 @@ pub fn spawn(pool: AnyPool, config: SharedConfig, live: Arc<LiveState>, telemetr
                     "{}",
                     change.message
                 );
-                if let Some(url) = &webhook_url {
-                    webhook::spawn_delivery(
-                        &client,
-                        url,
-                        vec![webhook::AlertPayload::condition(&change)],
-                    );
+                // Others go through the outbox once stored; this one may find the database down.
+                if let (Some(url), USAGE_SPILLING) = (&webhook_url, change.condition.kind.as_str())
+                {
+                    webhook::spawn_direct(&client, url, webhook::AlertPayload::condition(&change));
                 }
                 telemetry.record_condition(change);
             }

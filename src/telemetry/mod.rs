@@ -146,10 +146,12 @@ impl Telemetry {
             );
         }
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let outbox = Arc::new(tokio::sync::Notify::new());
+        webhook::spawn_outbox(pool.clone(), outbox.clone());
         let writer = Writer {
             pool,
             spill: spill.clone(),
-            webhook_client: reqwest::Client::new(),
+            outbox: outbox.clone(),
             replayed: 0,
             replay_delay: FIRST_REPLAY_DELAY,
             next_replay: Instant::now(),
@@ -234,7 +236,8 @@ pub struct TelemetryStats {
 struct Writer {
     pool: AnyPool,
     spill: Spill,
-    webhook_client: reqwest::Client,
+    /// Woken when a batch queued webhook deliveries.
+    outbox: Arc<tokio::sync::Notify>,
     /// How far into the spill file is in the database.
     replayed: u64,
     replay_delay: Duration,
@@ -317,12 +320,8 @@ impl Writer {
         let written = tokio::time::timeout(WRITE_TIMEOUT, write)
             .await
             .map_err(|_| TelemetryError::Timeout(WRITE_TIMEOUT))??;
-        if let Some(NewAlerts {
-            webhook_url,
-            payloads,
-        }) = written
-        {
-            webhook::spawn_delivery(&self.webhook_client, &webhook_url, payloads);
+        if written {
+            self.outbox.notify_one();
         }
         Ok(())
     }
@@ -369,18 +368,12 @@ impl Writer {
     }
 }
 
-/// Alerts stored for the first time by a batch, to send to the webhook.
-struct NewAlerts {
-    webhook_url: String,
-    payloads: Vec<webhook::AlertPayload>,
-}
-
 async fn write_batch(
     pool: &AnyPool,
     batch: &[UsageEvent],
     alerts: &[BudgetAlert],
     changes: &[&conditions::ConditionChange],
-) -> Result<Option<NewAlerts>, TelemetryError> {
+) -> Result<bool, TelemetryError> {
     let mut tx = pool.begin().await?;
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
     let mut last_used: HashMap<&str, i64> = HashMap::new();
@@ -441,7 +434,7 @@ async fn write_batch(
     for (key_id, at) in last_used {
         crate::store::config::mark_key_used(&mut *tx, key_id, at).await?;
     }
-    let mut payloads = Vec::new();
+    let mut queued = false;
     for alert in alerts {
         let inserted = sqlx::query(
             "INSERT INTO alerts (id, kind, account, month, threshold, message, created_at) \
@@ -460,22 +453,20 @@ async fn write_batch(
         .rows_affected();
         // Zero rows: raised before (another instance, or before a restart); sent back then.
         if inserted > 0 {
-            payloads.push(webhook::AlertPayload::budget(alert));
+            webhook::enqueue(&mut *tx, &webhook::AlertPayload::budget(alert)).await?;
+            queued = true;
         }
     }
     for change in changes {
-        crate::store::alerts::store_condition(&mut *tx, change).await?;
+        let stored = crate::store::alerts::store_condition(&mut *tx, change).await?;
+        // The spill alert went out directly when it happened (the database may have been down).
+        if stored && change.condition.kind != conditions::USAGE_SPILLING {
+            webhook::enqueue(&mut *tx, &webhook::AlertPayload::condition(change)).await?;
+            queued = true;
+        }
     }
-    let webhook_url = if payloads.is_empty() {
-        None
-    } else {
-        crate::store::alerts::webhook_url(&mut *tx).await?
-    };
     tx.commit().await?;
-    Ok(webhook_url.map(|webhook_url| NewAlerts {
-        webhook_url,
-        payloads,
-    }))
+    Ok(queued)
 }
 
 fn saturating_i64(n: u64) -> i64 {

@@ -1,6 +1,7 @@
-//! The alert webhook: each newly stored alert is POSTed as JSON to the configured URL from a
-//! background task, retried with exponential backoff. The URL may carry a token (Slack-style
-//! hooks do), so logs name only its host.
+//! The alert webhook: each newly stored alert is queued in the `webhook_outbox` table in the
+//! same transaction, and a background task POSTs it as JSON to the configured URL, retried with
+//! exponential backoff; pending deliveries survive a restart. The URL may carry a token
+//! (Slack-style hooks do), so logs name only its host.
 
 use super::conditions::ConditionChange;
 use super::BudgetAlert;
@@ -98,42 +99,130 @@ fn host_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Sends each alert in its own task, so a slow receiver never holds up the batch writer.
-pub fn spawn_delivery(client: &reqwest::Client, url: &str, payloads: Vec<AlertPayload>) {
-    for payload in payloads {
-        tokio::spawn(deliver(client.clone(), url.to_string(), payload));
-    }
+/// Queues `payload` for delivery inside the caller's transaction.
+pub async fn enqueue<'e, E>(executor: E, payload: &AlertPayload) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let now = crate::store::now_millis();
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, payload, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, 0, $3, $3)",
+    )
+    .bind(crate::store::new_id())
+    .bind(serde_json::to_string(payload).unwrap_or_default())
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
-async fn deliver(client: reqwest::Client, url: String, payload: AlertPayload) {
-    let host = host_of(&url);
-    let mut delay = FIRST_RETRY_DELAY;
-    for attempt in 1..=TRIES {
-        let outcome = client
-            .post(&url)
-            .timeout(REQUEST_TIMEOUT)
-            .json(&payload)
-            .send()
+/// Sends one alert now, outside the outbox: for the spill alert, raised while the database
+/// (and so the outbox) may be unreachable.
+pub fn spawn_direct(client: &reqwest::Client, url: &str, payload: AlertPayload) {
+    let (client, url) = (client.clone(), url.to_string());
+    tokio::spawn(async move {
+        for attempt in 0..TRIES {
+            if post(
+                &client,
+                &url,
+                &serde_json::to_string(&payload).unwrap_or_default(),
+            )
             .await
-            .and_then(|r| r.error_for_status());
-        match outcome {
-            Ok(_) => {
-                tracing::info!(%host, kind = %payload.kind, account = %payload.account, "alert sent to the webhook");
+            .is_ok()
+            {
                 return;
             }
-            Err(e) => {
+            tokio::time::sleep(FIRST_RETRY_DELAY * 2u32.pow(attempt)).await;
+        }
+        tracing::error!(host = %host_of(&url), kind = %payload.kind, "alert webhook failed; alert not delivered");
+    });
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &str) -> Result<(), reqwest::Error> {
+    client
+        .post(url)
+        .timeout(REQUEST_TIMEOUT)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map(|_| ())
+}
+
+/// Delivers what waits in the outbox, oldest first, whenever `wake` is notified and once a
+/// second: a delivery the receiver refused is tried again later, waiting twice as long each
+/// time, up to `TRIES` in all.
+pub fn spawn_outbox(pool: sqlx::AnyPool, wake: std::sync::Arc<tokio::sync::Notify>) {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        loop {
+            let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+            if let Err(e) = deliver_due(&pool, &client).await {
+                tracing::debug!(error = %e, "alert outbox not read (database unavailable?)");
+            }
+        }
+    });
+}
+
+async fn deliver_due(pool: &sqlx::AnyPool, client: &reqwest::Client) -> Result<(), sqlx::Error> {
+    let now = crate::store::now_millis();
+    let due: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, payload, attempts FROM webhook_outbox WHERE next_attempt_at <= $1 \
+         ORDER BY created_at LIMIT 50",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let url = crate::store::alerts::webhook_url(pool)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    for (id, payload, attempts) in due {
+        let Some(url) = &url else {
+            // The webhook was turned off: nothing to deliver to.
+            sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+                .bind(&id)
+                .execute(pool)
+                .await?;
+            continue;
+        };
+        let host = host_of(url);
+        let attempts = attempts + 1;
+        match post(client, url, &payload).await {
+            Ok(()) => {
+                tracing::info!(%host, "alert sent to the webhook");
+                sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+                    .bind(&id)
+                    .execute(pool)
+                    .await?;
+            }
+            Err(e) if attempts >= i64::from(TRIES) => {
                 // `without_url`: the URL may hold a token.
-                let error = e.without_url();
-                if attempt < TRIES {
-                    tracing::warn!(%host, attempt, error = %error, "alert webhook failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                } else {
-                    tracing::error!(%host, kind = %payload.kind, account = %payload.account, error = %error, "alert webhook failed; alert not delivered");
-                }
+                tracing::error!(%host, error = %e.without_url(), "alert webhook failed; alert not delivered");
+                sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+                    .bind(&id)
+                    .execute(pool)
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(%host, attempts, error = %e.without_url(), "alert webhook failed; retrying");
+                let wait = FIRST_RETRY_DELAY * 2u32.pow(u32::try_from(attempts - 1).unwrap_or(0));
+                sqlx::query(
+                    "UPDATE webhook_outbox SET attempts = $1, next_attempt_at = $2 WHERE id = $3",
+                )
+                .bind(attempts)
+                .bind(crate::store::now_millis() + i64::try_from(wait.as_millis()).unwrap_or(0))
+                .bind(&id)
+                .execute(pool)
+                .await?;
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

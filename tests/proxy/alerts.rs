@@ -220,3 +220,33 @@ async fn an_open_circuit_raises_an_alert_that_can_be_acknowledged_and_resolves_b
     assert!(listed[0]["resolved_at"].as_i64().is_some(), "{listed:?}");
     assert_eq!(listed[0]["acknowledged_by"], "admin");
 }
+
+#[tokio::test]
+async fn a_delivery_pending_at_shutdown_is_made_after_the_restart() {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = spawn_app().await;
+    let pool = app.state.db.pool.clone();
+    let mut conn = pool.acquire().await.unwrap();
+    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&url))
+        .await
+        .unwrap();
+    drop(conn);
+    let dir = app.stop().await;
+    // Queued by the last run, never delivered (the receiver was down, or the process stopped).
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, payload, attempts, next_attempt_at, created_at) \
+         VALUES ('pending', '{\"kind\":\"budget\",\"account\":\"main\",\"threshold\":80}', 1, 0, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let restarted = spawn_app_in(dir, &[]).await;
+    let bodies = receiver.settle(1).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["threshold"], 80);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM webhook_outbox")
+        .fetch_all(&restarted.state.db.pool)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
