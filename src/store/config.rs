@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 
+#[derive(Clone)]
 pub struct AccountRecord {
     pub id: String,
     pub account: ProviderAccount,
@@ -27,16 +28,19 @@ pub struct AccountRecord {
     pub api_key_last4: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct ModelRecord {
     pub id: String,
     pub model: LogicalModel,
 }
 
+#[derive(Clone)]
 pub struct PolicyRecord {
     pub id: String,
     pub policy: Policy,
 }
 
+#[derive(Clone)]
 pub struct KeyRecord {
     pub id: String,
     pub name: String,
