@@ -19,9 +19,9 @@ pub use account::AccountLive;
 pub use budget::{budget_exhausted, month_of, MonthlySpend};
 pub use circuit::{Admission, CircuitBreaker, CircuitState};
 pub use health::{
-    Health, HealthLevel, HealthTracker, ProbeResult, DEGRADED_ERROR_RATE, DEGRADED_LATENCY_MS,
-    ERROR_WINDOW_MINUTES, LATENCY_EWMA_ALPHA, MIN_REQUESTS_FOR_ERROR_RATE, PROBE_FRESH_MS,
-    UNHEALTHY_ERROR_RATE,
+    Health, HealthLevel, HealthTracker, ProbeResult, ALL_FAILED_UNHEALTHY, DEGRADED_ERROR_RATE,
+    DEGRADED_LATENCY_MS, ERROR_WINDOW_MINUTES, LATENCY_EWMA_ALPHA, MIN_REQUESTS_FOR_ERROR_RATE,
+    PROBE_FRESH_MS, UNHEALTHY_ERROR_RATE,
 };
 pub use live::{AccountView, Attempt, AttemptOutcome, CircuitView, LiveState, PolicyStatsSnapshot};
 pub use plan::{plan, Candidate, Exhausted, LiveView, Plan, Skip, SkipReason};
