@@ -57,7 +57,7 @@ test("configure accounts, a model with two targets, a policy and a key in the br
   // Edit: reorder the targets.
   await models.locator('tr[data-name="primary-llm"]').getByRole("button", { name: "Edit" }).click();
   await expect(page.locator("#model-name")).toHaveValue("primary-llm");
-  await rows.nth(1).getByRole("button", { name: "↑" }).click();
+  await rows.nth(1).getByRole("button", { name: "Move target 2 up" }).click();
   await page.getByRole("button", { name: "Save model" }).click();
   await expect(models).toContainText("backup/gpt-4o-mini → main/gpt-4o");
 
@@ -95,8 +95,8 @@ test("configure accounts, a model with two targets, a policy and a key in the br
   await expect(page.getByTestId("confirm-dialog")).toBeHidden();
 
   await open(page, `${server.url}/policies`);
-  await page.getByLabel("Step type").selectOption("extraction");
-  await page.getByLabel("Requested model", { exact: true }).selectOption("primary-llm");
+  await page.locator("#tester-step").selectOption("extraction");
+  await page.locator("#tester-model").selectOption("primary-llm");
   await page.getByRole("button", { name: "Test", exact: true }).click();
   await expect(page.getByTestId("tester-result")).toContainText("extract");
   await expect(page.getByTestId("tester-result")).toContainText("backup/gpt-4o-mini");

@@ -228,7 +228,7 @@ fn AccountTable(
         <div class="card table-card">
             <table class="table" data-testid="accounts-table">
                 <thead><tr>
-                    <th scope="col">"Name"</th><th scope="col">"Health"</th>
+                    <th scope="col">"Name"</th><th scope="col" class="health">"Health"</th>
                     <th scope="col" class="num">"Latency"</th><th scope="col" class="num">"Requests / min"</th>
                     <th scope="col" class="num">"Tokens / min"</th><th scope="col" class="num">"Spend this month"</th>
                     <th scope="col">"API key"</th>
@@ -260,7 +260,7 @@ fn AccountTable(
                                 <td>
                                     <span class="strong">{a.name.clone()}</span>
                                     {(!a.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
-                                    <span class="cell-detail">{a.kind.label()}" · "<span class="mono">{base}</span></span>
+                                    <span class="cell-detail">{a.kind.label()}{(!base.is_empty()).then(|| view! { " · "<span class="mono">{base.clone()}</span> })}</span>
                                 </td>
                                 <Transition fallback=|| view! { <td></td><td></td><td></td><td></td><td></td> }>
                                     {

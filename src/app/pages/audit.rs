@@ -95,7 +95,8 @@ fn diff(before: Option<&str>, after: Option<&str>) -> Vec<FieldChange> {
         .into_iter()
         .filter_map(|name| {
             let (b, a) = (old.get(name), new.get(name));
-            let unset = |v: Option<&String>| v.is_none_or(|v| v == "—" || v == "[]");
+            let unset =
+                |v: Option<&String>| v.is_none_or(|v| v.is_empty() || v == "—" || v == "[]");
             if b == a || (one_sided && unset(b) && unset(a)) {
                 return None;
             }
@@ -220,6 +221,8 @@ fn AuditTable(list: Vec<AuditEntry>) -> impl IntoView {
                 <tbody>
                     {list.into_iter().map(|e| {
                         let changes = diff(e.before.as_deref(), e.after.as_deref());
+                        // A create or a delete lists the whole record: it flows in lines.
+                        let list_class = if e.before.is_some() && e.after.is_some() { "diff" } else { "diff flow" };
                         let badge = match e.action.as_str() {
                             "create" => "badge ok",
                             "delete" | "revoke" => "badge bad",
@@ -228,7 +231,7 @@ fn AuditTable(list: Vec<AuditEntry>) -> impl IntoView {
                         view! {
                             <tr>
                                 <td><Time millis=e.at/></td>
-                                <td>{e.actor.clone()}</td>
+                                <td class="nowrap">{e.actor.clone()}</td>
                                 <td>
                                     // The words read "create account main" for search and tests.
                                     <span class=badge>{e.action.clone()}</span>" "
@@ -236,7 +239,7 @@ fn AuditTable(list: Vec<AuditEntry>) -> impl IntoView {
                                     <span class="strong">{e.entity_name.clone()}</span>
                                 </td>
                                 <td>
-                                    <ul class="diff">
+                                    <ul class=list_class>
                                         {changes.into_iter().map(|c| view! {
                                             <li>
                                                 <span class="diff-field">{c.field}</span>

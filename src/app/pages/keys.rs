@@ -134,7 +134,7 @@ fn KeyTable(list: Vec<KeyView>, confirm: Confirm, is_admin: Signal<bool>) -> imp
                         view! {
                             <tr data-name=k.name.clone() class:disabled=revoked>
                                 <td class="strong">{k.name.clone()}</td>
-                                <td class="mono">{format!("sk-sy-…{}", k.last4)}</td>
+                                <td class="mono key-tail">{format!("sk-sy-…{}", k.last4)}</td>
                                 <td>{models}</td>
                                 <td><Time millis=k.created_at/></td>
                                 <td>{when(k.expires_at)}</td>

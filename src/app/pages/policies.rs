@@ -6,8 +6,9 @@ use crate::api::policies::{
     list_policies, policy_live_status, DeletePolicy, LivePolicy, SavePolicy, WhichPolicy,
 };
 use crate::app::components::{
-    checkbox_group, form_error, loaded, optional_number, text_input, use_can, use_tick, AddButton,
-    Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions,
+    checkbox_group, compact, form_error, loaded, optional_number, text_input, use_can, use_tick,
+    AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
+    RowActions,
 };
 use crate::domain::{
     CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, StepType,
@@ -96,9 +97,10 @@ impl Fields {
     }
 }
 
-fn names<T: ToString>(items: &[T]) -> String {
+/// `a, b`, or `any` (named) when the list is empty.
+fn names<T: ToString>(items: &[T], any: &str) -> String {
     if items.is_empty() {
-        "any".to_string()
+        any.to_string()
     } else {
         items
             .iter()
@@ -170,9 +172,9 @@ fn PolicyTable(
             <table class="table" data-testid="policies-table">
                 <thead><tr>
                     <th scope="col" class="num">"Priority"</th><th scope="col">"Name"</th>
-                    <th scope="col">"Matches requests"</th><th scope="col">"Route"</th>
-                    <th scope="col">"Circuit breaker"</th>
-                    <th scope="col" title="Since the server started">"Matched · ok · errors · fallbacks"</th>
+                    <th scope="col">"Matches"</th><th scope="col">"Route"</th>
+                    <th scope="col">"Breaker"</th>
+                    <th scope="col" class="num" title="Requests matched since the server started; attempts that succeeded, failed, or were fallbacks">"Traffic"</th>
                     <th scope="col">"Circuits"</th>
                     <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr></thead>
@@ -184,12 +186,12 @@ fn PolicyTable(
                             editor.edit(edit.name.clone());
                         });
                         let (name, live_name) = (p.name.clone(), p.name.clone());
-                        let criteria = format!(
-                            "step {} · purpose {} · model {}",
-                            names(&p.criteria.step_types),
-                            names(&p.criteria.purposes),
-                            names(&p.criteria.logical_models)
-                        );
+                        let criteria = [
+                            names(&p.criteria.step_types, "any step type"),
+                            names(&p.criteria.purposes, "any purpose"),
+                            names(&p.criteria.logical_models, "any model"),
+                        ]
+                        .join(" · ");
                         view! {
                             <tr data-name=name.clone() class:disabled=!p.enabled>
                                 <td class="num">{p.priority}</td>
@@ -198,8 +200,8 @@ fn PolicyTable(
                                     {(!p.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                 </td>
                                 <td class="muted">{criteria}</td>
-                                <td class="mono wrap">{p.route.join(" → ")}</td>
-                                <td>{format!("{} failures, open {} s", p.circuit_breaker.failure_threshold, p.circuit_breaker.recovery_seconds)}</td>
+                                <td class="route">{p.route.iter().map(|m| view! { <span class="mono">{m.clone()}</span> }).collect_view()}</td>
+                                <td class="nowrap">{format!("{} failures", p.circuit_breaker.failure_threshold)}<span class="cell-detail">{format!("then open {} s", p.circuit_breaker.recovery_seconds)}</span></td>
                                 <Transition fallback=|| view! { <td></td><td></td> }>
                                     {
                                         move || {
@@ -226,40 +228,54 @@ fn PolicyTable(
 fn live_cells(live: Option<&LivePolicy>) -> impl IntoView {
     let Some(live) = live else {
         // Disabled policies get no traffic, so the router keeps nothing for them.
-        return view! { <td class="muted">"—"</td><td class="muted">"—"</td> }.into_any();
+        return view! { <td class="muted num">"—"</td><td class="muted">"—"</td> }.into_any();
     };
-    let counters = format!(
-        "{} / {} / {} / {}",
-        live.matches, live.successes, live.errors, live.fallbacks
+    let counters = format!("{} matched", compact(live.matches));
+    let attempts = format!(
+        "{} ok · {} errors · {} fallbacks",
+        compact(live.successes),
+        compact(live.errors),
+        compact(live.fallbacks)
     );
-    let circuits = live
+    // All closed is the normal case: one badge. Otherwise only the targets that are not.
+    let tripped: Vec<_> = live
         .targets
         .iter()
-        .map(|t| {
-            let badge = match t.circuit {
-                CircuitState::Closed => "badge on",
-                CircuitState::HalfOpen => "badge warn",
-                CircuitState::Open => "badge off",
-            };
-            let reopens = t
-                .reopens_at_ms
-                .filter(|_| t.circuit == CircuitState::Open)
-                .and_then(|ms| i64::try_from(ms).ok())
-                .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
-                // To the second: recovery windows are often under a minute.
-                .map(|at| format!(" until {}", at.format("%H:%M:%S UTC")));
-            view! {
-                <li data-target=t.target.clone()>
-                    <span class="mono">{t.target.clone()}</span>" "
-                    <span class=badge>{t.circuit.to_string()}</span>
-                    {reopens}
-                </li>
-            }
-        })
-        .collect_view();
+        .filter(|t| t.circuit != CircuitState::Closed)
+        .collect();
+    let circuits = if tripped.is_empty() {
+        let all = live.targets.len();
+        view! { <span class="badge ok" title="Every target of the route accepts traffic">{format!("● all {all} closed")}</span> }
+            .into_any()
+    } else {
+        tripped
+            .into_iter()
+            .map(|t| {
+                let (badge, word) = match t.circuit {
+                    CircuitState::HalfOpen => ("badge warn", "▲ half-open"),
+                    _ => ("badge bad", "✕ open"),
+                };
+                let reopens = t
+                    .reopens_at_ms
+                    .filter(|_| t.circuit == CircuitState::Open)
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+                    // To the second: recovery windows are often under a minute.
+                    .map(|at| format!("until {}", at.format("%H:%M:%S UTC")));
+                view! {
+                    <div class="circuit" data-target=t.target.clone()>
+                        <span class=badge>{word}</span>" "
+                        <span class="mono">{t.target.clone()}</span>
+                        <span class="cell-detail">{reopens}</span>
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
     view! {
-        <td data-testid="policy-stats">{counters}</td>
-        <td><ul class="plain">{circuits}</ul></td>
+        <td class="num" data-testid="policy-stats">{counters}<span class="cell-detail">{attempts}</span></td>
+        <td>{circuits}</td>
     }
     .into_any()
 }

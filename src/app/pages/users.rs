@@ -52,12 +52,13 @@ pub fn UsersPage() -> impl IntoView {
                                 <p class="notice ok">"Password changed."</p>
                             </Show>
                             <UserTable list change disable reset/>
-                            <NewUserDialog create editor/>
                         }
                         .into_any(),
                     }
                 })}
             </Transition>
+            // Outside the list, so reloading the list after an answer keeps what was typed.
+            <NewUserDialog create editor/>
         </section>
     }
 }
