@@ -6,7 +6,7 @@ use crate::api::ApiError;
 use crate::app::{shell, App};
 use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
 use crate::config_file::ConfigFile;
-use crate::proxy::ProviderClients;
+use crate::providers::ProviderClients;
 use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;
