@@ -1,7 +1,9 @@
 //! Alerts raised by the server, newest first, and (for admins) the webhook they are sent to.
 
 use crate::api::alerts::{get_alert_webhook, list_alerts, AcknowledgeAlert, SetAlertWebhook};
-use crate::app::components::{field_error, form_error, format_time, use_can, LoadError};
+use crate::app::components::{
+    field_error, form_error, use_can, LoadError, Loading, PageHeader, Time,
+};
 use crate::domain::{AlertView, Role};
 use leptos::prelude::*;
 
@@ -13,15 +15,15 @@ pub fn AlertsPage() -> impl IntoView {
     let alerts = Resource::new(move || acknowledge.version().get(), |_| list_alerts());
     view! {
         <section class="page">
-            <h1>"Alerts"</h1>
-            <p class="muted">"An account's spend crossing a threshold of its monthly budget (50, 80 and 100 % by default) raises one alert per threshold and month. A circuit that opens, an account that turns unhealthy and usage that cannot reach the database raise an alert that resolves by itself when it recovers. Acknowledging an alert takes it out of the banner."</p>
+            <PageHeader title="Alerts"
+                description="An account's spend crossing a threshold of its monthly budget (50, 80 and 100 % by default) raises one alert per threshold and month. A circuit that opens, an account that turns unhealthy and usage that cannot reach the database raise an alert that resolves by itself when it recovers. Acknowledging an alert takes it out of the banner."/>
             <p class="form-error" role="alert">{form_error(acknowledge.value())}</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading alerts…"</p> }>
+            <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match alerts.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
-                            <p class="card muted" data-testid="alerts-empty">"No alert has been raised."</p>
+                            <div class="card empty-state" data-testid="alerts-empty"><p>"No alert has been raised."</p></div>
                         }
                         .into_any(),
                         Ok(list) => view! { <AlertTable list can_acknowledge acknowledge/> }.into_any(),
@@ -62,16 +64,16 @@ fn AlertTable(
                         .into_iter()
                         .map(|alert| {
                             let state = match (alert.kind.as_str(), alert.resolved_at) {
-                                ("budget", _) => format!("{} % of {}", alert.threshold, alert.month),
-                                (_, Some(at)) => format!("resolved {}", format_time(at)),
-                                (_, None) => "open".to_string(),
+                                ("budget", _) => view! { <span>{format!("{} % of {}", alert.threshold, alert.month)}</span> }.into_any(),
+                                (_, Some(at)) => view! { <span>"resolved "<Time millis=at/></span> }.into_any(),
+                                (_, None) => view! { <span>"open"</span> }.into_any(),
                             };
                             let open = alert.kind != "budget" && alert.resolved_at.is_none();
                             let id = alert.id.clone();
                             let acknowledged = alert.acknowledged_by.clone();
                             view! {
                                 <tr data-testid="alert-row" class:alert-open=open>
-                                    <td>{format_time(alert.at)}</td>
+                                    <td><Time millis=alert.at/></td>
                                     <td>{alert.kind_label()}</td>
                                     <td>{if alert.account.is_empty() { "—".to_string() } else { alert.account.clone() }}</td>
                                     <td>{alert.message.clone()}</td>
