@@ -66,6 +66,7 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
             json!({"id": "x", "password": "password-1234"}),
         ),
         ("list_audit", Viewer, json!({"limit": null})),
+        ("audit_actors", Viewer, json!({})),
         ("list_keys", Viewer, json!({})),
         (
             "create_key",

@@ -144,21 +144,10 @@ async fn an_open_circuit_raises_an_alert_that_can_be_acknowledged_and_resolves_b
         .await
         .unwrap();
     drop(conn);
-    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
-    app.state.config.replace(snapshot(
-        vec![
-            (account("first", ProviderKind::Openai), &first),
-            (account("second", ProviderKind::Anthropic), &second),
-        ],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
-        )],
-        // Opens after one failure, lets a trial through after a second.
-        vec![policy("main", &["primary-llm"], 1, 1)],
-    ));
+    // Opens after one failure, lets a trial through after a second.
+    let (config, first, _second) =
+        two_targets_snapshot(vec![policy("main", &["primary-llm"], 1, 1)]).await;
+    app.state.config.replace(config);
     first.push(switchyard::providers::mock::MockReply::error(500, "down"));
     assert_eq!(app.chat(hello()).await.status(), 200);
 

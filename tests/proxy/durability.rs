@@ -84,6 +84,8 @@ async fn usage_spills_while_postgres_is_cut_and_is_replayed_exactly_once() {
         .unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("Database unavailable"));
+    // Long enough for the alert watcher (one tick a second) to see the spill.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     relay.restore();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 use std::time::Duration;
-use switchyard::domain::{CircuitState, HealthLevel, ProviderKind, Target};
+use switchyard::domain::{CircuitState, HealthLevel, Target};
 use switchyard::providers::mock::{MockProvider, MockReply};
 use switchyard::providers::Timeouts;
 
@@ -25,20 +25,8 @@ struct Setup {
 /// policy whose circuit opens after one failure. `first` has a 1.5 s total timeout.
 async fn setup(fault: Fault) -> Setup {
     let app = spawn_app().await;
-    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
-    let mut config = snapshot(
-        vec![
-            (account("first", ProviderKind::Openai), &first),
-            (account("second", ProviderKind::Anthropic), &second),
-        ],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
-        )],
-        vec![policy("main", &["primary-llm"], 1, 30)],
-    );
+    let (mut config, first, second) =
+        two_targets_snapshot(vec![policy("main", &["primary-llm"], 1, 30)]).await;
     let connection = config.connections.get_mut("first").unwrap();
     connection.timeouts = Timeouts {
         connect: Duration::from_secs(2),

@@ -268,6 +268,28 @@ pub fn snapshot(
     }
 }
 
+/// `primary-llm` served by `first` (an OpenAI mock) then `second` (an Anthropic mock), through
+/// `policies`; returns the snapshot and both mocks.
+pub async fn two_targets_snapshot(
+    policies: Vec<switchyard::domain::Policy>,
+) -> (ConfigSnapshot, MockProvider, MockProvider) {
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    let config = snapshot(
+        vec![
+            (account("first", ProviderKind::Openai), &first),
+            (account("second", ProviderKind::Anthropic), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+        )],
+        policies,
+    );
+    (config, first, second)
+}
+
 pub fn user_message(text: &str) -> Value {
     json!([{"role": "user", "content": text}])
 }

@@ -193,20 +193,8 @@ async fn no_credential_reaches_the_log_even_at_trace_level() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app().await;
-    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
-    app.state.config.replace(snapshot(
-        vec![
-            (account("first", ProviderKind::Openai), &first),
-            (account("second", ProviderKind::Anthropic), &second),
-        ],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
-        )],
-        vec![],
-    ));
+    let (config, first, _second) = two_targets_snapshot(vec![]).await;
+    app.state.config.replace(config);
     // A rejected key, a failure, an answer, a stream, a wrong gateway key.
     first.push(MockReply::error(401, "invalid api key"));
     assert_eq!(
