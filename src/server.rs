@@ -94,6 +94,12 @@ impl Application {
             .context("cannot load this month's spend")?;
         tracing::debug!(accounts = resumed, "resumed this month's spend");
         let telemetry = Telemetry::start(db.pool.clone());
+        telemetry
+            .recent
+            .resume(&db.pool, crate::store::now_millis())
+            .await
+            .context("cannot load the last hour of traffic")?;
+        telemetry::retention::spawn(db.pool.clone(), settings.usage_retention_days);
 
         let state = AppState {
             leptos_options: leptos_options(local_addr)?,
@@ -109,7 +115,9 @@ impl Application {
             live,
             telemetry,
             provider_clients: ProviderClients::default(),
+            live_hub: crate::api::live::ssr::LiveHub::new(),
         };
+        state.live_hub.spawn(state.clone());
         if settings.probe_interval_secs > 0 {
             crate::proxy::probes::spawn(
                 state.config.clone(),
@@ -262,6 +270,10 @@ fn router(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(
+            crate::api::live::LIVE_PATH,
+            get(crate::api::live::ssr::live_stream),
+        )
         .merge(crate::proxy::routes())
         .merge(app)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -29,4 +29,6 @@ pub struct AppState {
     /// Where the proxy sends each request's usage, for the batch writer.
     pub telemetry: Telemetry,
     pub provider_clients: ProviderClients,
+    /// The live stream's ticks, fanned out to every dashboard viewer.
+    pub live_hub: crate::api::live::ssr::LiveHub,
 }

@@ -35,6 +35,8 @@ export class Server {
   private log = "";
   readonly dataDir: string;
   port = 0;
+  /** Extra environment for the server (a config file, for example). */
+  env: Record<string, string> = {};
 
   constructor() {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "switchyard-e2e-"));
@@ -57,6 +59,7 @@ export class Server {
         SWITCHYARD_SETUP_TOKEN: SETUP_TOKEN,
         LEPTOS_SITE_ROOT: path.join(repoRoot, "target", "site"),
         RUST_LOG: "warn",
+        ...this.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

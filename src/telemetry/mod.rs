@@ -6,7 +6,9 @@
 //! itself, so a dropped ledger row never lets an account overspend.
 
 pub mod metrics;
+pub mod retention;
 pub mod rollups;
+pub mod traffic;
 pub mod webhook;
 
 use crate::domain::Money;
@@ -59,6 +61,8 @@ pub struct UsageEvent {
     pub cost: Money,
     pub latency_ms: u64,
     pub error: Option<String>,
+    /// What happened to each target tried or skipped, for the request log.
+    pub trail: Option<String>,
 }
 
 /// A monthly budget threshold an account's spend just reached.
@@ -93,16 +97,25 @@ enum Message {
 pub struct Telemetry {
     sender: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
+    /// The last hour by minute, as written; the live stream reads it.
+    pub recent: traffic::RecentTraffic,
 }
 
 impl Telemetry {
     /// Starts the batch writer on `pool`.
     pub fn start(pool: AnyPool) -> Telemetry {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(write_batches(pool, reqwest::Client::new(), receiver));
+        let recent = traffic::RecentTraffic::default();
+        tokio::spawn(write_batches(
+            pool,
+            reqwest::Client::new(),
+            receiver,
+            recent.clone(),
+        ));
         Telemetry {
             sender,
             dropped: Arc::new(AtomicU64::new(0)),
+            recent,
         }
     }
 
@@ -142,6 +155,7 @@ async fn write_batches(
     pool: AnyPool,
     webhook_client: reqwest::Client,
     mut receiver: mpsc::Receiver<Message>,
+    recent: traffic::RecentTraffic,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut batch = Vec::new();
@@ -163,7 +177,7 @@ async fn write_batches(
             if let Some(NewAlerts {
                 webhook_url,
                 payloads,
-            }) = write_with_retries(&pool, &batch, &alerts).await
+            }) = write_with_retries(&pool, &batch, &alerts, &recent).await
             {
                 webhook::spawn_delivery(&webhook_client, &webhook_url, payloads);
             }
@@ -184,11 +198,15 @@ async fn write_with_retries(
     pool: &AnyPool,
     batch: &[UsageEvent],
     alerts: &[BudgetAlert],
+    recent: &traffic::RecentTraffic,
 ) -> Option<NewAlerts> {
     let mut delay = FIRST_RETRY_DELAY;
     for attempt in 1..=WRITE_TRIES {
         match write_batch(pool, batch, alerts).await {
-            Ok(new_alerts) => return new_alerts,
+            Ok(new_alerts) => {
+                recent.add(batch);
+                return new_alerts;
+            }
             Err(e) if attempt < WRITE_TRIES => {
                 tracing::warn!(error = %e, attempt, "usage batch not written; retrying");
                 tokio::time::sleep(delay).await;
@@ -214,8 +232,8 @@ async fn write_batch(
         sqlx::query(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, \
-             $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             completion_tokens, cost_micros, latency_ms, error, trail) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&e.id)
         .bind(e.at_ms)
@@ -234,6 +252,7 @@ async fn write_batch(
         .bind(e.cost.micros())
         .bind(saturating_i64(e.latency_ms))
         .bind(e.error.as_deref())
+        .bind(e.trail.as_deref())
         .execute(&mut *tx)
         .await?;
         let used = last_used.entry(e.key_id.as_str()).or_insert(e.at_ms);
@@ -243,6 +262,7 @@ async fn write_batch(
             *spend.entry((account.as_str(), month)).or_default() += e.cost;
         }
     }
+    traffic::write_rollups(&mut tx, batch).await?;
     let now = crate::store::now_millis();
     for ((account, month), cost) in spend {
         sqlx::query(

@@ -10,4 +10,5 @@ mod chat;
 mod fallback;
 mod lifecycle;
 mod live_status;
+mod rollups;
 mod sdk;

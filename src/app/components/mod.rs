@@ -1,5 +1,7 @@
 //! Small pieces the pages share.
 
+pub mod chart;
+
 use crate::api::ApiError;
 use leptos::prelude::*;
 
@@ -26,18 +28,6 @@ where
             Some(Err(ApiError::Invalid { .. })) | None | Some(Ok(_)) => None,
             Some(Err(e)) => Some(e.to_string()),
         })
-    }
-}
-
-/// A page that a later part of the product fills; it says what will be there and shows no
-/// made-up data.
-#[component]
-pub fn PlannedPage(title: &'static str, children: Children) -> impl IntoView {
-    view! {
-        <section class="page">
-            <h1>{title}</h1>
-            <div class="card empty-state">{children()}</div>
-        </section>
     }
 }
 
@@ -137,18 +127,6 @@ pub fn format_time(millis: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(millis)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
-}
-
-/// A counter that goes up every `period`, for pages that refetch live figures. It only ticks
-/// in the browser: effects do not run during server rendering.
-pub fn use_tick(period: std::time::Duration) -> ReadSignal<u64> {
-    let (tick, set_tick) = signal(0u64);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || set_tick.update(|t| *t += 1), period) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    tick
 }
 
 /// `used of limit`, or just `used` when there is no limit.

@@ -1,5 +1,5 @@
-//! Provider accounts: the list with key status, live health, traffic and spend (refreshed every
-//! few seconds) and "Test connection", and a form whose API key box is write-only (admins only;
+//! Provider accounts: the list with key status, live health, traffic and spend (kept current
+//! by the live stream) and "Test connection", and a form whose API key box is write-only (admins only;
 //! empty keeps the stored key).
 
 use crate::api::accounts::{
@@ -7,15 +7,11 @@ use crate::api::accounts::{
     SaveAccount, TestAccount,
 };
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, text_field, use_can, use_tick, used_of,
-    LoadError, LocalError,
+    form_error, message_for, optional_number, split_list, text_field, use_can, used_of, LoadError,
+    LocalError,
 };
 use crate::domain::{AzureSettings, HealthLevel, ProviderKind, Role};
 use leptos::prelude::*;
-use std::time::Duration;
-
-/// How often the page refetches the live figures.
-const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy)]
 struct Form {
@@ -161,8 +157,9 @@ pub fn AccountsPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_accounts(),
     );
-    let tick = use_tick(LIVE_REFRESH);
-    let live = Resource::new(move || tick.get(), |_| account_live_status());
+    // The server renders the live cells once; the stream keeps them current.
+    let first_live = Resource::new(|| (), |_| account_live_status());
+    let stream = crate::api::live::use_live();
     let form = Form::new();
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
@@ -184,7 +181,8 @@ pub fn AccountsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     // The list still shows when the live figures fail to load; the cells stay empty.
-                    let live = live.await.unwrap_or_default();
+                    let first_live = first_live.await.unwrap_or_default();
+                    let live = move || stream.with(|s| s.as_ref().map(|f| f.accounts.clone())).unwrap_or_else(|| first_live.clone());
                     match accounts.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
                         Ok(list) if list.is_empty() => {
@@ -204,16 +202,16 @@ pub fn AccountsPage() -> impl IntoView {
                                                 Some(last4) if a.api_key_set => format!("set, …{last4}"),
                                                 _ => "not set".to_string(),
                                             };
-                                            let now = live.iter().find(|l| l.name == a.name);
+                                            let (cells, live) = (a.clone(), live.clone());
                                             let base = a.base_url.clone().or_else(|| a.kind.default_base_url().map(str::to_string)).unwrap_or_default();
                                             let (row, edit, gone, probe) = (a.name.clone(), a.clone(), a.name.clone(), a.name.clone());
                                             view! {
                                                 <tr data-name=row>
-                                                    <td>{a.name.clone()}</td>
+                                                    <td><a href=format!("/accounts/{}", a.name)>{a.name.clone()}</a></td>
                                                     <td>{a.kind.label()}</td>
                                                     <td class="mono">{base}</td>
                                                     <td>{key}</td>
-                                                    {live_cells(&a, now)}
+                                                    {move || live_cells(&cells, live().iter().find(|l| l.name == cells.name))}
                                                     <td>{if a.enabled { "yes" } else { "no" }}</td>
                                                     <td>
                                                         <Show when=move || can_edit.get()>

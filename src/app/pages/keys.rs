@@ -40,7 +40,7 @@ pub fn KeysPage() -> impl IntoView {
                                             let revoked = k.revoked;
                                             view! {
                                                 <tr data-name=row>
-                                                    <td>{k.name.clone()}</td>
+                                                    <td><a href=format!("/keys/{}", k.name)>{k.name.clone()}</a></td>
                                                     <td class="mono">{format!("sk-sy-…{}", k.last4)}</td>
                                                     <td>{if k.models.is_empty() { "all".to_string() } else { k.models.join(", ") }}</td>
                                                     <td>{k.expires_at.map_or("never".to_string(), format_time)}</td>

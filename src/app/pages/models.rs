@@ -174,7 +174,7 @@ fn ModelTable(
                         let row = name.clone();
                         view! {
                             <tr data-name=row>
-                                <td>{m.name.clone()}</td>
+                                <td><a href=format!("/models/{}", m.name)>{m.name.clone()}</a></td>
                                 <td>{caps}</td>
                                 <td>{targets}</td>
                                 <td class="mono">{defaults}</td>

@@ -1,21 +1,17 @@
-//! Router policies in evaluation order with their live counters and circuit states (refreshed
-//! every few seconds), a form to create or edit one, and the "which policy matches?" tester.
+//! Router policies in evaluation order with their live counters and circuit states (kept
+//! current by the live stream), a form to create or edit one, and the "which policy matches?" tester.
 
 use crate::api::policies::{
     list_policies, policy_live_status, DeletePolicy, LivePolicy, SavePolicy, WhichPolicy,
 };
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, text_field, use_can, use_tick, LoadError,
+    form_error, message_for, optional_number, split_list, text_field, use_can, LoadError,
     LocalError,
 };
 use crate::domain::{
     CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, StepType,
 };
 use leptos::prelude::*;
-use std::time::Duration;
-
-/// How often the page refetches the live figures.
-const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy)]
 struct Form {
@@ -132,8 +128,9 @@ pub fn PoliciesPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_policies(),
     );
-    let tick = use_tick(LIVE_REFRESH);
-    let live = Resource::new(move || tick.get(), |_| policy_live_status());
+    // The server renders the live cells once; the stream keeps them current.
+    let first_live = Resource::new(|| (), |_| policy_live_status());
+    let stream = crate::api::live::use_live();
     let form = Form::new();
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
@@ -148,7 +145,8 @@ pub fn PoliciesPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     // The list still shows when the live figures fail to load; the cells stay empty.
-                    let live = live.await.unwrap_or_default();
+                    let first_live = first_live.await.unwrap_or_default();
+                    let live = move || stream.with(|s| s.as_ref().map(|f| f.policies.clone())).unwrap_or_else(|| first_live.clone());
                     match policies.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
                         Ok(list) if list.is_empty() => {
@@ -165,17 +163,18 @@ pub fn PoliciesPage() -> impl IntoView {
                                     <tbody>
                                         {list.into_iter().map(|p| {
                                             let (row, edit, gone) = (p.name.clone(), p.clone(), p.name.clone());
+                                            let (cells, live) = (p.name.clone(), live.clone());
                                             view! {
                                                 <tr data-name=row>
                                                     <td>{p.priority}</td>
-                                                    <td>{p.name.clone()}</td>
+                                                    <td><a href=format!("/policies/{}", p.name)>{p.name.clone()}</a></td>
                                                     <td>{names(&p.criteria.step_types)}</td>
                                                     <td>{names(&p.criteria.purposes)}</td>
                                                     <td>{names(&p.criteria.logical_models)}</td>
                                                     <td>{p.route.join(" → ")}</td>
                                                     <td>{format!("{} failures, {} s", p.circuit_breaker.failure_threshold, p.circuit_breaker.recovery_seconds)}</td>
                                                     <td>{if p.enabled { "yes" } else { "no" }}</td>
-                                                    {live_cells(live.iter().find(|l| l.name == p.name))}
+                                                    {move || live_cells(live().iter().find(|l| l.name == cells))}
                                                     <td>
                                                         <Show when=move || can_edit.get()>
                                                             {
