@@ -156,12 +156,17 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
+        let live_hub = self.state.live_hub.clone();
         let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams never end by themselves; in-flight proxy requests still finish.
+            live_hub.stop();
+        })
         .await;
         self.state.telemetry.flush().await;
         self.rollups.write_logged().await;

@@ -81,13 +81,21 @@ pub mod ssr {
     #[derive(Clone)]
     pub struct LiveHub {
         sender: broadcast::Sender<Arc<str>>,
+        /// Set at shutdown: streams end, so the graceful shutdown need not wait for viewers.
+        stopping: Arc<tokio::sync::watch::Sender<bool>>,
     }
 
     impl LiveHub {
         pub fn new() -> LiveHub {
             LiveHub {
                 sender: broadcast::channel(BACKLOG).0,
+                stopping: Arc::new(tokio::sync::watch::channel(false).0),
             }
+        }
+
+        /// Ends every open stream; browsers reconnect to the next instance by themselves.
+        pub fn stop(&self) {
+            self.stopping.send_replace(true);
         }
 
         /// Computes and sends a tick every second while anyone listens, until the runtime stops.
@@ -221,9 +229,13 @@ pub mod ssr {
         let first = serde_json::to_string(&figures(&state, crate::store::now_millis()))
             .map(Arc::<str>::from)
             .ok();
+        let mut stopping = state.live_hub.stopping.subscribe();
         let events = stream::iter(first)
             .chain(ticks(receiver))
-            .map(|json| Ok::<_, Infallible>(Event::default().event("live").data(&*json)));
+            .map(|json| Ok::<_, Infallible>(Event::default().event("live").data(&*json)))
+            .take_until(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            });
         let mut response = Sse::new(events)
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .into_response();

@@ -290,6 +290,16 @@ async fn the_live_stream_needs_a_session_and_sends_the_figures_at_once() {
     let figures: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(figures["minutes"].as_array().unwrap().len(), 60);
     assert!(figures["accounts"].is_array() && figures["policies"].is_array());
+
+    // An open stream does not hold up a graceful shutdown: it ends, and the browser reconnects.
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("the server stops with a viewer connected");
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(_)) = response.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream ended");
 }
 
 async fn call(

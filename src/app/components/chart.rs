@@ -10,7 +10,7 @@ const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 56.0;
 const RIGHT: f64 = 12.0;
-const TOP: f64 = 10.0;
+const TOP: f64 = 24.0;
 const BOTTOM: f64 = 26.0;
 const Y_TICKS: usize = 4;
 const X_LABELS: usize = 6;
@@ -272,7 +272,7 @@ pub fn TimeChart(
             </figcaption>
             <svg class="chart-svg" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" preserveAspectRatio="xMidYMid meet">
                 {grid}
-                <text class="chart-unit" x=6.0 y=TOP + 4.0>{unit.axis()}</text>
+                <text class="chart-unit" x=LEFT - 6.0 y=10.0 text-anchor="end">{unit.axis()}</text>
                 <line class="chart-axis" x1=LEFT x2=WIDTH - RIGHT y1=TOP + plot_h y2=TOP + plot_h/>
                 {marks}
                 {x_labels}

@@ -108,10 +108,15 @@ fn use_overview(
         move || (window.get(), scope.get(), refresh.get().0),
         |(window, scope, _)| window_overview(window, scope),
     );
+    // A failed refetch (the server restarting) keeps the last answer on screen.
+    let last_answer = Memo::new(
+        move |previous: Option<&Option<Overview>>| match data.get() {
+            Some(Ok(d)) => Some(d),
+            _ => previous.cloned().flatten(),
+        },
+    );
     let merged = Memo::new(move |_| {
-        data.get()
-            .and_then(Result::ok)
-            .map(|d| live.with(|l| merge(&d, l.as_ref())))
+        last_answer.with(|d| d.as_ref().map(|d| live.with(|l| merge(d, l.as_ref()))))
     });
     (data, merged)
 }
@@ -165,8 +170,8 @@ fn OverviewPage(scope: Signal<Scope>) -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                        Ok(_) => view! { {move || merged.get().map(body)} }.into_any(),
+                        Err(error) if merged.get_untracked().is_none() => view! { <LoadError error/> }.into_any(),
+                        _ => view! { {move || merged.get().map(body)} }.into_any(),
                     }
                 })}
             </Transition>
@@ -322,8 +327,8 @@ fn totals_row(
     view! {
         <div class="stats">
             {tile("Requests", format_count(t.requests as f64), format!("last {}", window.label()), "total-requests")}
-            {tile("Error rate", format_rate(t.errors, t.requests), format!("{} errors", format_count(t.errors as f64)), "total-errors")}
-            {tile("Tokens", format_count(t.tokens as f64), format!("{} fell back", format_count(t.fallbacks as f64)), "total-tokens")}
+            {tile("Error rate", format_rate(t.errors, t.requests), format!("{} errors · {} fell back", format_count(t.errors as f64), format_count(t.fallbacks as f64)), "total-errors")}
+            {tile("Tokens", format_count(t.tokens as f64), "prompt and completion".to_string(), "total-tokens")}
             {tile("Spend", format_money(t.cost), format!("last {}", window.label()), "total-spend")}
             {month}
         </div>
@@ -438,7 +443,8 @@ fn budgets(months: &[AccountMonth]) -> impl IntoView {
     }
 }
 
-/// An account's spend so far this month, day by day, against its budget.
+/// An account's spend so far this month, day by day, against its budget (the tile above
+/// shows the projection and thresholds).
 fn month_by_day(months: &[AccountMonth]) -> impl IntoView {
     months.first().map(|m| {
         let times: Vec<i64> = m.days.iter().map(|(d, _)| *d).collect();
@@ -456,10 +462,7 @@ fn month_by_day(months: &[AccountMonth]) -> impl IntoView {
             series.push(Series { name: "budget".into(), colour: 1, values: times.iter().map(|_| Some(budget.as_dollars())).collect() });
         }
         view! {
-            <div>
-                <TimeChart title="Spend this month by day".to_string() unit=Unit::Dollars grain=Grain::Day times series testid="chart-month"/>
-                <BudgetBar spent=m.spent projected=m.projected budget=m.budget thresholds=m.thresholds.clone()/>
-            </div>
+            <TimeChart title="Spend this month by day".to_string() unit=Unit::Dollars grain=Grain::Day times series testid="chart-month"/>
         }
     })
 }
@@ -526,7 +529,7 @@ fn account_tile(a: &LiveAccount, d: &Overview) -> impl IntoView {
             <p class="muted tile-reason">{a.health_reason.clone()}</p>
             <dl class="tile-figures">
                 <dt>"Latency"</dt><dd>{a.latency_ewma_ms.map_or("—".to_string(), format_ms)}</dd>
-                <dt>"Error rate"</dt><dd>{format_rate(errors, requests)}</dd>
+                <dt>"Failed requests"</dt><dd>{format!("{} of {}", format_rate(errors, requests), format_count(requests as f64))}</dd>
                 <dt>"Now"</dt><dd>{format!("{} req/min", a.requests_last_minute)}</dd>
                 <dt>"Circuits"</dt><dd class=circuit_class>{circuit_text}</dd>
             </dl>
