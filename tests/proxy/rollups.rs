@@ -42,53 +42,58 @@ fn synthetic_events(now: i64) -> Vec<UsageEvent> {
 
 type Sums = (i64, i64, i64, i64, i64, i64, i64);
 
+/// Column `i` of a row of sums; SUM over no rows is NULL.
+fn n(row: &sqlx::any::AnyRow, i: usize) -> i64 {
+    use sqlx::Row;
+    row.try_get::<Option<i64>, _>(i).unwrap().unwrap_or(0)
+}
+
 async fn ledger_sums(app: &TestApp) -> Sums {
-    let row: (Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>) =
-        sqlx::query_as(
-            "SELECT COUNT(*), CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(prompt_tokens) AS BIGINT), \
-             CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT), CAST(SUM(latency_ms) AS BIGINT) FROM usage_events",
-        )
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
-    let v = |x: Option<i64>| x.unwrap_or(0);
+    let row = sqlx::query(
+        "SELECT COUNT(*), CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), \
+         CAST(SUM(cost_micros) AS BIGINT), CAST(SUM(latency_ms) AS BIGINT) FROM usage_events",
+    )
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
     (
-        v(row.0),
-        v(row.1),
-        v(row.2),
-        v(row.3),
-        v(row.4),
-        v(row.5),
-        v(row.6),
+        n(&row, 0),
+        n(&row, 1),
+        n(&row, 2),
+        n(&row, 3),
+        n(&row, 4),
+        n(&row, 5),
+        n(&row, 6),
     )
 }
 
 async fn rollup_sums(app: &TestApp, grain: &str) -> (Sums, i64) {
-    let row: (Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>) =
-        sqlx::query_as(
-            "SELECT CAST(SUM(requests) AS BIGINT), CAST(SUM(CASE WHEN status_class = '2xx' THEN 0 ELSE requests END) AS BIGINT), \
-             CAST(SUM(fallbacks) AS BIGINT), CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT), \
-             CAST(SUM(latency_ms_sum) AS BIGINT), CAST(SUM(lat_le_100 + lat_le_250 + lat_le_500 + lat_le_1000 + \
-             lat_le_2500 + lat_le_5000 + lat_le_10000 + lat_le_30000 + lat_over) AS BIGINT) \
-             FROM usage_rollups WHERE grain = $1",
-        )
-        .bind(grain)
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
-    let v = |x: Option<i64>| x.unwrap_or(0);
+    let row = sqlx::query(
+        "SELECT CAST(SUM(requests) AS BIGINT), \
+         CAST(SUM(CASE WHEN status_class = '2xx' THEN 0 ELSE requests END) AS BIGINT), \
+         CAST(SUM(fallbacks) AS BIGINT), CAST(SUM(prompt_tokens) AS BIGINT), \
+         CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT), \
+         CAST(SUM(latency_ms_sum) AS BIGINT), CAST(SUM(lat_le_100 + lat_le_250 + lat_le_500 + \
+         lat_le_1000 + lat_le_2500 + lat_le_5000 + lat_le_10000 + lat_le_30000 + lat_over) \
+         AS BIGINT) FROM usage_rollups WHERE grain = $1",
+    )
+    .bind(grain)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .unwrap();
     (
         (
-            v(row.0),
-            v(row.1),
-            v(row.2),
-            v(row.3),
-            v(row.4),
-            v(row.5),
-            v(row.6),
+            n(&row, 0),
+            n(&row, 1),
+            n(&row, 2),
+            n(&row, 3),
+            n(&row, 4),
+            n(&row, 5),
+            n(&row, 6),
         ),
-        v(row.7),
+        n(&row, 7),
     )
 }
 
@@ -287,7 +292,7 @@ async fn the_live_stream_needs_a_session_and_sends_the_figures_at_once() {
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
     let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-    let figures: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(first).unwrap();
     assert_eq!(figures["minutes"].as_array().unwrap().len(), 60);
     assert!(figures["accounts"].is_array() && figures["policies"].is_array());
 

@@ -173,7 +173,7 @@ pub fn TimeChart(
     let x_labels = times
         .iter()
         .enumerate()
-        .filter(|(i, _)| (slots - 1 - i) % step == 0)
+        .filter(|(i, _)| (slots - 1 - i).is_multiple_of(step))
         .map(|(i, at)| {
             view! {
                 <text class="chart-tick" x=x_mid(i) y=HEIGHT - 8.0 text-anchor="middle">{bucket_label(*at, grain)}</text>

@@ -143,13 +143,10 @@ fn row(r: LoggedRequest, open: RwSignal<Option<String>>) -> impl IntoView {
     };
     let link = |href: String, text: String| view! { <a href=href on:click=|ev| ev.stop_propagation()>{text}</a> };
     let detail = format!(
-        "{} · {} · step {} · purpose {} · {} prompt + {} completion tokens · id {}",
+        "{} · {} provider call{} · step {} · purpose {} · {} prompt + {} completion tokens · id {}",
         if r.stream { "streamed" } else { "not streamed" },
-        format!(
-            "{} provider call{}",
-            r.attempts,
-            if r.attempts == 1 { "" } else { "s" }
-        ),
+        r.attempts,
+        if r.attempts == 1 { "" } else { "s" },
         r.step_type,
         r.purpose,
         r.prompt_tokens,
