@@ -38,7 +38,8 @@ export class Server {
   /** Extra environment for the server (a config file, for example). */
   env: Record<string, string> = {};
 
-  constructor() {
+  /** `env`: extra settings for the server, e.g. `SWITCHYARD_CONFIG`. */
+  constructor(private readonly env: Record<string, string> = {}) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "switchyard-e2e-"));
   }
 

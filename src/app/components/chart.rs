@@ -3,6 +3,7 @@
 //! has the same axes, units, legend, colours and hover tooltips. See the README's "Charts"
 //! section for why this is not a charting library.
 
+use super::{compact, dollars, money};
 use crate::domain::{Grain, Money};
 use leptos::prelude::*;
 
@@ -35,24 +36,17 @@ impl Unit {
 
     pub fn format(self, value: f64) -> String {
         match self {
-            Unit::Requests(_) => format_count(value),
+            Unit::Requests(_) => count(value),
             Unit::Millis => format_ms(value),
-            Unit::Dollars => format_dollars(value),
+            Unit::Dollars => dollars(value),
         }
     }
 }
 
-/// `950`, `1.2k`, `3.4M`.
-pub fn format_count(value: f64) -> String {
-    let abs = value.abs();
-    if abs >= 1e6 {
-        format!("{:.1}M", value / 1e6)
-    } else if abs >= 1e4 {
-        format!("{:.0}k", value / 1e3)
-    } else if abs >= 1e3 {
-        format!("{:.1}k", value / 1e3)
-    } else if value.fract() == 0.0 {
-        format!("{value:.0}")
+/// An axis or legend count: whole numbers as [`compact`], fractions (axis steps) with one decimal.
+fn count(value: f64) -> String {
+    if value.fract() == 0.0 && value >= 0.0 {
+        compact(value as u64)
     } else {
         format!("{value:.1}")
     }
@@ -65,21 +59,6 @@ pub fn format_ms(value: f64) -> String {
     } else {
         format!("{value:.0} ms")
     }
-}
-
-/// `$12.40`; amounts under a cent keep their digits (`$0.0031`).
-pub fn format_dollars(value: f64) -> String {
-    if value != 0.0 && value.abs() < 0.01 {
-        format!("${value:.4}")
-    } else if value.abs() >= 10_000.0 {
-        format!("${}", format_count(value))
-    } else {
-        format!("${value:.2}")
-    }
-}
-
-pub fn format_money(money: Money) -> String {
-    format_dollars(money.as_dollars())
 }
 
 /// A percentage of `part` in `whole`, `—` when there is no whole.
@@ -356,15 +335,15 @@ pub fn BudgetBar(
     let summary = match budget {
         Some(b) => format!(
             "{} of {} ({}); {} projected by month end",
-            format_money(spent),
-            format_money(b),
+            money(spent),
+            money(b),
             format_rate(spent.micros().max(0) as u64, b.micros().max(1) as u64),
-            format_dollars(projected_d)
+            dollars(projected_d)
         ),
         None => format!(
             "{} spent, {} projected by month end; no budget set",
-            format_money(spent),
-            format_dollars(projected_d)
+            money(spent),
+            dollars(projected_d)
         ),
     };
     let tooltip = summary.clone();
@@ -375,12 +354,12 @@ pub fn BudgetBar(
                 .filter(|t| **t < 100)
                 .map(|t| {
                     let at = b * f64::from(*t) / 100.0;
-                    view! { <span class="budget-threshold" style=format!("left: {}", pct(at)) title=format!("{t}% alert at {}", format_dollars(at))></span> }
+                    view! { <span class="budget-threshold" style=format!("left: {}", pct(at)) title=format!("{t}% alert at {}", dollars(at))></span> }
                 })
                 .collect_view();
             view! {
                 {ticks}
-                <span class="budget-limit" style=format!("left: {}", pct(b)) title=format!("budget {}", format_dollars(b))></span>
+                <span class="budget-limit" style=format!("left: {}", pct(b)) title=format!("budget {}", dollars(b))></span>
             }
         });
     view! {
@@ -429,13 +408,12 @@ mod tests {
 
     #[test]
     fn numbers_read_like_a_person_writes_them() {
-        assert_eq!(format_count(950.0), "950");
-        assert_eq!(format_count(1234.0), "1.2k");
-        assert_eq!(format_count(3_400_000.0), "3.4M");
+        assert_eq!(count(950.0), "950");
+        assert_eq!(count(12.5), "12.5");
         assert_eq!(format_ms(340.4), "340 ms");
         assert_eq!(format_ms(1250.0), "1.2 s");
-        assert_eq!(format_dollars(12.4), "$12.40");
-        assert_eq!(format_dollars(0.0031), "$0.0031");
+        assert_eq!(dollars(12.4), "$12.40");
+        assert_eq!(dollars(0.0031), "$0.0031");
         assert_eq!(format_rate(1, 3), "33.3%");
         assert_eq!(format_rate(0, 0), "—");
     }

@@ -11,11 +11,10 @@ use crate::api::dashboard::{
 use crate::api::live::{use_live, LiveFigures, TrafficPoint};
 use crate::api::policies::LivePolicy;
 use crate::app::components::chart::{
-    format_count, format_money, format_ms, format_rate, BarList, BarRow, BudgetBar, Series,
-    Sparkline, TimeChart, Unit,
+    format_ms, format_rate, BarList, BarRow, BudgetBar, Series, Sparkline, TimeChart, Unit,
 };
-use crate::app::components::LoadError;
-use crate::domain::{CircuitState, Grain, HealthLevel, Money};
+use crate::app::components::{compact, money, HealthBadge, LoadError};
+use crate::domain::{CircuitState, Grain, Money};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -261,7 +260,7 @@ fn body(d: Overview) -> impl IntoView {
             <div class="chart-grid">
                 {traffic}
                 {latency}
-                {bar_list("Requests by account (target)", &d.by_account, 0, account_href, |b| (b.requests as f64, format_count(b.requests as f64)), "chart-by-account")}
+                {bar_list("Requests by account (target)", &d.by_account, 0, account_href, |b| (b.requests as f64, compact(b.requests)), "chart-by-account")}
                 {fallbacks_over_time}
                 {fallbacks_by_policy(&d.by_policy)}
             </div>
@@ -274,7 +273,7 @@ fn body(d: Overview) -> impl IntoView {
                 {traffic}
                 {latency}
                 {fallbacks_over_time}
-                {bar_list("Which accounts served", &d.by_account, 0, account_href, |b| (b.requests as f64, format_count(b.requests as f64)), "chart-by-account")}
+                {bar_list("Which accounts served", &d.by_account, 0, account_href, |b| (b.requests as f64, compact(b.requests)), "chart-by-account")}
             </div>
             {policy_table(&d)}
         }
@@ -312,11 +311,11 @@ fn totals_row(
     let month = matches!(scope, Scope::All | Scope::Account(_)).then(|| {
         tile(
             "Spend this month",
-            format_money(month_spent),
+            money(month_spent),
             match month_budget {
                 Some(b) => format!(
                     "of {} budgeted ({})",
-                    format_money(b),
+                    money(b),
                     format_rate(month_spent.micros().max(0) as u64, b.micros().max(1) as u64)
                 ),
                 None => "no budget set".into(),
@@ -326,10 +325,10 @@ fn totals_row(
     });
     view! {
         <div class="stats">
-            {tile("Requests", format_count(t.requests as f64), format!("last {}", window.label()), "total-requests")}
-            {tile("Error rate", format_rate(t.errors, t.requests), format!("{} errors · {} fell back", format_count(t.errors as f64), format_count(t.fallbacks as f64)), "total-errors")}
-            {tile("Tokens", format_count(t.tokens as f64), "prompt and completion".to_string(), "total-tokens")}
-            {tile("Spend", format_money(t.cost), format!("last {}", window.label()), "total-spend")}
+            {tile("Requests", compact(t.requests), format!("last {}", window.label()), "total-requests")}
+            {tile("Error rate", format_rate(t.errors, t.requests), format!("{} errors · {} fell back", compact(t.errors), compact(t.fallbacks)), "total-errors")}
+            {tile("Tokens", compact(t.tokens), "prompt and completion".to_string(), "total-tokens")}
+            {tile("Spend", money(t.cost), format!("last {}", window.label()), "total-spend")}
             {month}
         </div>
     }
@@ -390,8 +389,8 @@ fn bar_list(
 
 fn by_model(d: &Overview) -> impl IntoView {
     view! {
-        {bar_list("Tokens per logical model", &d.by_model, 5, model_href, |b| (b.tokens as f64, format_count(b.tokens as f64)), "chart-model-tokens")}
-        {bar_list("Spend per logical model", &d.by_model, 4, model_href, |b| (b.cost.as_dollars(), format_money(b.cost)), "chart-model-spend")}
+        {bar_list("Tokens per logical model", &d.by_model, 5, model_href, |b| (b.tokens as f64, compact(b.tokens)), "chart-model-tokens")}
+        {bar_list("Spend per logical model", &d.by_model, 4, model_href, |b| (b.cost.as_dollars(), money(b.cost)), "chart-model-spend")}
     }
 }
 
@@ -404,11 +403,7 @@ fn fallbacks_by_policy(list: &[Breakdown]) -> impl IntoView {
         |b| {
             (
                 b.fallbacks as f64,
-                format!(
-                    "{} of {}",
-                    format_count(b.fallbacks as f64),
-                    format_count(b.requests as f64)
-                ),
+                format!("{} of {}", compact(b.fallbacks), compact(b.requests)),
             )
         },
         "chart-fallbacks-policy",
@@ -467,14 +462,6 @@ fn month_by_day(months: &[AccountMonth]) -> impl IntoView {
     })
 }
 
-fn health_class(level: HealthLevel) -> &'static str {
-    match level {
-        HealthLevel::Healthy => "health healthy",
-        HealthLevel::Degraded => "health degraded",
-        HealthLevel::Unhealthy => "health unhealthy",
-    }
-}
-
 /// A tile per account: health with its reason, latency, error rate in the window, circuits of
 /// its targets, spend against the budget.
 fn account_tiles(d: &Overview) -> impl IntoView {
@@ -524,12 +511,11 @@ fn account_tile(a: &LiveAccount, d: &Overview) -> impl IntoView {
         <div class="tile card" data-name=a.name.clone()>
             <div class="tile-head">
                 <a href=account_href(&a.name)><strong>{a.name.clone()}</strong></a>
-                <span class=health_class(a.health)>{a.health.to_string()}</span>
             </div>
-            <p class="muted tile-reason">{a.health_reason.clone()}</p>
+            <p class="tile-reason"><HealthBadge level=a.health reason=a.health_reason.clone()/></p>
             <dl class="tile-figures">
                 <dt>"Latency"</dt><dd>{a.latency_ewma_ms.map_or("—".to_string(), format_ms)}</dd>
-                <dt>"Failed requests"</dt><dd>{format!("{} of {}", format_rate(errors, requests), format_count(requests as f64))}</dd>
+                <dt>"Failed requests"</dt><dd>{format!("{} of {}", format_rate(errors, requests), compact(requests))}</dd>
                 <dt>"Now"</dt><dd>{format!("{} req/min", a.requests_last_minute)}</dd>
                 <dt>"Circuits"</dt><dd class=circuit_class>{circuit_text}</dd>
             </dl>
@@ -564,10 +550,10 @@ fn policy_table(d: &Overview) -> impl IntoView {
             view! {
                 <tr data-name=name.clone()>
                     <td><a href=policy_href(name)>{name.clone()}</a></td>
-                    <td class="num">{format_count(window.requests as f64)}</td>
+                    <td class="num">{compact(window.requests)}</td>
                     <td class="num">{format_rate(window.requests - window.errors, window.requests)}</td>
                     <td class="num">{format_rate(window.errors, window.requests)}</td>
-                    <td class="num">{format_count(window.fallbacks as f64)}</td>
+                    <td class="num">{compact(window.fallbacks)}</td>
                     <td><Sparkline values=window.requests_series.clone()/></td>
                     <td class="circuits">{circuits}</td>
                 </tr>

@@ -4,8 +4,9 @@
 
 use super::dashboard::{account_href, key_href, model_href, policy_href};
 use crate::api::dashboard::{request_log, LogFilter, LoggedRequest, Window};
-use crate::app::components::chart::{format_count, format_money, format_ms};
+use crate::app::components::chart::format_ms;
 use crate::app::components::LoadError;
+use crate::app::components::{compact, money};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -170,8 +171,8 @@ fn row(r: LoggedRequest, open: RwSignal<Option<String>>) -> impl IntoView {
             <td class=format!("num {status_class}")>{r.status}{r.stream.then_some(" ⇶")}</td>
             <td class="num">{r.attempts}</td>
             <td class="num">{format_ms(r.latency_ms as f64)}</td>
-            <td class="num">{format_count((r.prompt_tokens + r.completion_tokens) as f64)}</td>
-            <td class="num">{format_money(r.cost)}</td>
+            <td class="num">{compact(u64::try_from(r.prompt_tokens + r.completion_tokens).unwrap_or(0))}</td>
+            <td class="num">{money(r.cost)}</td>
         </tr>
         <Show when=is_open.clone()>
             <tr class="log-detail" data-testid="log-detail">
