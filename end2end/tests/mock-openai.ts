@@ -19,8 +19,11 @@ export class MockOpenAI {
     this.port = (this.server!.address() as AddressInfo).port;
   }
 
+  /** Closes the kept-alive connections too (Switchyard's client pools them). */
   async stop(): Promise<void> {
-    await new Promise((resolve) => this.server?.close(resolve));
+    const closed = new Promise((resolve) => this.server?.close(resolve));
+    this.server?.closeAllConnections();
+    await closed;
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

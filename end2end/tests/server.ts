@@ -35,11 +35,9 @@ export class Server {
   private log = "";
   readonly dataDir: string;
   port = 0;
-  /** Extra environment for the server (a config file, for example). */
-  env: Record<string, string> = {};
 
-  /** `env`: extra settings for the server, e.g. `SWITCHYARD_CONFIG`. */
-  constructor(private readonly env: Record<string, string> = {}) {
+  /** `env`: extra settings for the server, e.g. `SWITCHYARD_CONFIG` (read at each start). */
+  constructor(public env: Record<string, string> = {}) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "switchyard-e2e-"));
   }
 

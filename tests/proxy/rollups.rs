@@ -118,7 +118,8 @@ async fn assert_buckets_match(app: &TestApp, grain: &str, bucket_ms: i64) {
     assert!(from_rollups.len() > 1, "{grain}: several buckets");
 }
 
-async fn rollups_equal_the_ledger(app: TestApp) -> TestApp {
+/// `primary-llm` on accounts `first` then `second`, through policy `main`.
+async fn two_accounts(app: &TestApp) -> (MockProvider, MockProvider) {
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
     app.state.config.replace(snapshot(
@@ -133,6 +134,11 @@ async fn rollups_equal_the_ledger(app: TestApp) -> TestApp {
         )],
         vec![policy("main", &["primary-llm"], 5, 30)],
     ));
+    (mock, second)
+}
+
+async fn rollups_equal_the_ledger(app: TestApp) -> TestApp {
+    let (mock, _second) = two_accounts(&app).await;
     // Real traffic: a success, a fallback and a stream.
     mock.push(MockReply::error(500, "down"));
     for stream in [false, false, true] {
@@ -324,20 +330,7 @@ async fn call(
 #[tokio::test]
 async fn the_overview_and_the_request_log_read_what_the_proxy_served() {
     let app = spawn_app().await;
-    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
-    app.state.config.replace(snapshot(
-        vec![
-            (account("first", ProviderKind::Openai), &first),
-            (account("second", ProviderKind::Anthropic), &second),
-        ],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
-        )],
-        vec![policy("main", &["primary-llm"], 5, 30)],
-    ));
+    let (first, _second) = two_accounts(&app).await;
     first.push(MockReply::error(500, "down"));
     for _ in 0..4 {
         let response = app

@@ -243,13 +243,14 @@ pub fn TimeChart(
             }
         })
         .collect_view();
+    let label = format!("{title} ({}); hover a time for exact values", unit.axis());
     view! {
         <figure class="chart card" data-testid=testid>
             <figcaption class="chart-head">
                 <span class="chart-title">{title}</span>
                 <span class="chart-legend">{legend}</span>
             </figcaption>
-            <svg class="chart-svg" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" preserveAspectRatio="xMidYMid meet">
+            <svg class="chart-svg" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=label preserveAspectRatio="xMidYMid meet">
                 {grid}
                 <text class="chart-unit" x=LEFT - 6.0 y=10.0 text-anchor="end">{unit.axis()}</text>
                 <line class="chart-axis" x1=LEFT x2=WIDTH - RIGHT y1=TOP + plot_h y2=TOP + plot_h/>
@@ -395,7 +396,7 @@ pub fn Sparkline(values: Vec<u64>, #[prop(optional)] colour: usize) -> impl Into
         .join(" ");
     let total: u64 = values.iter().sum();
     view! {
-        <svg class="sparkline" viewBox=format!("0 0 {W} {H}") width=W height=H role="img">
+        <svg class="sparkline" viewBox=format!("0 0 {W} {H}") width=W height=H role="img" aria-label=format!("{total} requests in the window")>
             <title>{format!("{total} requests in the window")}</title>
             <polyline class=format!("series-{colour} chart-line") points=points/>
         </svg>
