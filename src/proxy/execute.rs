@@ -340,6 +340,7 @@ fn draft_event(prepared: &Prepared, policy: Option<&str>) -> UsageEvent {
         cost: Money::ZERO,
         latency_ms: 0,
         error: None,
+        trail: None,
     }
 }
 
@@ -349,14 +350,15 @@ fn record_failure(
     prepared: &Prepared,
     policy: Option<&str>,
     last: Option<&Target>,
-    calls: u32,
+    trail: Option<&Trail>,
     error: &ProxyError,
 ) {
     let mut event = draft_event(prepared, policy);
     event.account = last.map(|t| t.account.clone());
     event.provider_model = last.map(|t| t.model.clone());
     event.status = error.status().as_u16();
-    event.attempts = calls;
+    event.attempts = trail.map_or(0, |t| t.calls);
+    event.trail = trail.map(Trail::summary);
     event.latency_ms = elapsed_ms(prepared.started);
     event.error = Some(error.to_string());
     log_request(&event);
@@ -374,7 +376,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         Ok(plan) => plan,
         Err(e) => {
             let error = ProxyError::from(e);
-            record_failure(&runtime, &prepared, None, None, 0, &error);
+            record_failure(&runtime, &prepared, None, None, None, &error);
             let mut response = error.into_response();
             // The skips are in the message; the header still says how many calls were made.
             response.headers_mut().insert(
@@ -482,7 +484,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                     &prepared,
                     plan.policy.as_deref(),
                     last,
-                    trail.calls,
+                    Some(&trail),
                     &error,
                 );
                 return respond_error(error, &plan, last, &trail);
@@ -490,6 +492,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         };
         trail.answered(target);
         settlement.answered = true;
+        settlement.event.trail = Some(trail.summary());
         let served = Served {
             policy: plan.policy.as_deref(),
             target: Some(target),
@@ -515,7 +518,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         &prepared,
         plan.policy.as_deref(),
         last,
-        trail.calls,
+        Some(&trail),
         &error,
     );
     // No account answered, so none is named; the attempts header lists every one.

@@ -1,23 +1,18 @@
-//! Router policies in evaluation order with their live counters and circuit states (refreshed
-//! every few seconds), the editor for one, and the "which policy matches?" tester.
+//! Router policies in evaluation order with their live counters and circuit states (kept
+//! current by the live stream), the editor for one, and the "which policy matches?" tester.
 
 use crate::api::models::list_models;
 use crate::api::policies::{
     list_policies, policy_live_status, DeletePolicy, LivePolicy, SavePolicy, WhichPolicy,
 };
 use crate::app::components::{
-    checkbox_group, compact, form_error, loaded, optional_number, text_input, use_can, use_tick,
-    AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
-    RowActions,
+    checkbox_group, compact, form_error, loaded, optional_number, text_input, use_can, AddButton,
+    Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions,
 };
 use crate::domain::{
     CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, StepType,
 };
 use leptos::prelude::*;
-use std::time::Duration;
-
-/// How often the page refetches the live figures.
-const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 /// The policy's own fields.
 #[derive(Clone, Copy)]
@@ -120,8 +115,9 @@ pub fn PoliciesPage() -> impl IntoView {
         |_| list_policies(),
     );
     let models = Resource::new(|| (), |_| list_models());
-    let tick = use_tick(LIVE_REFRESH);
-    let live = Resource::new(move || tick.get(), |_| policy_live_status());
+    // The server renders the live cells once; the stream keeps them current.
+    let live = Resource::new(|| (), |_| policy_live_status());
+    let stream = crate::api::live::use_live();
     let fields = Fields::new();
     let editor = Editor::new(save.value());
     let confirm = Confirm::new(delete.value());
@@ -136,7 +132,7 @@ pub fn PoliciesPage() -> impl IntoView {
                 <AddButton label="Add policy" show=can_edit on_add=add/>
             </PageHeader>
             {loaded(policies, "No router policy yet. Without one, each request goes to its logical model's own targets.", move |list| {
-                view! { <PolicyTable list live fields editor confirm can_edit/> }
+                view! { <PolicyTable list live stream fields editor confirm can_edit/> }
             })}
             <Tester models/>
             // Inside a Transition, so the server waits for the role before rendering the editor.
@@ -162,6 +158,7 @@ pub fn PoliciesPage() -> impl IntoView {
 fn PolicyTable(
     list: Vec<Policy>,
     live: Resource<Result<Vec<LivePolicy>, crate::api::ApiError>>,
+    stream: ReadSignal<Option<crate::api::live::LiveFigures>>,
     fields: Fields,
     editor: Editor,
     confirm: Confirm,
@@ -196,7 +193,7 @@ fn PolicyTable(
                             <tr data-name=name.clone() class:disabled=!p.enabled>
                                 <td class="num">{p.priority}</td>
                                 <td>
-                                    <span class="strong">{p.name.clone()}</span>
+                                    <a class="strong" href=format!("/policies/{}", p.name)>{p.name.clone()}</a>
                                     {(!p.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                 </td>
                                 <td class="muted">{criteria}</td>
@@ -208,8 +205,11 @@ fn PolicyTable(
                                             let name = live_name.clone();
                                             Suspend::new(async move {
                                                 // The list still shows when the live figures fail to load.
-                                                let live = live.await.unwrap_or_default();
-                                                live_cells(live.iter().find(|l| l.name == name))
+                                                let first = live.await.unwrap_or_default();
+                                                move || {
+                                                    let now = stream.with(|s| s.as_ref().map(|f| f.policies.clone())).unwrap_or_else(|| first.clone());
+                                                    live_cells(now.iter().find(|l| l.name == name))
+                                                }
                                             })
                                         }
                                     }
