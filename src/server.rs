@@ -336,7 +336,10 @@ async fn healthz() -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> Response {
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
+    let text = state
+        .telemetry
+        .metrics()
+        .render(&snapshot.routing, &state.live, now);
     (
         [
             (

@@ -93,6 +93,7 @@ enum Message {
 pub struct Telemetry {
     sender: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
+    metrics: metrics::Metrics,
 }
 
 impl Telemetry {
@@ -100,15 +101,45 @@ impl Telemetry {
     pub fn start(pool: AnyPool) -> Telemetry {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         tokio::spawn(write_batches(pool, reqwest::Client::new(), receiver));
+        let metrics = metrics::Metrics::new();
+        let upkeep = metrics.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+            loop {
+                interval.tick().await;
+                upkeep.upkeep();
+            }
+        });
         Telemetry {
             sender,
             dropped: Arc::new(AtomicU64::new(0)),
+            metrics,
         }
     }
 
-    /// Never waits: with the channel full the event is dropped and counted.
+    /// Never waits: with the channel full the event is dropped and counted (the `/metrics`
+    /// figures are kept in memory and count it all the same).
     pub fn record(&self, event: UsageEvent) {
+        self.metrics.request(
+            &metrics::Labels {
+                logical_model: &event.logical_model,
+                account: event.account.as_deref().unwrap_or_default(),
+                policy: event.policy.as_deref().unwrap_or_default(),
+                status_class: metrics::status_class(event.status),
+            },
+            &metrics::RequestFigures {
+                duration: Duration::from_millis(event.latency_ms),
+                prompt_tokens: event.prompt_tokens,
+                completion_tokens: event.completion_tokens,
+                cost_micros: event.cost.micros(),
+                fell_back: event.attempts > 1,
+            },
+        );
         self.send(Message::Usage(Box::new(event)));
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     pub fn record_alert(&self, alert: BudgetAlert) {
