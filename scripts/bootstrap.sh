@@ -5,10 +5,9 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CARGO_LEPTOS_VERSION="0.3.10"   # 0.3.11 needs a newer rustc than this project's 1.95
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 
 timed() {
   # timed LABEL CMD...: runs CMD and records how long it took, for the summary.
@@ -31,13 +30,6 @@ need_tool() {
 ensure_wasm_target() {
   rustup target list --installed | grep -qx wasm32-unknown-unknown \
     || { step "Adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
-}
-
-ensure_cargo_leptos() {
-  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-    step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes on 2 cores, once)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
-  fi
 }
 
 ensure_wasm_bindgen() {
@@ -64,7 +56,6 @@ ensure_build_tools() {
   need_tool cargo "install Rust with rustup"
   need_tool npm "install Node.js 20"
   ensure_wasm_target
-  ensure_cargo_leptos
   ensure_wasm_bindgen
   # wasm-opt from npm's binaryen (Debian's older binaryen builds wasm that never hydrates).
   npm_ci_if_needed "$REPO_ROOT"
