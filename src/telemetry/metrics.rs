@@ -77,6 +77,30 @@ const POLICY_FAMILIES: [(&str, &str); 4] = [
     ),
 ];
 
+/// The usage writer's figures: what waits in memory and in the spill file, and refusals.
+const USAGE_FAMILIES: [(&str, &str, bool); 4] = [
+    (
+        "switchyard_usage_queue_depth",
+        "Usage events waiting in memory for the batch writer.",
+        false,
+    ),
+    (
+        "switchyard_usage_spill_bytes",
+        "Bytes of usage in the spill file waiting for the database (0 while it answers).",
+        false,
+    ),
+    (
+        "switchyard_requests_refused_total",
+        "/v1 requests refused before routing (bad key, broken body, model not allowed); these have no ledger row.",
+        true,
+    ),
+    (
+        "switchyard_usage_events_lost_total",
+        "Usage events neither stored nor spilled because the spill file could not be written.",
+        true,
+    ),
+];
+
 /// Who a figure is about. Empty `account` / `policy`: no account was tried / no policy matched.
 pub struct Labels<'a> {
     pub logical_model: &'a str,
@@ -166,6 +190,9 @@ impl Metrics {
         for (name, help) in POLICY_FAMILIES {
             describe(name, None, help, true);
         }
+        for (name, help, counter) in USAGE_FAMILIES {
+            describe(name, None, help, counter);
+        }
         recorder.describe_histogram(
             REQUEST_DURATION.into(),
             Some(Unit::Seconds),
@@ -231,7 +258,30 @@ impl Metrics {
     }
 
     /// Every family, with the live-state ones brought up to `now_ms` first.
-    pub fn render(&self, routing: &RoutingSnapshot, live: &LiveState, now_ms: u64) -> String {
+    pub fn render(
+        &self,
+        routing: &RoutingSnapshot,
+        live: &LiveState,
+        usage: &crate::telemetry::TelemetryStats,
+        now_ms: u64,
+    ) -> String {
+        for (name, value, counter) in [
+            ("switchyard_usage_queue_depth", usage.queued, false),
+            ("switchyard_usage_spill_bytes", usage.spill_bytes, false),
+            ("switchyard_requests_refused_total", usage.refused, true),
+            ("switchyard_usage_events_lost_total", usage.lost, true),
+        ] {
+            let key = Key::from_name(name);
+            if counter {
+                self.recorder
+                    .register_counter(&key, &METADATA)
+                    .absolute(value);
+            } else {
+                self.recorder
+                    .register_gauge(&key, &METADATA)
+                    .set(value as f64);
+            }
+        }
         for account in routing.accounts() {
             let view = live.account_view(&account.name, now_ms);
             let values = [
@@ -305,7 +355,12 @@ mod tests {
         metrics.upstream_call(&labels("5xx"), Duration::from_millis(20));
         metrics.upkeep();
         let routing = RoutingSnapshot::new(vec![], vec![], vec![]).unwrap();
-        let text = metrics.render(&routing, &LiveState::new(), 0);
+        let text = metrics.render(
+            &routing,
+            &LiveState::new(),
+            &crate::telemetry::TelemetryStats::default(),
+            0,
+        );
         let series =
             r#"logical_model="primary-llm",account="openai-main",policy="",status_class="2xx""#;
         for line in [

@@ -7,7 +7,11 @@ mod helpers;
 mod alerts;
 mod bad_input;
 mod chat;
+mod durability;
 mod fallback;
+mod faults;
+
 mod lifecycle;
 mod live_status;
 mod sdk;
+mod security;
