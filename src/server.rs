@@ -512,10 +512,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     }
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let mut text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
-    text.push_str(&crate::telemetry::metrics::render_telemetry(
+    let text = state.telemetry.metrics().render(
+        &snapshot.routing,
+        &state.live,
         &state.telemetry.stats(),
-    ));
+        now,
+    );
     (
         [
             (

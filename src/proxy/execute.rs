@@ -14,6 +14,7 @@ use crate::routing::{
     month_of, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip, SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
+use crate::telemetry::metrics::{status_class, Labels};
 use crate::telemetry::{BudgetAlert, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -249,7 +250,17 @@ impl Settlement {
                     .map(|u| u32::try_from(u.total_tokens).unwrap_or(u32::MAX)),
             }
         };
+        let answered = matches!(outcome, AttemptOutcome::Answered { .. });
         self.live.finish_attempt(attempt, outcome, now);
+        self.telemetry.metrics().upstream_call(
+            &Labels {
+                logical_model: &self.event.logical_model,
+                account: &self.target.account,
+                policy: self.event.policy.as_deref().unwrap_or_default(),
+                status_class: if answered { "2xx" } else { "error" },
+            },
+            self.call_started.elapsed(),
+        );
         let cost = self.cost();
         if let Some(account) = self.config.routing.account(&self.target.account) {
             if cost > Money::ZERO {
@@ -470,6 +481,18 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 if let Some(attempt) = settlement.attempt.take() {
                     runtime.live.finish_attempt(attempt, outcome, now_ms());
                 }
+                runtime.telemetry.metrics().upstream_call(
+                    &Labels {
+                        logical_model: &prepared.route.logical_model,
+                        account: &target.account,
+                        policy: plan.policy.as_deref().unwrap_or_default(),
+                        status_class: match &error {
+                            ProviderError::Upstream { status, .. } => status_class(*status),
+                            _ => "error",
+                        },
+                    },
+                    call_started.elapsed(),
+                );
                 if let Some(status) = credentials_rejected {
                     runtime.live.reject_credentials(&target.account, status);
                 }

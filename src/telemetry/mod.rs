@@ -138,6 +138,7 @@ pub struct Telemetry {
     counters: Arc<Counters>,
     /// The last hour by minute, as written; the live stream reads it.
     pub recent: traffic::RecentTraffic,
+    metrics: metrics::Metrics,
 }
 
 impl Telemetry {
@@ -165,17 +166,47 @@ impl Telemetry {
             next_replay: Instant::now(),
         };
         tokio::spawn(writer.run(receiver));
+        let metrics = metrics::Metrics::new();
+        let upkeep = metrics.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+            loop {
+                interval.tick().await;
+                upkeep.upkeep();
+            }
+        });
         Ok(Telemetry {
             sender,
             spill,
             counters: Arc::default(),
             recent,
+            metrics,
         })
     }
 
     /// Never waits on the database: with the channel full the event goes to the spill file.
+    /// The `/metrics` figures are kept in memory and count it either way.
     pub fn record(&self, event: UsageEvent) {
+        self.metrics.request(
+            &metrics::Labels {
+                logical_model: &event.logical_model,
+                account: event.account.as_deref().unwrap_or_default(),
+                policy: event.policy.as_deref().unwrap_or_default(),
+                status_class: metrics::status_class(event.status),
+            },
+            &metrics::RequestFigures {
+                duration: Duration::from_millis(event.latency_ms),
+                prompt_tokens: event.prompt_tokens,
+                completion_tokens: event.completion_tokens,
+                cost_micros: event.cost.micros(),
+                fell_back: event.attempts > 1,
+            },
+        );
         self.send(Message::Usage(Box::new(event)));
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     pub fn record_alert(&self, alert: BudgetAlert) {
