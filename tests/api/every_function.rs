@@ -91,6 +91,17 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
             json!({"step_type": "inference", "purpose": "chat", "model": "m"}),
         ),
         ("policy_live_status", Viewer, json!({})),
+        (
+            "window_overview",
+            Viewer,
+            json!({"window": "Hour1", "scope": "All"}),
+        ),
+        (
+            "request_log",
+            Viewer,
+            json!({"filter": {"window": null, "key": "", "model": "", "policy": "",
+                "account": "", "status": "", "streamed": ""}, "after": null}),
+        ),
         ("list_prices", Viewer, json!({})),
         ("save_price", Editor, price),
         (
