@@ -39,7 +39,7 @@ pub async fn save_model(
         &model.name,
         "logical model",
     )?;
-    for (i, target) in model.targets.iter().enumerate() {
+    for (i, target) in model.targets.iter().map(|t| &t.target).enumerate() {
         if !stored
             .accounts
             .iter()

@@ -6,12 +6,23 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
-/// What the router would do with a request, as configured (no live traffic considered).
+/// What the router would do with a request now: the configuration and the live figures the
+/// strategies read (latency, load, budgets, circuits).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyMatch {
     /// The winning policy; `None` when the requested model's own targets are the route.
     pub policy: Option<String>,
-    /// `account/provider-model (from logical-model)`, in the order they would be tried.
+    /// For a split policy: each arm with its share, e.g. `m-candidate: weight 5 of 100 (5 %)`.
+    #[serde(default)]
+    pub arms: Vec<String>,
+    /// The arm this draw took.
+    #[serde(default)]
+    pub arm: Option<String>,
+    /// Each logical model of the route with its strategy, e.g. `primary-llm: weighted (random,
+    /// in proportion to the targets' weights)`.
+    #[serde(default)]
+    pub strategies: Vec<String>,
+    /// `account/provider-model (from logical-model): why`, in the order they would be tried.
     pub candidates: Vec<String>,
     /// Targets left out, each with its reason.
     pub skipped: Vec<String>,
@@ -58,12 +69,21 @@ pub async fn save_policy(
         "policy",
     )?;
     let known = |m: &String| stored.models.iter().any(|r| &r.model.name == m);
-    for (i, model) in policy.route.iter().enumerate() {
-        if !known(model) {
-            return Err(ApiError::invalid(
-                &format!("route[{i}]"),
-                format!("There is no logical model named `{model}`."),
-            ));
+    let routes = std::iter::once(("route".to_string(), &policy.route)).chain(
+        policy
+            .split
+            .iter()
+            .enumerate()
+            .map(|(a, arm)| (format!("split[{a}].route"), &arm.route)),
+    );
+    for (field, route) in routes {
+        for (i, model) in route.iter().enumerate() {
+            if !known(model) {
+                return Err(ApiError::invalid(
+                    &format!("{field}[{i}]"),
+                    format!("There is no logical model named `{model}`."),
+                ));
+            }
         }
     }
     for (i, model) in policy.criteria.logical_models.iter().enumerate() {
@@ -134,7 +154,8 @@ pub async fn delete_policy(name: String) -> Result<(), ApiError> {
 }
 
 /// Which policy a request with this step type, purpose and model would match, and the targets
-/// it would try in order, judged on the current configuration.
+/// it would try in order, with why each strategy put them there: judged now, on the current
+/// configuration and live state. Random strategies and splits show one draw.
 #[server(endpoint = "which_policy", input = Json)]
 pub async fn which_policy(
     step_type: StepType,
@@ -142,34 +163,77 @@ pub async fn which_policy(
     model: String,
 ) -> Result<PolicyMatch, ApiError> {
     use crate::domain::{Capabilities, Role};
-    use crate::routing::{plan, LiveState, RouteRequest, RoutingError};
+    use crate::routing::{plan, RouteRequest, RoutingError, DEFAULT_COMPLETION_TOKENS};
     super::ssr::require(Role::Viewer).await?;
     let state = super::ssr::state()?;
     let snapshot = state.config.load();
+    let routing = &snapshot.routing;
+    // A typical small chat request, so `cheapest` and the rate checks have tokens to judge.
+    let prompt_tokens = 100;
     let request = RouteRequest {
         logical_model: model,
         step_type,
         purpose,
         needs: Capabilities::default(),
-        estimated_tokens: 0,
+        estimated_tokens: prompt_tokens + DEFAULT_COMPLETION_TOKENS,
+        estimated_prompt_tokens: prompt_tokens,
     };
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    // A fresh live state: the tester shows the configured order, not today's circuit states.
-    match plan(&snapshot.routing, &request, &LiveState::new(), now) {
+    let arms_of = |policy: Option<&str>| -> Vec<String> {
+        let Some(policy) = routing
+            .policies()
+            .iter()
+            .find(|p| Some(p.name.as_str()) == policy)
+        else {
+            return vec![];
+        };
+        let total: u32 = policy.split.iter().map(|a| a.weight).sum();
+        policy
+            .split
+            .iter()
+            .map(|arm| {
+                let share = f64::from(arm.weight) * 100.0 / f64::from(total.max(1));
+                format!(
+                    "{}: weight {} of {total} ({share:.0} %), route {}",
+                    arm.name(),
+                    arm.weight,
+                    arm.route.join(" → ")
+                )
+            })
+            .collect()
+    };
+    let planned = plan(
+        routing,
+        &request,
+        &*state.live,
+        now,
+        &mut rand::thread_rng(),
+    );
+    match planned {
         Ok(plan) => Ok(PolicyMatch {
-            policy: plan.policy,
+            arms: arms_of(plan.policy.as_deref()),
+            arm: plan.arm,
+            strategies: plan
+                .strategies
+                .iter()
+                .map(|(model, strategy)| format!("{model}: {strategy} ({})", strategy.describe()))
+                .collect(),
             candidates: plan
                 .candidates
                 .iter()
-                .map(|c| format!("{} (from {})", c.target, c.logical_model))
+                .map(|c| format!("{} (from {}): {}", c.target, c.logical_model, c.rank))
                 .collect(),
             skipped: plan.skips.iter().map(ToString::to_string).collect(),
+            policy: plan.policy,
         }),
         Err(RoutingError::ModelNotFound(name)) => Err(ApiError::invalid(
             "model",
             format!("There is no logical model named `{name}`."),
         )),
         Err(RoutingError::Exhausted(exhausted)) => Ok(PolicyMatch {
+            arms: arms_of(exhausted.policy.as_deref()),
+            arm: None,
+            strategies: vec![],
             policy: exhausted.policy.clone(),
             candidates: vec![],
             skipped: exhausted.skips.iter().map(ToString::to_string).collect(),
@@ -219,10 +283,9 @@ pub async fn policy_live_status() -> Result<Vec<LivePolicy>, ApiError> {
             let stats = state.live.policy_stats(&policy.name);
             let mut seen = HashSet::new();
             let targets = policy
-                .route
-                .iter()
+                .routed_models()
                 .filter_map(|name| routing.logical_model(name))
-                .flat_map(|model| model.targets.iter().map(move |t| (model, t)))
+                .flat_map(|model| model.targets.iter().map(move |t| (model, &t.target)))
                 .filter(|(_, target)| seen.insert(*target))
                 .map(|(model, target)| {
                     let circuit = state.live.circuit_view(target, now);

@@ -44,6 +44,8 @@ pub struct UsageEvent {
     pub key_id: String,
     pub logical_model: String,
     pub policy: Option<String>,
+    /// The canary arm of a split policy the request went down.
+    pub arm: Option<String>,
     pub step_type: String,
     pub purpose: String,
     /// The account and provider model that answered, or failed last; `None` if none was tried.
@@ -214,8 +216,8 @@ async fn write_batch(
         sqlx::query(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, \
-             $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             completion_tokens, cost_micros, latency_ms, error, arm) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&e.id)
         .bind(e.at_ms)
@@ -234,6 +236,7 @@ async fn write_batch(
         .bind(e.cost.micros())
         .bind(saturating_i64(e.latency_ms))
         .bind(e.error.as_deref())
+        .bind(e.arm.as_deref())
         .execute(&mut *tx)
         .await?;
         let used = last_used.entry(e.key_id.as_str()).or_insert(e.at_ms);

@@ -5,7 +5,10 @@ use crate::api::models::{list_models, DeleteModel, SaveModel};
 use crate::app::components::{
     form_error, message_for, optional_number, split_list, use_can, LoadError, LocalError,
 };
-use crate::domain::{Capabilities, Capability, Defaults, LogicalModel, Role, Target};
+use crate::domain::{
+    Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Role, Strategy, Target,
+    DEFAULT_WEIGHT,
+};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -18,7 +21,10 @@ struct ModelForm {
     max_tokens: RwSignal<String>,
     top_p: RwSignal<String>,
     stop: RwSignal<String>,
-    targets: RwSignal<Vec<(String, String)>>,
+    strategy: RwSignal<Strategy>,
+    retries: RwSignal<String>,
+    /// (account, provider model, weight)
+    targets: RwSignal<Vec<(String, String, String)>>,
 }
 
 impl ModelForm {
@@ -32,7 +38,9 @@ impl ModelForm {
             max_tokens: RwSignal::new(String::new()),
             top_p: RwSignal::new(String::new()),
             stop: RwSignal::new(String::new()),
-            targets: RwSignal::new(vec![(String::new(), String::new())]),
+            strategy: RwSignal::new(Strategy::Ordered),
+            retries: RwSignal::new("0".into()),
+            targets: RwSignal::new(vec![new_target_row()]),
         }
     }
 
@@ -49,10 +57,18 @@ impl ModelForm {
         self.top_p
             .set(show(m.defaults.top_p.map(|t| t.to_string())));
         self.stop.set(m.defaults.stop.join(", "));
+        self.strategy.set(m.strategy);
+        self.retries.set(m.retries.to_string());
         self.targets.set(
             m.targets
                 .iter()
-                .map(|t| (t.account.clone(), t.model.clone()))
+                .map(|t| {
+                    (
+                        t.target.account.clone(),
+                        t.target.model.clone(),
+                        t.weight.to_string(),
+                    )
+                })
                 .collect(),
         );
     }
@@ -66,7 +82,9 @@ impl ModelForm {
         for text in [self.temperature, self.max_tokens, self.top_p, self.stop] {
             text.set(String::new());
         }
-        self.targets.set(vec![(String::new(), String::new())]);
+        self.strategy.set(Strategy::Ordered);
+        self.retries.set("0".into());
+        self.targets.set(vec![new_target_row()]);
     }
 
     fn to_model(self) -> Result<LogicalModel, (String, String)> {
@@ -90,17 +108,30 @@ impl ModelForm {
                 top_p: optional_number(&self.top_p.get_untracked(), "defaults.top_p")?,
                 stop: split_list(&self.stop.get_untracked()),
             },
+            strategy: self.strategy.get_untracked(),
             targets: self
                 .targets
                 .get_untracked()
                 .into_iter()
-                .map(|(account, model)| Target {
-                    account,
-                    model: model.trim().to_string(),
+                .enumerate()
+                .map(|(i, (account, model, weight))| {
+                    Ok(ModelTarget {
+                        target: Target {
+                            account,
+                            model: model.trim().to_string(),
+                        },
+                        weight: optional_number(&weight, &format!("targets[{i}].weight"))?
+                            .unwrap_or(DEFAULT_WEIGHT),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, (String, String)>>()?,
+            retries: optional_number(&self.retries.get_untracked(), "retries")?.unwrap_or(0),
         })
     }
+}
+
+fn new_target_row() -> (String, String, String) {
+    (String::new(), String::new(), DEFAULT_WEIGHT.to_string())
 }
 
 #[component]
@@ -272,7 +303,7 @@ fn ModelEditor(
                         let account_names = account_names.clone();
                         let rows = form.targets.get();
                         let count = rows.len();
-                        rows.into_iter().enumerate().map(|(i, (account, model))| {
+                        rows.into_iter().enumerate().map(|(i, (account, model, _))| {
                             let names = account_names.clone();
                             let field = format!("targets[{i}].account");
                             let model_field = format!("targets[{i}].model");
@@ -309,7 +340,7 @@ fn ModelEditor(
                         }).collect_view()
                     }}
                     <button type="button" class="small"
-                        on:click=move |_| form.targets.update(|t| t.push((String::new(), String::new())))>"Add target"</button>
+                        on:click=move |_| form.targets.update(|t| t.push(new_target_row()))>"Add target"</button>
                 </fieldset>
                 <p class="form-error" role="alert">{form_error(value)}</p>
                 <div class="actions">

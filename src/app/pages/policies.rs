@@ -9,7 +9,7 @@ use crate::app::components::{
     LocalError,
 };
 use crate::domain::{
-    CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, StepType,
+    CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, SplitArm, StepType,
 };
 use leptos::prelude::*;
 use std::time::Duration;
@@ -27,6 +27,7 @@ struct Form {
     purposes: RwSignal<Vec<Purpose>>,
     models: RwSignal<String>,
     route: RwSignal<String>,
+    split: RwSignal<Vec<SplitArm>>,
     threshold: RwSignal<String>,
     recovery: RwSignal<String>,
 }
@@ -43,6 +44,7 @@ impl Form {
             purposes: RwSignal::new(vec![]),
             models: RwSignal::new(String::new()),
             route: RwSignal::new(String::new()),
+            split: RwSignal::new(vec![]),
             threshold: RwSignal::new(breaker.failure_threshold.to_string()),
             recovery: RwSignal::new(breaker.recovery_seconds.to_string()),
         }
@@ -57,6 +59,7 @@ impl Form {
         self.purposes.set(p.criteria.purposes.clone());
         self.models.set(p.criteria.logical_models.join(", "));
         self.route.set(p.route.join(", "));
+        self.split.set(p.split.clone());
         self.threshold
             .set(p.circuit_breaker.failure_threshold.to_string());
         self.recovery
@@ -73,6 +76,7 @@ impl Form {
         self.purposes.set(vec![]);
         self.models.set(String::new());
         self.route.set(String::new());
+        self.split.set(vec![]);
         self.threshold.set(fresh.threshold.get_untracked());
         self.recovery.set(fresh.recovery.get_untracked());
     }
@@ -91,6 +95,7 @@ impl Form {
                 logical_models: split_list(&self.models.get_untracked()),
             },
             route: split_list(&self.route.get_untracked()),
+            split: self.split.get_untracked(),
             circuit_breaker: CircuitBreakerSettings {
                 failure_threshold: required(
                     optional_number(
