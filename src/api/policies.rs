@@ -1,7 +1,7 @@
 //! Router policies and the "which policy matches?" tester.
 
 use super::ApiError;
-use crate::domain::{CircuitState, Policy, Purpose, StepType};
+use crate::domain::{CircuitState, Money, Policy, Purpose, StepType};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
@@ -307,4 +307,68 @@ pub async fn policy_live_status() -> Result<Vec<LivePolicy>, ApiError> {
             }
         })
         .collect())
+}
+
+/// How far back the per-arm comparison of split policies looks.
+pub const ARM_STATS_HOURS: i64 = 24;
+
+/// One arm of a split policy over the last `ARM_STATS_HOURS`, from the usage ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArmStats {
+    pub policy: String,
+    /// The arm's name: its first logical model.
+    pub arm: String,
+    pub route: Vec<String>,
+    pub weight: u32,
+    /// The configured share of the policy's traffic, in percent.
+    pub share_percent: f64,
+    /// Requests sent down this arm (its matches).
+    pub requests: u64,
+    /// Of those, the ones the app got an answer for.
+    pub successes: u64,
+    /// Mean time to the app's answer, over every request.
+    pub avg_latency_ms: Option<u64>,
+    pub cost: Money,
+}
+
+/// Every arm of every enabled split policy, in match order and arm order, with its figures
+/// (zero before any traffic), so the arms can be compared side by side.
+#[server(endpoint = "policy_arm_stats", input = Json)]
+pub async fn policy_arm_stats() -> Result<Vec<ArmStats>, ApiError> {
+    use crate::domain::Role;
+    use std::collections::HashMap;
+    super::ssr::require(Role::Viewer).await?;
+    let state = super::ssr::state()?;
+    let since = crate::store::now_millis() - ARM_STATS_HOURS * 3_600_000;
+    let totals: HashMap<(String, String), crate::store::split_stats::ArmTotals> =
+        crate::store::split_stats::arm_totals(&state.db.pool, since)
+            .await
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .map(|t| ((t.policy.clone(), t.arm.clone()), t))
+            .collect();
+    let snapshot = state.config.load();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let mut arms = Vec::new();
+    for policy in snapshot.routing.policies() {
+        let total_weight: u32 = policy.split.iter().map(|a| a.weight).sum();
+        for arm in &policy.split {
+            let t = totals.get(&(policy.name.clone(), arm.name().to_string()));
+            let requests = t.map_or(0, |t| count(t.requests));
+            arms.push(ArmStats {
+                policy: policy.name.clone(),
+                arm: arm.name().to_string(),
+                route: arm.route.clone(),
+                weight: arm.weight,
+                share_percent: f64::from(arm.weight) * 100.0 / f64::from(total_weight.max(1)),
+                requests,
+                successes: t.map_or(0, |t| count(t.successes)),
+                avg_latency_ms: t
+                    .filter(|_| requests > 0)
+                    .map(|t| count(t.latency_ms) / requests),
+                cost: t.map_or(Money::ZERO, |t| Money::from_micros(t.cost_micros)),
+            });
+        }
+    }
+    Ok(arms)
 }
