@@ -20,7 +20,15 @@ async fn two_accounts(
     policies: Vec<switchyard::domain::Policy>,
     edit: impl FnOnce(&mut [switchyard::domain::ProviderAccount; 2]),
 ) -> (TestApp, MockProvider, MockProvider) {
-    let app = spawn_app().await;
+    two_accounts_on(spawn_app().await, models, policies, edit).await
+}
+
+async fn two_accounts_on(
+    app: TestApp,
+    models: Vec<LogicalModel>,
+    policies: Vec<switchyard::domain::Policy>,
+    edit: impl FnOnce(&mut [switchyard::domain::ProviderAccount; 2]),
+) -> (TestApp, MockProvider, MockProvider) {
     let a = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let b = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let mut accounts = [
@@ -88,6 +96,18 @@ async fn weighted_targets_split_three_to_one() {
 
 #[tokio::test]
 async fn a_canary_split_sends_each_arm_its_share_and_reports_each_arms_figures() {
+    canary_split(spawn_app().await).await;
+}
+
+/// The per-arm sums on PostgreSQL, which sums BIGINT columns as NUMERIC.
+#[tokio::test]
+async fn a_canary_split_on_postgres() {
+    let (url, name) = postgres_database().await;
+    canary_split(spawn_app_with(&[("DATABASE_URL", &url)]).await).await;
+    drop_postgres_database(&name).await;
+}
+
+async fn canary_split(app: TestApp) {
     let current = model("m-current", all_capabilities(), &[("a", "gpt-4o")]);
     let candidate = model("m-candidate", all_capabilities(), &[("b", "gpt-4o-mini")]);
     let mut canary = policy("canary", &[], 5, 30);
@@ -102,7 +122,7 @@ async fn a_canary_split_sends_each_arm_its_share_and_reports_each_arms_figures()
             weight: 1,
         },
     ];
-    let (app, _a, b) = two_accounts(vec![current, candidate], vec![canary], |_| {}).await;
+    let (app, _a, b) = two_accounts_on(app, vec![current, candidate], vec![canary], |_| {}).await;
     b.push(MockReply::error(500, "candidate broke"));
     let counts = served_by(&app, "m-current", 400, "; ordered, arm m-").await;
     // The candidate's one failure fell back to the current model, inside the candidate arm.
