@@ -5,7 +5,6 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CARGO_LEPTOS_VERSION="0.3.10"   # 0.3.11 needs a newer rustc than this project's 1.95
 export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -33,20 +32,13 @@ ensure_wasm_target() {
     || { step "Adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
 }
 
-ensure_cargo_leptos() {
-  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-    step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes on 2 cores, once)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
-  fi
-}
-
 ensure_wasm_bindgen() {
   # The CLI must match the wasm-bindgen crate pinned in Cargo.lock exactly.
   local wanted
   wanted="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$REPO_ROOT/Cargo.lock")"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
     step "Installing wasm-bindgen-cli $wanted"
-    cargo install wasm-bindgen-cli --version "$wanted"
+    cargo install wasm-bindgen-cli --version "$wanted" --locked
   fi
 }
 
@@ -64,7 +56,6 @@ ensure_build_tools() {
   need_tool cargo "install Rust with rustup"
   need_tool npm "install Node.js 20"
   ensure_wasm_target
-  ensure_cargo_leptos
   ensure_wasm_bindgen
   # wasm-opt from npm's binaryen (Debian's older binaryen builds wasm that never hydrates).
   npm_ci_if_needed "$REPO_ROOT"

@@ -6,6 +6,8 @@ async fn main() -> std::process::ExitCode {
     use switchyard::settings::Settings;
 
     tracing_subscriber::fmt()
+        // Colour codes only on a terminal: a log sent to a file or a pipe stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),

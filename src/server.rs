@@ -17,7 +17,7 @@ use crate::telemetry::{self, rollups::PolicyRollups, Telemetry};
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -236,7 +236,39 @@ fn leptos_options(addr: SocketAddr) -> anyhow::Result<LeptosOptions> {
         .map_err(|e| anyhow::anyhow!("site settings: {e}"))?
         .leptos_options;
     options.site_addr = addr;
+    // scripts/build names the bundle's files by content hash and lists the hashes in the site
+    // folder (leptos looks beside the binary by default; an absolute path replaces that).
+    let hash_file = std::env::current_dir()?
+        .join(options.site_root.as_ref())
+        .join("hash.txt");
+    options.hash_files = hash_file.exists();
+    options.hash_file = hash_file.to_string_lossy().into_owned().into();
     Ok(options)
+}
+
+/// Static files and the not-found page. Files under /pkg/ carry a content hash in their name
+/// when scripts/build made them, so a browser may keep them for good; unhashed ones (cargo
+/// leptos watch) are checked each time.
+async fn site_files(uri: Uri, State(state): State<AppState>, request: Request) -> Response {
+    let is_bundle_file = uri
+        .path()
+        .strip_prefix('/')
+        .and_then(|path| path.strip_prefix(state.leptos_options.site_pkg_dir.as_ref()))
+        .is_some_and(|rest| rest.starts_with('/'));
+    let hashed = state.leptos_options.hash_files;
+    let serve = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    let mut response = serve(uri, State(state), request).await;
+    if is_bundle_file && response.status() == StatusCode::OK {
+        let policy = if hashed {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
 }
 
 fn router(
@@ -264,7 +296,7 @@ fn router(
         .route("/metrics", get(metrics))
         .merge(crate::proxy::routes())
         .merge(app)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(site_files)
         .layer(middleware::map_response(with_api_error_status))
         .layer(sessions)
         .layer(middleware::from_fn(csrf::refuse_cross_site))
