@@ -1039,22 +1039,26 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             "{err}"
         );
 
-        let text = "accounts:\n  - { name: a1, kind: openai, api_key: k }\nmodels:\n  - name: m1\n    targets: [ { account: a1, model: x } ]\npolicies:\n  - name: p1\n    split: [ { route: [m1], weight: 1 }, { route: [ghost], weight: 1 } ]\n";
-        let err = parse(text)
-            .unwrap()
-            .apply(&db, &cipher())
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 7") && err.contains("ghost"), "{err}");
-        let text = "models:\n  - name: m\n    retries: 9\n    targets: [ { account: a1, model: x, weight: 0 } ]\n";
-        let err = parse(text)
-            .unwrap()
-            .apply(&db, &cipher())
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 2") && err.contains("retries"), "{err}");
+        // (file, the line and the words the error must name)
+        let cases = [
+            (
+                "accounts:\n  - { name: a1, kind: openai, api_key: k }\nmodels:\n  - name: m1\n    targets: [ { account: a1, model: x } ]\npolicies:\n  - name: p1\n    split: [ { route: [m1], weight: 1 }, { route: [ghost], weight: 1 } ]\n",
+                ["line 7", "ghost"],
+            ),
+            (
+                "models:\n  - name: m\n    retries: 9\n    targets: [ { account: a1, model: x, weight: 0 } ]\n",
+                ["line 2", "retries"],
+            ),
+        ];
+        for (text, words) in cases {
+            let err = parse(text)
+                .unwrap()
+                .apply(&db, &cipher())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(words.iter().all(|w| err.contains(w)), "{err}");
+        }
     }
 
     #[tokio::test]
