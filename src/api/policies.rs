@@ -261,6 +261,8 @@ pub struct LivePolicy {
     pub successes: u64,
     pub errors: u64,
     pub fallbacks: u64,
+    /// Calls repeated on the same target (the logical models' `retries`).
+    pub retries: u64,
     /// In the order the router tries them, without repeats.
     pub targets: Vec<TargetCircuit>,
 }
@@ -303,6 +305,7 @@ pub async fn policy_live_status() -> Result<Vec<LivePolicy>, ApiError> {
                 successes: stats.successes,
                 errors: stats.errors,
                 fallbacks: stats.fallbacks,
+                retries: stats.retries,
                 targets,
             }
         })

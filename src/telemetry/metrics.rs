@@ -100,6 +100,11 @@ pub fn render(routing: &RoutingSnapshot, live: &LiveState, now_ms: u64) -> Strin
             "Provider calls under the policy on a candidate other than the plan's first.",
             &|s| s.fallbacks,
         ),
+        policy_family(
+            "switchyard_policy_retries_total",
+            "Provider calls under the policy that repeated a failed call on the same target.",
+            &|s| s.retries,
+        ),
     ];
     let mut text = String::new();
     for family in families {
