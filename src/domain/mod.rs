@@ -24,7 +24,7 @@ pub use logical_model::{
 pub use money::{Money, Price};
 pub use policy::{
     CircuitBreakerSettings, MatchCriteria, Policy, SplitArm, MAX_FAILURE_THRESHOLD,
-    MAX_RECOVERY_SECONDS,
+    MAX_RECOVERY_SECONDS, MAX_SPLIT_ARMS,
 };
 pub use provider_account::{
     AzureSettings, ProviderAccount, DEFAULT_ALERT_THRESHOLDS, MAX_ALERT_THRESHOLDS,

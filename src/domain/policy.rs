@@ -6,6 +6,8 @@ use std::collections::HashSet;
 /// Upper bounds that keep a typo (seconds typed as milliseconds) from disabling a target for days.
 pub const MAX_FAILURE_THRESHOLD: u32 = 1_000;
 pub const MAX_RECOVERY_SECONDS: u32 = 3_600;
+/// A canary compares a few routes; more arms than this only thin out each arm's sample.
+pub const MAX_SPLIT_ARMS: usize = 4;
 
 /// Which requests a policy applies to. An empty list matches anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +112,9 @@ impl Policy {
                 "leave empty when the policy has a split: each arm has its own route",
             );
             check.require(
-                self.split.len() >= 2,
+                (2..=MAX_SPLIT_ARMS).contains(&self.split.len()),
                 "split",
-                "needs at least two arms (one route needs no split)",
+                format!("needs 2 to {MAX_SPLIT_ARMS} arms (one route needs no split)"),
             );
             check.require(
                 self.split.iter().any(|arm| arm.weight > 0),
@@ -260,6 +262,16 @@ mod tests {
                 |p| {
                     canary(p);
                     p.split.pop();
+                },
+                &["split"],
+            ),
+            (
+                "five arms",
+                |p| {
+                    canary(p);
+                    for model in ["a", "b", "c"] {
+                        p.split.push(arm(&[model], 1));
+                    }
                 },
                 &["split"],
             ),
