@@ -5,9 +5,9 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 
 timed() {
   # timed LABEL CMD...: runs CMD and records how long it took, for the summary.
@@ -38,7 +38,7 @@ ensure_wasm_bindgen() {
   wanted="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$REPO_ROOT/Cargo.lock")"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
     step "Installing wasm-bindgen-cli $wanted"
-    cargo install wasm-bindgen-cli --version "$wanted" --locked
+    cargo install wasm-bindgen-cli --version "$wanted"
   fi
 }
 

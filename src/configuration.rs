@@ -212,6 +212,12 @@ pub mod audit {
     pub fn account(record: &AccountRecord) -> Value {
         let mut value = serde_json::to_value(&record.account).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut value {
+            // In dollars, as the forms and the config file write it.
+            map.remove("monthly_budget");
+            map.insert(
+                "monthly_budget_usd".into(),
+                json!(record.account.monthly_budget.map(|m| m.as_dollars())),
+            );
             map.insert("base_url".into(), json!(record.base_url));
             map.insert(
                 "azure".into(),

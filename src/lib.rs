@@ -1,4 +1,4 @@
-//! Switchyard: one crate built twice by cargo-leptos, as the server (`ssr`) and as the
+//! Switchyard: one crate built twice (scripts/build), as the server (`ssr`) and as the
 //! browser bundle (`hydrate`). Server-only modules are compiled out of the wasm build.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![recursion_limit = "256"]

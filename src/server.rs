@@ -6,7 +6,7 @@ use crate::api::ApiError;
 use crate::app::{shell, App};
 use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
 use crate::config_file::ConfigFile;
-use crate::proxy::ProviderClients;
+use crate::providers::ProviderClients;
 use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;
@@ -228,9 +228,9 @@ async fn first_admin(
     Ok(Some(token))
 }
 
-/// Site settings (output name, site root, pkg folder) from cargo-leptos's environment, with the
-/// same defaults as `[package.metadata.leptos]`; `.cargo/config.toml` sets the output name for
-/// every build, so tests and a binary started on its own agree with cargo-leptos.
+/// Site settings (output name, site root, pkg folder) from the environment (`LEPTOS_*`, as
+/// cargo-leptos sets them), with the same defaults as `[package.metadata.leptos]`;
+/// `.cargo/config.toml` sets the output name for every build, so all builds agree.
 fn leptos_options(addr: SocketAddr) -> anyhow::Result<LeptosOptions> {
     let mut options = leptos::config::get_configuration(None)
         .map_err(|e| anyhow::anyhow!("site settings: {e}"))?

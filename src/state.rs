@@ -1,7 +1,7 @@
 //! What every handler and server function shares.
 
 use crate::auth::{setup::SetupToken, throttle::LoginThrottle};
-use crate::proxy::ProviderClients;
+use crate::providers::ProviderClients;
 use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;

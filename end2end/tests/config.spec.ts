@@ -10,6 +10,7 @@ async function open(page: Page, url: string): Promise<void> {
 }
 
 async function addAccount(page: Page, name: string, key?: string): Promise<void> {
+  await page.getByRole("button", { name: "Add account" }).click();
   await page.fill("#account-name", name);
   await page.selectOption("#account-kind", "openai");
   await page.fill("#account-base-url", "http://127.0.0.1:9");
@@ -31,6 +32,7 @@ test("configure accounts, a model with two targets, a policy and a key in the br
 
   // A logical model with two ordered targets.
   await open(page, `${server.url}/models`);
+  await page.getByRole("button", { name: "Add logical model" }).click();
   await page.fill("#model-name", "primary-llm");
   const rows = page.getByTestId("target-row");
   await rows.nth(0).locator("select").selectOption("main");
@@ -55,11 +57,12 @@ test("configure accounts, a model with two targets, a policy and a key in the br
   // Edit: reorder the targets.
   await models.locator('tr[data-name="primary-llm"]').getByRole("button", { name: "Edit" }).click();
   await expect(page.locator("#model-name")).toHaveValue("primary-llm");
-  await rows.nth(1).getByRole("button", { name: "↑" }).click();
+  await rows.nth(1).getByRole("button", { name: "Move target 2 up" }).click();
   await page.getByRole("button", { name: "Save model" }).click();
   await expect(models).toContainText("backup/gpt-4o-mini → main/gpt-4o");
 
-  // Create and delete a second model.
+  // Create and delete a second model; deleting asks first.
+  await page.getByRole("button", { name: "Add logical model" }).click();
   await page.fill("#model-name", "scratch");
   await rows.nth(0).locator("select").selectOption("main");
   await rows.nth(0).locator("input").fill("gpt-4o");
@@ -67,30 +70,50 @@ test("configure accounts, a model with two targets, a policy and a key in the br
   await page.getByRole("button", { name: "Save model" }).click();
   await expect(models.locator('tr[data-name="scratch"]')).toBeVisible();
   await models.locator('tr[data-name="scratch"]').getByRole("button", { name: "Delete" }).click();
+  const confirm = page.getByTestId("confirm-dialog");
+  await expect(confirm).toContainText("Delete logical model scratch?");
+  await confirm.getByRole("button", { name: "Delete", exact: true }).click();
   await expect(models.locator('tr[data-name="scratch"]')).toHaveCount(0);
 
   // A policy, then the tester names it.
   await open(page, `${server.url}/policies`);
+  await page.getByRole("button", { name: "Add policy" }).click();
   await page.fill("#policy-name", "extract");
   await page.fill("#policy-priority", "10");
   await page.getByRole("checkbox", { name: "extraction" }).check();
-  await page.fill("#policy-route", "primary-llm");
+  // The route is chosen from the known logical models, not typed.
+  await page.getByTestId("policy-route").getByRole("button", { name: "+ primary-llm" }).click();
   await page.getByRole("button", { name: "Save policy" }).click();
   await expect(page.getByTestId("policies-table")).toContainText("extract");
-  await page.getByLabel("Step type").selectOption("extraction");
-  await page.getByLabel("Requested model", { exact: true }).fill("primary-llm");
+
+  // The model a policy routes to names it when asked to delete.
+  await open(page, `${server.url}/models`);
+  await models.locator('tr[data-name="primary-llm"]').getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByTestId("dependents")).toContainText("policy extract");
+  await expect(page.getByTestId("confirm-dialog").getByRole("button", { name: "Delete", exact: true })).toBeDisabled();
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("confirm-dialog")).toBeHidden();
+
+  await open(page, `${server.url}/policies`);
+  await page.locator("#tester-step").selectOption("extraction");
+  await page.locator("#tester-model").selectOption("primary-llm");
   await page.getByRole("button", { name: "Test", exact: true }).click();
   await expect(page.getByTestId("tester-result")).toContainText("extract");
   await expect(page.getByTestId("tester-result")).toContainText("backup/gpt-4o-mini");
 
   // A gateway key, shown once, then revoked.
   await open(page, `${server.url}/keys`);
+  await page.getByRole("button", { name: "New key" }).click();
   await page.fill("#key-name", "app");
-  await page.fill("#key-models", "primary-llm");
-  await page.getByRole("button", { name: "Create key" }).click();
+  const chooser = page.getByTestId("key-models");
+  await chooser.getByLabel("Allowed logical models", { exact: true }).fill("primary");
+  await chooser.getByRole("button", { name: "+ primary-llm" }).click();
+  await page.getByTestId("key-form").getByRole("button", { name: "Create key" }).click();
   await expect(page.getByTestId("new-key")).toContainText("sk-sy-");
   const keyRow = page.getByTestId("keys-table").locator('tr[data-name="app"]');
+  await expect(keyRow).toContainText("primary-llm");
   await keyRow.getByRole("button", { name: "Revoke" }).click();
+  await page.getByTestId("confirm-dialog").getByRole("button", { name: "Revoke", exact: true }).click();
   await expect(keyRow).toContainText("revoked");
 
   // The audit log shows who did it, and never the key.
@@ -102,10 +125,11 @@ test("configure accounts, a model with two targets, a policy and a key in the br
 test("a viewer sees no edit controls and the server refuses its writes", async ({ page, server }) => {
   await createFirstAdmin(page, server);
   await open(page, `${server.url}/users`);
+  await page.getByRole("button", { name: "Add user" }).click();
   await page.fill("#new-username", "vera");
   await page.fill("#new-password", "viewer-password-1");
   await page.selectOption("#new-role", "viewer");
-  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: "Create user" }).click();
   await expect(page.getByTestId("users-table")).toContainText("vera");
   await signOut(page);
   await signIn(page, server, "vera", "viewer-password-1");

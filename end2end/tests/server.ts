@@ -36,7 +36,8 @@ export class Server {
   readonly dataDir: string;
   port = 0;
 
-  constructor() {
+  /** `env`: extra settings for the server, e.g. `SWITCHYARD_CONFIG`. */
+  constructor(private readonly env: Record<string, string> = {}) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "switchyard-e2e-"));
   }
 
@@ -57,6 +58,7 @@ export class Server {
         SWITCHYARD_SETUP_TOKEN: SETUP_TOKEN,
         LEPTOS_SITE_ROOT: path.join(repoRoot, "target", "site"),
         RUST_LOG: "warn",
+        ...this.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -6,15 +6,16 @@ test("an admin adds a viewer, who is refused the Users page and its server funct
   await expect(page.getByTestId("users-table")).toBeVisible();
 
   // A validation error shows at its field, and the form keeps what was typed.
+  await page.getByRole("button", { name: "Add user" }).click();
   await page.fill("#new-username", "vera");
   await page.fill("#new-password", "short");
   await page.selectOption("#new-role", "viewer");
-  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: "Create user" }).click();
   await expect(page.getByTestId("password-error")).toContainText("at least 10 characters");
   await expect(page.locator("#new-username")).toHaveValue("vera");
 
   await page.fill("#new-password", "viewer-password");
-  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: "Create user" }).click();
   await expect(page.locator('tr[data-username="vera"]')).toContainText("viewer");
 
   await signOut(page);
@@ -35,10 +36,12 @@ test("an admin adds a viewer, who is refused the Users page and its server funct
 test("an admin changes a role and disables an account", async ({ page, server }) => {
   await createFirstAdmin(page, server);
   await page.goto(`${server.url}/users`);
+  await page.waitForLoadState("networkidle");
+  await page.getByRole("button", { name: "Add user" }).click();
   await page.fill("#new-username", "ed");
   await page.fill("#new-password", "editor-password");
   await page.selectOption("#new-role", "viewer");
-  await page.getByRole("button", { name: "Add user" }).click();
+  await page.getByRole("button", { name: "Create user" }).click();
   const row = page.locator('tr[data-username="ed"]');
   await expect(row).toBeVisible();
 

@@ -71,7 +71,12 @@ pub struct ConnectionTest {
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::AccountView;
-    use crate::store::config::AccountRecord;
+    use crate::api::change::{field_error, Erase, Resource};
+    use crate::api::ApiError;
+    use crate::store::config::{self, AccountRecord, StoredConfig};
+    use crate::store::StoreError;
+    use sqlx::AnyConnection;
+    use std::future::Future;
 
     pub fn view(record: &AccountRecord) -> AccountView {
         let a = &record.account;
@@ -90,17 +95,71 @@ mod ssr {
             api_key_last4: record.api_key_last4.clone(),
         }
     }
+
+    impl Resource for AccountRecord {
+        const WHAT: &'static str = "provider account";
+        const AUDIT_KIND: &'static str = "account";
+
+        fn name(&self) -> String {
+            self.account.name.clone()
+        }
+        fn all(stored: &StoredConfig) -> &Vec<Self> {
+            &stored.accounts
+        }
+        fn all_mut(stored: &mut StoredConfig) -> &mut Vec<Self> {
+            &mut stored.accounts
+        }
+        fn validate(&self, _: &StoredConfig) -> Result<(), ApiError> {
+            self.account.validate().map_err(|e| {
+                // The form edits dollars; the domain checks micro-dollars under another name.
+                match field_error(e) {
+                    ApiError::Invalid { field, message } if field == "monthly_budget" => {
+                        ApiError::invalid("monthly_budget_usd", message)
+                    }
+                    other => other,
+                }
+            })?;
+            if let Some(url) = &self.base_url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ApiError::invalid(
+                        "base_url",
+                        "must be an http(s) URL, or empty for the default",
+                    ));
+                }
+            }
+            if let Some(azure) = &self.azure {
+                azure.validate().map_err(field_error)?;
+            }
+            Ok(())
+        }
+        fn audit(&self) -> serde_json::Value {
+            crate::configuration::audit::account(self)
+        }
+        fn write<'a>(
+            &'a self,
+            tx: &'a mut AnyConnection,
+            _: &'a StoredConfig,
+            now: i64,
+        ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+            config::save_account(tx, self, now)
+        }
+    }
+
+    impl Erase for AccountRecord {
+        fn erase<'a>(
+            &'a self,
+            tx: &'a mut AnyConnection,
+        ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+            config::delete_account(tx, &self.id)
+        }
+    }
 }
 
 #[server(endpoint = "list_accounts", input = Json)]
 pub async fn list_accounts() -> Result<Vec<AccountView>, ApiError> {
     use crate::domain::Role;
     super::ssr::require(Role::Viewer).await?;
-    let state = super::ssr::state()?;
-    let mut conn = state.db.pool.acquire().await.map_err(ApiError::internal)?;
-    let stored = crate::store::config::load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+    let stored = super::ssr::stored_config().await?;
     Ok(stored.accounts.iter().map(ssr::view).collect())
 }
 
@@ -111,7 +170,7 @@ pub async fn save_account(
     original_name: Option<String>,
     account: AccountForm,
 ) -> Result<AccountView, ApiError> {
-    use crate::configuration::audit;
+    use super::change::{save, Slot};
     use crate::domain::{Money, ProviderAccount, Role};
     use crate::providers::Secret;
     use crate::store::cipher::last4;
@@ -136,129 +195,53 @@ pub async fn save_account(
         tpm_limit: account.tpm_limit,
         monthly_budget: account.monthly_budget_usd.map(Money::from_dollars),
         soft_budget: account.soft_budget,
-        alert_thresholds: account.alert_thresholds.clone(),
+        alert_thresholds: account.alert_thresholds,
     };
-    domain.validate().map_err(|e| {
-        // The form edits dollars; the domain checks micro-dollars under another name.
-        match super::change::field_error(e) {
-            ApiError::Invalid { field, message } if field == "monthly_budget" => {
-                ApiError::invalid("monthly_budget_usd", message)
-            }
-            other => other,
-        }
-    })?;
     let base_url = account
         .base_url
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(|u| u.trim_end_matches('/').to_string());
-    if let Some(url) = &base_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ApiError::invalid(
-                "base_url",
-                "must be an http(s) URL, or empty for the default",
-            ));
-        }
-    }
-    let azure = match domain.kind {
-        ProviderKind::Azure => {
-            let azure = account.azure.clone().unwrap_or_default();
-            azure.validate().map_err(super::change::field_error)?;
-            Some(azure)
-        }
-        _ => None,
+    let azure = (domain.kind == ProviderKind::Azure).then(|| account.azure.unwrap_or_default());
+    let slot = Slot::from_original(original_name.as_deref());
+    let update_action = if new_key.is_some() {
+        "set-credential"
+    } else {
+        "update"
     };
-    let mut change = super::change::begin().await?;
-    let stored = &mut change.stored;
-    let existing = super::change::save_slot(
-        &stored.accounts,
-        |r| r.account.name.as_str(),
-        original_name.as_deref(),
-        &domain.name,
-        "provider account",
-    )?;
-    let before = existing.map(|i| audit::account(&stored.accounts[i]));
-    let (id, mut sealed, mut key_last4) = match existing {
-        Some(i) => {
-            let r = &stored.accounts[i];
-            (
-                r.id.clone(),
-                r.api_key_encrypted.clone(),
-                r.api_key_last4.clone(),
-            )
-        }
-        None => (crate::store::new_id(), None, None),
-    };
-    if let Some(key) = &new_key {
-        sealed = Some(
-            change
+    let saved = save(&user.username, slot, update_action, |change, existing| {
+        let existing: Option<&AccountRecord> = existing;
+        let mut record = AccountRecord {
+            id: existing.map_or_else(crate::store::new_id, |r| r.id.clone()),
+            account: domain,
+            base_url,
+            azure,
+            api_key_encrypted: existing.and_then(|r| r.api_key_encrypted.clone()),
+            api_key_last4: existing.and_then(|r| r.api_key_last4.clone()),
+        };
+        if let Some(key) = &new_key {
+            let sealed = change
                 .state
                 .cipher
                 .encrypt(key)
-                .map_err(ApiError::internal)?,
-        );
-        key_last4 = Some(last4(key.expose()));
-    }
-    let record = AccountRecord {
-        id,
-        account: domain,
-        base_url,
-        azure,
-        api_key_encrypted: sealed,
-        api_key_last4: key_last4,
-    };
-    let view = ssr::view(&record);
-    let after = audit::account(&record);
-    crate::store::config::save_account(&mut change.tx, &record, change.now)
-        .await
-        .map_err(ApiError::internal)?;
-    let action = match (existing.is_some(), new_key.is_some()) {
-        (false, _) => "create",
-        (true, true) => "set-credential",
-        (true, false) => "update",
-    };
-    super::change::put(&mut change.stored.accounts, existing, record);
-    change.check()?;
-    let entry = audit::entry(
-        &user.username,
-        action,
-        "account",
-        &view.name,
-        before,
-        Some(after),
-    );
-    change.commit(entry).await?;
-    Ok(view)
+                .map_err(ApiError::internal)?;
+            record.api_key_encrypted = Some(sealed);
+            record.api_key_last4 = Some(last4(key.expose()));
+        }
+        Ok(record)
+    })
+    .await?;
+    Ok(ssr::view(&saved))
 }
 
 /// Deletes an account and its credentials; refused while a logical model targets it.
 #[server(endpoint = "delete_account", input = Json)]
 pub async fn delete_account(name: String) -> Result<(), ApiError> {
-    use crate::configuration::audit;
     use crate::domain::Role;
+    use crate::store::config::AccountRecord;
     let user = super::ssr::require(Role::Admin).await?;
-    let mut change = super::change::begin().await?;
-    let i = super::change::find_named(
-        &change.stored.accounts,
-        |r| r.account.name.as_str(),
-        &name,
-        "provider account",
-    )?;
-    let removed = change.stored.accounts.remove(i);
-    change.check()?;
-    crate::store::config::delete_account(&mut change.tx, &removed.id)
-        .await
-        .map_err(ApiError::internal)?;
-    let entry = audit::entry(
-        &user.username,
-        "delete",
-        "account",
-        &name,
-        Some(audit::account(&removed)),
-        None,
-    );
-    change.commit(entry).await
+    super::change::delete::<AccountRecord>(&user.username, &name).await
 }
 
 /// Calls the provider's cheapest endpoint (listing models) with the stored credentials.

@@ -27,15 +27,62 @@ pub struct CreatedKey {
 }
 
 #[cfg(feature = "ssr")]
-fn view(record: &crate::store::config::KeyRecord) -> KeyView {
-    KeyView {
-        name: record.name.clone(),
-        last4: record.last4.clone(),
-        models: record.allowed_models.clone(),
-        expires_at: record.expires_at,
-        revoked: record.revoked,
-        last_used_at: record.last_used_at,
-        created_at: record.created_at,
+mod ssr {
+    use super::KeyView;
+    use crate::api::change::{check_refs, field_error, Resource};
+    use crate::api::ApiError;
+    use crate::store::config::{self, KeyRecord, StoredConfig};
+    use crate::store::StoreError;
+    use sqlx::AnyConnection;
+    use std::future::Future;
+
+    pub fn view(record: &KeyRecord) -> KeyView {
+        KeyView {
+            name: record.name.clone(),
+            last4: record.last4.clone(),
+            models: record.allowed_models.clone(),
+            expires_at: record.expires_at,
+            revoked: record.revoked,
+            last_used_at: record.last_used_at,
+            created_at: record.created_at,
+        }
+    }
+
+    impl Resource for KeyRecord {
+        const WHAT: &'static str = "key";
+        const AUDIT_KIND: &'static str = "key";
+
+        fn name(&self) -> String {
+            self.name.clone()
+        }
+        fn all(stored: &StoredConfig) -> &Vec<Self> {
+            &stored.keys
+        }
+        fn all_mut(stored: &mut StoredConfig) -> &mut Vec<Self> {
+            &mut stored.keys
+        }
+        fn validate(&self, stored: &StoredConfig) -> Result<(), ApiError> {
+            crate::domain::check_name("name", &self.name).map_err(field_error)?;
+            let models: Vec<&str> = stored
+                .models
+                .iter()
+                .map(|m| m.model.name.as_str())
+                .collect();
+            check_refs(&self.allowed_models, &models, "logical model", |_| {
+                "models".to_string()
+            })
+        }
+        fn audit(&self) -> serde_json::Value {
+            crate::configuration::audit::key(self)
+        }
+        fn write<'a>(
+            &'a self,
+            tx: &'a mut AnyConnection,
+            _: &'a StoredConfig,
+            _: i64,
+        ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+            config::save_key(tx, self)
+        }
     }
 }
 
@@ -43,12 +90,8 @@ fn view(record: &crate::store::config::KeyRecord) -> KeyView {
 pub async fn list_keys() -> Result<Vec<KeyView>, ApiError> {
     use crate::domain::Role;
     super::ssr::require(Role::Viewer).await?;
-    let state = super::ssr::state()?;
-    let mut conn = state.db.pool.acquire().await.map_err(ApiError::internal)?;
-    let stored = crate::store::config::load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(stored.keys.iter().map(view).collect())
+    let stored = super::ssr::stored_config().await?;
+    Ok(stored.keys.iter().map(ssr::view).collect())
 }
 
 /// `expires_at` is Unix milliseconds; `None` never expires.
@@ -58,88 +101,53 @@ pub async fn create_key(
     models: Vec<String>,
     expires_at: Option<i64>,
 ) -> Result<CreatedKey, ApiError> {
-    use crate::configuration::{audit, generate_gateway_key, key_hash_hex};
+    use super::change::{save, Slot};
+    use crate::configuration::{generate_gateway_key, key_hash_hex};
     use crate::domain::Role;
     use crate::store::cipher::last4;
     use crate::store::config::KeyRecord;
     let user = super::ssr::require(Role::Admin).await?;
-    let name = name.trim().to_string();
-    crate::domain::check_name("name", &name).map_err(super::change::field_error)?;
-    let mut change = super::change::begin().await?;
-    if change.stored.keys.iter().any(|k| k.name == name) {
-        return Err(ApiError::invalid(
-            "name",
-            "A key with this name already exists.",
-        ));
-    }
-    for model in &models {
-        if !change.stored.models.iter().any(|m| &m.model.name == model) {
-            return Err(ApiError::invalid(
-                "models",
-                format!("There is no logical model named `{model}`."),
-            ));
-        }
-    }
-    if expires_at.is_some_and(|at| at <= change.now) {
-        return Err(ApiError::invalid("expires_at", "must be in the future"));
-    }
     let key = generate_gateway_key();
-    let record = KeyRecord {
-        id: crate::store::new_id(),
-        name: name.clone(),
-        key_hash: key_hash_hex(key.expose()),
-        last4: last4(key.expose()),
-        allowed_models: models,
-        expires_at,
-        revoked: false,
-        last_used_at: None,
-        created_at: change.now,
-    };
-    crate::store::config::save_key(&mut change.tx, &record)
-        .await
-        .map_err(ApiError::internal)?;
-    let entry = audit::entry(
-        &user.username,
-        "create",
-        "key",
-        &name,
-        None,
-        Some(audit::key(&record)),
-    );
-    let view = view(&record);
-    change.commit(entry).await?;
+    let saved = save(&user.username, Slot::New, "update", |change, _| {
+        if expires_at.is_some_and(|at| at <= change.now) {
+            return Err(ApiError::invalid("expires_at", "must be in the future"));
+        }
+        Ok(KeyRecord {
+            id: crate::store::new_id(),
+            name: name.trim().to_string(),
+            key_hash: key_hash_hex(key.expose()),
+            last4: last4(key.expose()),
+            allowed_models: models,
+            expires_at,
+            revoked: false,
+            last_used_at: None,
+            created_at: change.now,
+        })
+    })
+    .await?;
     Ok(CreatedKey {
         key: key.expose().to_string(),
-        view,
+        view: ssr::view(&saved),
     })
 }
 
 /// Revoked keys stop working at once (the snapshot is swapped) and cannot be restored.
 #[server(endpoint = "revoke_key", input = Json)]
 pub async fn revoke_key(name: String) -> Result<(), ApiError> {
-    use crate::configuration::audit;
+    use super::change::{save, Slot};
     use crate::domain::Role;
+    use crate::store::config::KeyRecord;
     let user = super::ssr::require(Role::Admin).await?;
-    let mut change = super::change::begin().await?;
-    let record = change
-        .stored
-        .keys
-        .iter_mut()
-        .find(|k| k.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("No key named `{name}`.")))?;
-    let before = audit::key(record);
-    record.revoked = true;
-    let after = audit::key(record);
-    crate::store::config::save_key(&mut change.tx, record)
-        .await
-        .map_err(ApiError::internal)?;
-    let entry = audit::entry(
+    save(
         &user.username,
+        Slot::Existing(&name),
         "revoke",
-        "key",
-        &name,
-        Some(before),
-        Some(after),
-    );
-    change.commit(entry).await
+        |_, existing| {
+            let mut record: KeyRecord = existing.cloned().ok_or(ApiError::Internal)?;
+            record.revoked = true;
+            Ok(record)
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -33,6 +33,15 @@ pub mod ssr {
             .ok_or_else(|| ApiError::internal("app state missing from context"))
     }
 
+    /// The whole stored configuration, for the list functions (after their role check).
+    pub async fn stored_config() -> Result<crate::store::config::StoredConfig, ApiError> {
+        let state = state()?;
+        let mut conn = state.db.pool.acquire().await.map_err(ApiError::internal)?;
+        crate::store::config::load(&mut conn)
+            .await
+            .map_err(ApiError::internal)
+    }
+
     pub async fn session() -> Result<Session, ApiError> {
         leptos_axum::extract::<Session>()
             .await

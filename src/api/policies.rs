@@ -28,17 +28,80 @@ pub struct PolicyMatch {
     pub skipped: Vec<String>,
 }
 
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::api::change::{check_refs, field_error, Erase, Resource};
+    use crate::api::ApiError;
+    use crate::store::config::{self, PolicyRecord, StoredConfig};
+    use crate::store::StoreError;
+    use sqlx::AnyConnection;
+    use std::future::Future;
+
+    impl Resource for PolicyRecord {
+        const WHAT: &'static str = "policy";
+        const AUDIT_KIND: &'static str = "policy";
+
+        fn name(&self) -> String {
+            self.policy.name.clone()
+        }
+        fn all(stored: &StoredConfig) -> &Vec<Self> {
+            &stored.policies
+        }
+        fn all_mut(stored: &mut StoredConfig) -> &mut Vec<Self> {
+            &mut stored.policies
+        }
+        fn validate(&self, stored: &StoredConfig) -> Result<(), ApiError> {
+            self.policy.validate().map_err(field_error)?;
+            let models: Vec<&str> = stored
+                .models
+                .iter()
+                .map(|m| m.model.name.as_str())
+                .collect();
+            check_refs(&self.policy.route, &models, "logical model", |i| {
+                format!("route[{i}]")
+            })?;
+            for (a, arm) in self.policy.split.iter().enumerate() {
+                check_refs(&arm.route, &models, "logical model", |i| {
+                    format!("split[{a}].route[{i}]")
+                })?;
+            }
+            check_refs(
+                &self.policy.criteria.logical_models,
+                &models,
+                "logical model",
+                |i| format!("match.logical_models[{i}]"),
+            )
+        }
+        fn audit(&self) -> serde_json::Value {
+            crate::configuration::audit::of(&self.policy)
+        }
+        fn write<'a>(
+            &'a self,
+            tx: &'a mut AnyConnection,
+            _: &'a StoredConfig,
+            now: i64,
+        ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+            config::save_policy(tx, self, now)
+        }
+    }
+
+    impl Erase for PolicyRecord {
+        fn erase<'a>(
+            &'a self,
+            tx: &'a mut AnyConnection,
+        ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a {
+            config::delete_policy(tx, &self.id)
+        }
+    }
+}
+
 /// Every policy in evaluation order: enabled ones by priority (highest first, ties by name),
 /// then the disabled ones.
 #[server(endpoint = "list_policies", input = Json)]
 pub async fn list_policies() -> Result<Vec<Policy>, ApiError> {
     use crate::domain::Role;
     super::ssr::require(Role::Viewer).await?;
-    let state = super::ssr::state()?;
-    let mut conn = state.db.pool.acquire().await.map_err(ApiError::internal)?;
-    let stored = crate::store::config::load(&mut conn)
-        .await
-        .map_err(ApiError::internal)?;
+    let stored = super::ssr::stored_config().await?;
     let mut policies: Vec<Policy> = stored.policies.into_iter().map(|r| r.policy).collect();
     policies.sort_by(|a, b| {
         b.enabled
@@ -49,108 +112,33 @@ pub async fn list_policies() -> Result<Vec<Policy>, ApiError> {
     Ok(policies)
 }
 
+/// Creates (`original_name` empty) or updates the policy `original_name`, which may be renamed.
 #[server(endpoint = "save_policy", input = Json)]
 pub async fn save_policy(
     original_name: Option<String>,
     policy: Policy,
 ) -> Result<Policy, ApiError> {
-    use crate::configuration::audit;
+    use super::change::{save, Slot};
     use crate::domain::Role;
     use crate::store::config::PolicyRecord;
     let user = super::ssr::require(Role::Editor).await?;
-    policy.validate().map_err(super::change::field_error)?;
-    let mut change = super::change::begin().await?;
-    let stored = &mut change.stored;
-    let existing = super::change::save_slot(
-        &stored.policies,
-        |r| r.policy.name.as_str(),
-        original_name.as_deref(),
-        &policy.name,
-        "policy",
-    )?;
-    let known = |m: &String| stored.models.iter().any(|r| &r.model.name == m);
-    let routes = std::iter::once(("route".to_string(), &policy.route)).chain(
-        policy
-            .split
-            .iter()
-            .enumerate()
-            .map(|(a, arm)| (format!("split[{a}].route"), &arm.route)),
-    );
-    for (field, route) in routes {
-        for (i, model) in route.iter().enumerate() {
-            if !known(model) {
-                return Err(ApiError::invalid(
-                    &format!("{field}[{i}]"),
-                    format!("There is no logical model named `{model}`."),
-                ));
-            }
-        }
-    }
-    for (i, model) in policy.criteria.logical_models.iter().enumerate() {
-        if !known(model) {
-            return Err(ApiError::invalid(
-                &format!("match.logical_models[{i}]"),
-                format!("There is no logical model named `{model}`."),
-            ));
-        }
-    }
-    let before = existing.map(|i| audit::of(&stored.policies[i].policy));
-    let record = PolicyRecord {
-        id: existing.map_or_else(crate::store::new_id, |i| stored.policies[i].id.clone()),
-        policy: policy.clone(),
-    };
-    let action = if existing.is_some() {
-        "update"
-    } else {
-        "create"
-    };
-    crate::store::config::save_policy(&mut change.tx, &record, change.now)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Duplicate(_) => {
-                ApiError::invalid("name", "A policy with this name already exists.")
-            }
-            other => ApiError::internal(other),
-        })?;
-    super::change::put(&mut change.stored.policies, existing, record);
-    change.check()?;
-    let entry = audit::entry(
-        &user.username,
-        action,
-        "policy",
-        &policy.name,
-        before,
-        Some(audit::of(&policy)),
-    );
-    change.commit(entry).await?;
-    Ok(policy)
+    let slot = Slot::from_original(original_name.as_deref());
+    let saved = save(&user.username, slot, "update", |_, existing| {
+        Ok(PolicyRecord {
+            id: existing.map_or_else(crate::store::new_id, |r: &PolicyRecord| r.id.clone()),
+            policy,
+        })
+    })
+    .await?;
+    Ok(saved.policy)
 }
 
 #[server(endpoint = "delete_policy", input = Json)]
 pub async fn delete_policy(name: String) -> Result<(), ApiError> {
-    use crate::configuration::audit;
     use crate::domain::Role;
+    use crate::store::config::PolicyRecord;
     let user = super::ssr::require(Role::Editor).await?;
-    let mut change = super::change::begin().await?;
-    let i = super::change::find_named(
-        &change.stored.policies,
-        |r| r.policy.name.as_str(),
-        &name,
-        "policy",
-    )?;
-    let removed = change.stored.policies.remove(i);
-    crate::store::config::delete_policy(&mut change.tx, &removed.id)
-        .await
-        .map_err(ApiError::internal)?;
-    let entry = audit::entry(
-        &user.username,
-        "delete",
-        "policy",
-        &name,
-        Some(audit::of(&removed.policy)),
-        None,
-    );
-    change.commit(entry).await
+    super::change::delete::<PolicyRecord>(&user.username, &name).await
 }
 
 /// Which policy a request with this step type, purpose and model would match, and the targets

@@ -1,7 +1,9 @@
 //! What one call to a provider needs besides the request: where, with which key, which model, and
 //! how long to wait.
 
+use dashmap::DashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A credential. Its `Debug` never shows the value, so it cannot leak through `{:?}` in logs or
@@ -99,6 +101,24 @@ pub fn http_client(timeouts: &Timeouts) -> Result<reqwest::Client, reqwest::Erro
     reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .build()
+}
+
+/// HTTP clients for provider calls, one per connect timeout (reqwest sets it per client), so
+/// connections are pooled across requests and accounts.
+#[derive(Clone, Default)]
+pub struct ProviderClients(Arc<DashMap<Duration, reqwest::Client>>);
+
+impl ProviderClients {
+    /// The shared client for calls with these timeouts.
+    pub fn for_timeouts(&self, timeouts: &Timeouts) -> Result<reqwest::Client, reqwest::Error> {
+        let connect = timeouts.connect;
+        if let Some(client) = self.0.get(&connect) {
+            return Ok(client.clone());
+        }
+        let client = http_client(timeouts)?;
+        self.0.insert(connect, client.clone());
+        Ok(client)
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::pin::Pin;
 
 use futures_util::Stream;
 
-pub use context::{http_client, AzureExtras, CallContext, Secret, Timeouts};
+pub use context::{http_client, AzureExtras, CallContext, ProviderClients, Secret, Timeouts};
 pub use error::{ProviderError, TimeoutPhase};
 pub use http::peek_first;
 pub use types::{ChatChunk, ChatRequest, ChatResponse};

@@ -3,9 +3,9 @@
 //! settled in live state (rate window, circuit, health) and every request goes to the ledger.
 
 use super::error::ProxyError;
-use super::ProviderClients;
 use crate::domain::{Money, Target};
 use crate::providers::types::Usage;
+use crate::providers::ProviderClients;
 use crate::providers::{
     adapter_for, peek_first, AzureExtras, CallContext, ChatRequest, ChunkStream, ProviderError,
 };
@@ -447,7 +447,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 error: None,
                 event,
             };
-            let result = match runtime.clients.for_connection(connection) {
+            let result = match runtime.clients.for_timeouts(&connection.timeouts) {
                 Ok(client) => {
                     let ctx = call_context(client, connection, &target.model);
                     call(connection, &ctx, &prepared.request).await

@@ -16,8 +16,6 @@ mod request;
 
 use error::ProxyError;
 
-use crate::providers::{http_client, Timeouts};
-use crate::snapshot::AccountConnection;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -25,11 +23,9 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
-use dashmap::DashMap;
 use execute::{Prepared, Runtime};
 use serde_json::json;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,29 +37,6 @@ pub fn routes() -> Router<AppState> {
 
 async fn unknown_path(uri: Uri) -> Response {
     ProxyError::UnknownPath(uri.path().to_string()).into_response()
-}
-
-/// HTTP clients for provider calls, one per connect timeout (reqwest sets it per client), so
-/// connections are pooled across requests and accounts.
-#[derive(Clone, Default)]
-pub struct ProviderClients(Arc<DashMap<Duration, reqwest::Client>>);
-
-impl ProviderClients {
-    fn for_connection(
-        &self,
-        connection: &AccountConnection,
-    ) -> Result<reqwest::Client, reqwest::Error> {
-        let connect = connection.timeouts.connect;
-        if let Some(client) = self.0.get(&connect) {
-            return Ok(client.clone());
-        }
-        let client = http_client(&Timeouts {
-            connect,
-            ..connection.timeouts
-        })?;
-        self.0.insert(connect, client.clone());
-        Ok(client)
-    }
 }
 
 async fn chat_completions(

@@ -3,7 +3,7 @@
 //! account that stopped answering goes to the end of the plan before real traffic finds out.
 
 use super::execute::{call_context, now_ms};
-use super::ProviderClients;
+use crate::providers::ProviderClients;
 use crate::providers::{adapter_for, ProviderError};
 use crate::routing::{LiveState, ProbeResult};
 use crate::snapshot::{AccountConnection, SharedConfig};
@@ -45,7 +45,7 @@ pub fn spawn(
 
 async fn probe(clients: &ProviderClients, connection: &AccountConnection) -> ProbeResult {
     let started = Instant::now();
-    let result = match clients.for_connection(connection) {
+    let result = match clients.for_timeouts(&connection.timeouts) {
         // Listing models needs no model; Azure's deployment is irrelevant to it.
         Ok(client) => {
             let ctx = call_context(client, connection, "");

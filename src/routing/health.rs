@@ -10,6 +10,10 @@ pub const LATENCY_EWMA_ALPHA: f64 = 0.2;
 pub const ERROR_WINDOW_MINUTES: u64 = 5;
 /// Fewer requests than this say too little to judge an error rate.
 pub const MIN_REQUESTS_FOR_ERROR_RATE: u32 = 5;
+/// Below that sample, this many recent calls that all failed still mark the account
+/// unhealthy (fewer, all failed, mark it degraded): an account failing every call must never
+/// read healthy for want of traffic.
+pub const ALL_FAILED_UNHEALTHY: u32 = 3;
 pub const DEGRADED_ERROR_RATE: f64 = 0.10;
 pub const UNHEALTHY_ERROR_RATE: f64 = 0.50;
 /// Average latency at or above this marks the account degraded.
@@ -125,6 +129,19 @@ impl HealthTracker {
                 reason: errors_reason(),
             };
         }
+        if error_rate.is_none() && failures > 0 && failures == requests {
+            let level = if failures >= ALL_FAILED_UNHEALTHY {
+                HealthLevel::Unhealthy
+            } else {
+                HealthLevel::Degraded
+            };
+            return Health {
+                level,
+                reason: format!(
+                    "all {requests} requests in the last {ERROR_WINDOW_MINUTES} minutes failed"
+                ),
+            };
+        }
         if let Some(avg) = self
             .latency_ewma_ms
             .filter(|avg| *avg >= DEGRADED_LATENCY_MS)
@@ -225,12 +242,28 @@ mod tests {
                 "3 of 6 requests",
             ),
             (
-                "too few requests to judge",
-                vec![(false, 300); 4],
+                "too few requests to judge a rate",
+                [vec![(true, 300); 3], vec![(false, 300)]].concat(),
                 None,
                 T0,
                 HealthLevel::Healthy,
-                "4 of 4",
+                "1 of 4",
+            ),
+            (
+                "every call failing is unhealthy whatever the sample",
+                vec![(false, 300); 3],
+                None,
+                T0,
+                HealthLevel::Unhealthy,
+                "all 3 requests in the last 5 minutes failed",
+            ),
+            (
+                "one or two calls, all failed, are degraded",
+                vec![(false, 300); 2],
+                None,
+                T0,
+                HealthLevel::Degraded,
+                "all 2 requests",
             ),
             (
                 "errors age out after five minutes",

@@ -2,30 +2,17 @@
 //! entries in sharded maps (no global lock; a shard is held only for a few arithmetic steps,
 //! never across an await or a provider call), and per-policy counters as atomics.
 
+use super::account::AccountLive;
 use super::budget::{month_of, MonthlySpend};
 use super::circuit::{Admission, CircuitBreaker, CircuitState};
-use super::health::{Health, HealthTracker, ProbeResult};
+use super::health::{Health, ProbeResult};
 use super::plan::{Candidate, LiveView, Plan, Skip, SkipReason};
-use super::rate::{RateLimits, RateUsage, RateWindow, Reservation};
+use super::rate::{RateLimits, RateUsage, Reservation};
 use super::RoutingSnapshot;
 use crate::domain::{CircuitBreakerSettings, Money, ProviderAccount, Target};
 use dashmap::DashMap;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Everything the router tracks about one provider account.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AccountLive {
-    pub rate: RateWindow,
-    pub spend: MonthlySpend,
-    pub health: HealthTracker,
-    /// Provider calls since start-up, for `/metrics` (Prometheus wants ever-growing counters).
-    pub calls: u64,
-    /// Of those, the ones that counted against the account (connect errors, timeouts, 429, 5xx).
-    pub failures: u64,
-    /// Calls made and not finished yet (`least_busy` orders by it).
-    pub in_flight: u32,
-}
 
 /// Counters per policy, for the dashboard. `successes` and `errors` count attempts;
 /// `fallbacks` counts attempts on any candidate but the plan's first; `retries` counts

@@ -3,6 +3,7 @@
 //! I/O and no clock reads: the caller passes the time in, as Unix milliseconds (wall-clock, so
 //! circuit and window times mean the same on every instance and can be shown on the dashboard).
 
+mod account;
 mod budget;
 mod circuit;
 mod health;
@@ -16,16 +17,15 @@ mod snapshot;
 mod strategy;
 mod tokens;
 
+pub use account::AccountLive;
 pub use budget::{budget_exhausted, month_of, MonthlySpend};
 pub use circuit::{Admission, CircuitBreaker, CircuitState};
 pub use health::{
-    Health, HealthLevel, HealthTracker, ProbeResult, DEGRADED_ERROR_RATE, DEGRADED_LATENCY_MS,
-    ERROR_WINDOW_MINUTES, LATENCY_EWMA_ALPHA, MIN_REQUESTS_FOR_ERROR_RATE, PROBE_FRESH_MS,
-    UNHEALTHY_ERROR_RATE,
+    Health, HealthLevel, HealthTracker, ProbeResult, ALL_FAILED_UNHEALTHY, DEGRADED_ERROR_RATE,
+    DEGRADED_LATENCY_MS, ERROR_WINDOW_MINUTES, LATENCY_EWMA_ALPHA, MIN_REQUESTS_FOR_ERROR_RATE,
+    PROBE_FRESH_MS, UNHEALTHY_ERROR_RATE,
 };
-pub use live::{
-    AccountLive, AccountView, Attempt, AttemptOutcome, CircuitView, LiveState, PolicyStatsSnapshot,
-};
+pub use live::{AccountView, Attempt, AttemptOutcome, CircuitView, LiveState, PolicyStatsSnapshot};
 pub use plan::{plan, Candidate, Exhausted, LiveView, Plan, Skip, SkipReason};
 pub use policy_match::{criteria_match, select_route, Route};
 pub use rate::{RateDenial, RateLimits, RateUsage, RateWindow, Reservation, WINDOW_SECONDS};

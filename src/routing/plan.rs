@@ -1,10 +1,10 @@
 //! The candidate plan: the route's logical models expanded to targets, each either kept as a
 //! candidate or skipped with a reason the response headers and the request log show.
 
+use super::account::AccountLive;
 use super::budget::{budget_exhausted, month_of};
 use super::circuit::{Admission, CircuitBreaker};
 use super::health::{Health, HealthLevel};
-use super::live::AccountLive;
 use super::policy_match::select_route;
 use super::rate::{RateDenial, RateLimits, RateUsage};
 use super::strategy::{self, Rank, Standing};

@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 
+#[derive(Clone)]
 pub struct AccountRecord {
     pub id: String,
     pub account: ProviderAccount,
@@ -27,16 +28,19 @@ pub struct AccountRecord {
     pub api_key_last4: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct ModelRecord {
     pub id: String,
     pub model: LogicalModel,
 }
 
+#[derive(Clone)]
 pub struct PolicyRecord {
     pub id: String,
     pub policy: Policy,
 }
 
+#[derive(Clone)]
 pub struct KeyRecord {
     pub id: String,
     pub name: String,
@@ -496,29 +500,89 @@ pub async fn insert_audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Resul
     Ok(())
 }
 
-/// The newest entries first.
-pub async fn list_audit(pool: &AnyPool, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-    sqlx::query(
+/// Which audit entries to list; every field left `None` matches all.
+#[derive(Debug, Default)]
+pub struct AuditFilter<'a> {
+    pub actor: Option<&'a str>,
+    pub entity_kind: Option<&'a str>,
+    /// Unix ms: only entries at or after it.
+    pub since: Option<i64>,
+    /// Keyset paging: only entries older than this `(at, id)`, the last one of the page before.
+    pub before: Option<(i64, &'a str)>,
+}
+
+/// The newest entries first (ties by id, so paging is stable), at most `limit`.
+pub async fn list_audit(
+    pool: &AnyPool,
+    filter: &AuditFilter<'_>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut sql = String::from(
         "SELECT id, at, actor, action, entity_kind, entity_name, before_json, after_json \
-         FROM audit_log ORDER BY at DESC, id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(AuditEntry {
-            id: row.try_get("id")?,
-            at: row.try_get("at")?,
-            actor: row.try_get("actor")?,
-            action: row.try_get("action")?,
-            entity_kind: row.try_get("entity_kind")?,
-            entity_name: row.try_get("entity_name")?,
-            before: row.try_get("before_json")?,
-            after: row.try_get("after_json")?,
+         FROM audit_log WHERE 1 = 1",
+    );
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.actor.is_some() {
+        sql += &format!(" AND actor = {}", param());
+    }
+    if filter.entity_kind.is_some() {
+        sql += &format!(" AND entity_kind = {}", param());
+    }
+    if filter.since.is_some() {
+        sql += &format!(" AND at >= {}", param());
+    }
+    if filter.before.is_some() {
+        let (at, id) = (param(), param());
+        sql += &format!(" AND (at < {at} OR (at = {at} AND id < {id}))");
+    }
+    sql += &format!(" ORDER BY at DESC, id DESC LIMIT {}", param());
+    let mut query = sqlx::query(&sql);
+    if let Some(actor) = filter.actor {
+        query = query.bind(actor);
+    }
+    if let Some(kind) = filter.entity_kind {
+        query = query.bind(kind);
+    }
+    if let Some(since) = filter.since {
+        query = query.bind(since);
+    }
+    if let Some((at, id)) = filter.before {
+        query = query.bind(at).bind(id);
+    }
+    query
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AuditEntry {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                entity_kind: row.try_get("entity_kind")?,
+                entity_name: row.try_get("entity_name")?,
+                before: row.try_get("before_json")?,
+                after: row.try_get("after_json")?,
+            })
         })
-    })
-    .collect()
+        .collect()
+}
+
+/// Everyone who has changed something, for the audit log's filter.
+pub async fn audit_actors(pool: &AnyPool) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query("SELECT DISTINCT actor FROM audit_log ORDER BY actor")
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get("actor"))
+            .collect::<Result<_, _>>()?,
+    )
 }
 
 /// Called by the proxy when a gateway key authenticates a request (off the hot path).

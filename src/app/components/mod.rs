@@ -1,4 +1,15 @@
-//! Small pieces the pages share.
+//! Small pieces the pages share: the editor skeleton, value formatting, and form helpers.
+
+mod editor;
+mod format;
+
+pub use editor::{
+    checkbox_group, loaded, text_input, AddButton, Chooser, Confirm, ConfirmDialog, Editor,
+    EditorDialog, Loading, PageHeader, Problem, RowActions,
+};
+pub use format::{
+    compact, defaults_text, dollars, grouped, money, unit_price, used_of, HealthBadge, Time,
+};
 
 use crate::api::ApiError;
 use leptos::prelude::*;
@@ -35,7 +46,7 @@ where
 pub fn PlannedPage(title: &'static str, children: Children) -> impl IntoView {
     view! {
         <section class="page">
-            <h1>{title}</h1>
+            <PageHeader title/>
             <div class="card empty-state">{children()}</div>
         </section>
     }
@@ -63,57 +74,11 @@ pub fn use_can(needed: crate::domain::Role) -> Signal<bool> {
     })
 }
 
-/// A labelled one-line text input bound to `signal`, with its field error (`error`) below;
-/// `name` is the field's key in error answers, shown as `data-field` for tests.
-pub fn text_field(
-    id: &'static str,
-    label: &'static str,
-    name: &'static str,
-    signal: RwSignal<String>,
-    error: impl Fn() -> Option<String> + Send + Sync + 'static,
-) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <input id=id type="text" prop:value=move || signal.get()
-                on:input=move |ev| signal.set(event_target_value(&ev))/>
-            <p class="field-error" data-field=name>{error}</p>
-        </div>
-    }
-}
-
-/// A form-side problem found before sending (a number that is not one), by field.
-pub type LocalError = RwSignal<Option<(String, String)>>;
-
-/// The message for `field`: the form's own check first, then the server's answer.
-pub fn message_for<T, S>(
-    value: S,
-    local: LocalError,
-    field: impl Into<String>,
-) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static
-where
-    S: With<Value = Option<Result<T, ApiError>>> + Copy + Send + Sync + 'static,
-{
-    let field = field.into();
-    move || {
-        local
-            .get()
-            .filter(|(f, _)| *f == field)
-            .map(|(_, m)| m)
-            .or_else(|| {
-                value.with(|answer| match answer {
-                    Some(Err(e)) => e.for_field(&field),
-                    _ => None,
-                })
-            })
-    }
-}
-
 /// Reads an optional number from a text box; `Err` names the field.
 pub fn optional_number<N: std::str::FromStr>(
     text: &str,
     field: &str,
-) -> Result<Option<N>, (String, String)> {
+) -> Result<Option<N>, Problem> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -132,13 +97,6 @@ pub fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Unix milliseconds as `YYYY-MM-DD HH:MM UTC`.
-pub fn format_time(millis: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(millis)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
-
 /// A counter that goes up every `period`, for pages that refetch live figures. It only ticks
 /// in the browser: effects do not run during server rendering.
 pub fn use_tick(period: std::time::Duration) -> ReadSignal<u64> {
@@ -149,12 +107,4 @@ pub fn use_tick(period: std::time::Duration) -> ReadSignal<u64> {
         }
     });
     tick
-}
-
-/// `used of limit`, or just `used` when there is no limit.
-pub fn used_of(used: impl ToString, limit: Option<impl ToString>) -> String {
-    match limit {
-        Some(limit) => format!("{} of {}", used.to_string(), limit.to_string()),
-        None => used.to_string(),
-    }
 }

@@ -6,20 +6,22 @@ use crate::api::accounts::{
     account_live_status, list_accounts, AccountForm, AccountView, DeleteAccount, LiveAccount,
     SaveAccount, TestAccount,
 };
+use crate::api::models::list_models;
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, text_field, use_can, use_tick, used_of,
-    LoadError, LocalError,
+    compact, dollars, grouped, loaded, money, optional_number, split_list, text_input, use_can,
+    use_tick, used_of, AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, HealthBadge,
+    PageHeader, Problem, RowActions,
 };
-use crate::domain::{AzureSettings, HealthLevel, ProviderKind, Role};
+use crate::domain::{AzureSettings, ProviderKind, Role};
 use leptos::prelude::*;
 use std::time::Duration;
 
 /// How often the page refetches the live figures.
 const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
+/// The account's own fields.
 #[derive(Clone, Copy)]
-struct Form {
-    original: RwSignal<Option<String>>,
+struct Fields {
     name: RwSignal<String>,
     kind: RwSignal<ProviderKind>,
     base_url: RwSignal<String>,
@@ -40,10 +42,9 @@ fn text(n: Option<impl ToString>) -> String {
     n.map(|v| v.to_string()).unwrap_or_default()
 }
 
-impl Form {
+impl Fields {
     fn new() -> Self {
-        Form {
-            original: RwSignal::new(None),
+        let fields = Fields {
             name: RwSignal::new(String::new()),
             kind: RwSignal::new(ProviderKind::Openai),
             base_url: RwSignal::new(String::new()),
@@ -57,11 +58,28 @@ impl Form {
             endpoint: RwSignal::new(String::new()),
             api_version: RwSignal::new(String::new()),
             deployments: RwSignal::new(String::new()),
-        }
+        };
+        fields.fill(None);
+        fields
     }
 
-    fn load(&self, a: &AccountView) {
-        self.original.set(Some(a.name.clone()));
+    /// Loads `account`, or the blank form for a new one.
+    fn fill(&self, account: Option<&AccountView>) {
+        let blank = AccountView {
+            name: String::new(),
+            kind: ProviderKind::Openai,
+            base_url: None,
+            enabled: true,
+            rpm_limit: None,
+            tpm_limit: None,
+            monthly_budget_usd: None,
+            soft_budget: false,
+            alert_thresholds: vec![50, 80, 100],
+            azure: None,
+            api_key_set: false,
+            api_key_last4: None,
+        };
+        let a = account.unwrap_or(&blank);
         self.name.set(a.name.clone());
         self.kind.set(a.kind);
         self.base_url.set(a.base_url.clone().unwrap_or_default());
@@ -91,25 +109,7 @@ impl Form {
         );
     }
 
-    fn reset(&self) {
-        self.load(&AccountView {
-            name: String::new(),
-            kind: ProviderKind::Openai,
-            base_url: None,
-            enabled: true,
-            rpm_limit: None,
-            tpm_limit: None,
-            monthly_budget_usd: None,
-            soft_budget: false,
-            alert_thresholds: vec![50, 80, 100],
-            azure: None,
-            api_key_set: false,
-            api_key_last4: None,
-        });
-        self.original.set(None);
-    }
-
-    fn to_form(self) -> Result<AccountForm, (String, String)> {
+    fn read(self) -> Result<AccountForm, Problem> {
         let thresholds = split_list(&self.thresholds.get_untracked())
             .iter()
             .map(|t| t.trim_end_matches('%').parse::<u8>())
@@ -161,215 +161,223 @@ pub fn AccountsPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_accounts(),
     );
+    let models = Resource::new(move || delete.version().get(), |_| list_models());
     let tick = use_tick(LIVE_REFRESH);
     let live = Resource::new(move || tick.get(), |_| account_live_status());
-    let form = Form::new();
-    Effect::new(move |_| {
-        if matches!(save.value().get(), Some(Ok(_))) {
-            form.reset();
-        }
+    let fields = Fields::new();
+    let editor = Editor::new(save.value());
+    let confirm = Confirm::new(delete.value());
+    let add = move || {
+        fields.fill(None);
+        editor.add();
+    };
+    let dependents = Callback::new(move |name: String| {
+        models
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.targets.iter().any(|t| t.target.account == name))
+            .map(|m| format!("logical model {} targets it", m.name))
+            .collect::<Vec<_>>()
     });
     let test_result = move || {
         test.value().get().map(|answer| match answer {
-            Ok(t) if t.ok => format!("Connected in {} ms.", t.latency_ms),
-            Ok(t) => format!("Failed after {} ms: {}", t.latency_ms, t.message),
-            Err(e) => e.to_string(),
+            Ok(t) if t.ok => view! { <p class="notice ok" role="status">{format!("Connected in {} ms.", t.latency_ms)}</p> }.into_any(),
+            Ok(t) => view! { <p class="notice error" role="status">{format!("Failed after {} ms: {}", t.latency_ms, t.message)}</p> }.into_any(),
+            Err(e) => view! { <p class="notice error" role="status">{e.to_string()}</p> }.into_any(),
         })
     };
     view! {
         <section class="page">
-            <h1>"Provider accounts"</h1>
-            <p class="form-error" role="alert">{form_error(delete.value())}</p>
-            <p class="notice" data-testid="test-result">{test_result}</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    // The list still shows when the live figures fail to load; the cells stay empty.
-                    let live = live.await.unwrap_or_default();
-                    match accounts.await {
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="muted card">"No provider account is configured yet."</p> }.into_any()
-                        }
-                        Ok(list) => view! {
-                            <div class="card table-card">
-                                <table class="table" data-testid="accounts-table">
-                                    <thead><tr>
-                                        <th>"Name"</th><th>"Kind"</th><th>"Base URL"</th><th>"API key"</th><th>"Health"</th>
-                                        <th>"Latency"</th><th>"Requests / min"</th><th>"Tokens / min"</th>
-                                        <th>"Spend this month"</th><th>"Enabled"</th><th></th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|a| {
-                                            let key = match &a.api_key_last4 {
-                                                Some(last4) if a.api_key_set => format!("set, …{last4}"),
-                                                _ => "not set".to_string(),
-                                            };
-                                            let now = live.iter().find(|l| l.name == a.name);
-                                            let base = a.base_url.clone().or_else(|| a.kind.default_base_url().map(str::to_string)).unwrap_or_default();
-                                            let (row, edit, gone, probe) = (a.name.clone(), a.clone(), a.name.clone(), a.name.clone());
-                                            view! {
-                                                <tr data-name=row>
-                                                    <td>{a.name.clone()}</td>
-                                                    <td>{a.kind.label()}</td>
-                                                    <td class="mono">{base}</td>
-                                                    <td>{key}</td>
-                                                    {live_cells(&a, now)}
-                                                    <td>{if a.enabled { "yes" } else { "no" }}</td>
-                                                    <td>
-                                                        <Show when=move || can_edit.get()>
-                                                            {
-                                                                let (edit, gone, probe) = (edit.clone(), gone.clone(), probe.clone());
-                                                                view! {
-                                                                    <button class="small" on:click=move |_| { test.dispatch(TestAccount { name: probe.clone() }); }>"Test connection"</button>
-                                                                    <button class="small" on:click=move |_| form.load(&edit)>"Edit"</button>
-                                                                    <Show when=move || is_admin.get()>
-                                                                        {
-                                                                            let gone = gone.clone();
-                                                                            view! {
-                                                                                <button class="small danger" on:click=move |_| { delete.dispatch(DeleteAccount { name: gone.clone() }); }>"Delete"</button>
-                                                                            }
-                                                                        }
-                                                                    </Show>
-                                                                }
-                                                            }
-                                                        </Show>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
-            // Inside a Transition, so the server waits for the role before rendering the form.
+            <PageHeader title="Provider accounts"
+                description="Where requests go: each account's credentials, limits and budget, with live health, traffic and spend.">
+                <AddButton label="Add account" show=can_edit on_add=add/>
+            </PageHeader>
+            <div data-testid="test-result">{test_result}</div>
+            {loaded(accounts, "No provider account yet. Add one with its API key to start routing requests.", move |list| {
+                view! { <AccountTable list live fields editor confirm test can_edit is_admin/> }
+            })}
+            // Inside a Transition, so the server waits for the role before rendering the editor.
             <Transition fallback=|| ()>
                 <Show when=move || can_edit.get()>
-                    <AccountEditor form save is_admin/>
+                    <AccountEditor fields editor save is_admin/>
+                    <ConfirmDialog confirm noun="provider account" dependents
+                        consequence="Its stored API key is deleted with it. This cannot be undone."
+                        pending=delete.pending()
+                        on_confirm=move |name| { delete.dispatch(DeleteAccount { name }); }/>
                 </Show>
             </Transition>
         </section>
     }
 }
 
+#[component]
+#[allow(clippy::too_many_arguments)] // the table's data and the page's shared editor state
+fn AccountTable(
+    list: Vec<AccountView>,
+    live: Resource<Result<Vec<LiveAccount>, crate::api::ApiError>>,
+    fields: Fields,
+    editor: Editor,
+    confirm: Confirm,
+    test: ServerAction<TestAccount>,
+    can_edit: Signal<bool>,
+    is_admin: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="card table-card">
+            <table class="table" data-testid="accounts-table">
+                <thead><tr>
+                    <th scope="col">"Name"</th><th scope="col" class="health">"Health"</th>
+                    <th scope="col" class="num">"Latency"</th><th scope="col" class="num">"Requests / min"</th>
+                    <th scope="col" class="num">"Tokens / min"</th><th scope="col" class="num">"Spend this month"</th>
+                    <th scope="col">"API key"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    {list.into_iter().map(|a| {
+                        let key = match &a.api_key_last4 {
+                            Some(last4) if a.api_key_set => view! { <span class="mono">{format!("…{last4}")}</span> }.into_any(),
+                            _ => view! { <span class="badge warn">"▲ not set"</span> }.into_any(),
+                        };
+                        let base = a.base_url.clone().or_else(|| a.kind.default_base_url().map(str::to_string)).unwrap_or_default();
+                        let edit = a.clone();
+                        let on_edit = Callback::new(move |()| {
+                            fields.fill(Some(&edit));
+                            editor.edit(edit.name.clone());
+                        });
+                        let (name, probe, row) = (a.name.clone(), a.name.clone(), a.clone());
+                        let extra: ChildrenFn = std::sync::Arc::new(move || {
+                            let probe = probe.clone();
+                            view! {
+                                <button type="button" class="small" aria-label=format!("Test connection of {probe}")
+                                    on:click=move |_| { test.dispatch(TestAccount { name: probe.clone() }); }>"Test"</button>
+                            }
+                            .into_any()
+                        });
+                        view! {
+                            <tr data-name=name.clone() class:disabled=!a.enabled>
+                                <td>
+                                    <span class="strong">{a.name.clone()}</span>
+                                    {(!a.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
+                                    <span class="cell-detail">{a.kind.label()}{(!base.is_empty()).then(|| view! { " · "<span class="mono">{base.clone()}</span> })}</span>
+                                </td>
+                                <Transition fallback=|| view! { <td></td><td></td><td></td><td></td><td></td> }>
+                                    {
+                                        let row = row.clone();
+                                        move || {
+                                            let row = row.clone();
+                                            Suspend::new(async move {
+                                                // The list still shows when the live figures fail to load.
+                                                let live = live.await.unwrap_or_default();
+                                                live_cells(&row, live.iter().find(|l| l.name == row.name))
+                                            })
+                                        }
+                                    }
+                                </Transition>
+                                <td>{key}</td>
+                                <RowActions name=name.clone() show=can_edit on_edit confirm can_delete=is_admin extra/>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
 /// Health, latency, last-minute traffic against the limits and spend against the budget.
 fn live_cells(account: &AccountView, live: Option<&LiveAccount>) -> impl IntoView {
+    let limit = |l: Option<u32>| l.map(|n| grouped(u64::from(n)));
     let Some(live) = live else {
-        let limits = |limit: Option<u32>| used_of("—", limit);
         return view! {
-            <td class="muted">"—"</td><td>"—"</td>
-            <td>{limits(account.rpm_limit)}</td><td>{limits(account.tpm_limit)}</td>
-            <td>{used_of("—", account.monthly_budget_usd.map(|b| format!("${b:.2}")))}</td>
+            <td class="muted">"—"</td><td class="num">"—"</td>
+            <td class="num">{used_of("—", limit(account.rpm_limit))}</td>
+            <td class="num">{used_of("—", limit(account.tpm_limit))}</td>
+            <td class="num">{used_of("—", account.monthly_budget_usd.map(dollars))}</td>
         }
         .into_any();
-    };
-    let badge = match live.health {
-        HealthLevel::Healthy => "badge on",
-        HealthLevel::Degraded => "badge warn",
-        HealthLevel::Unhealthy => "badge off",
     };
     let latency = live
         .latency_ewma_ms
         .map_or("—".to_string(), |ms| format!("{ms:.0} ms"));
     view! {
         <td data-testid="account-health">
-            <span class=badge>{live.health.to_string()}</span>
-            " "<span class="muted">{live.health_reason.clone()}</span>
+            <HealthBadge level=live.health reason=live.health_reason.clone()/>
         </td>
-        <td>{latency}</td>
-        <td>{used_of(live.requests_last_minute, live.rpm_limit)}</td>
-        <td>{used_of(live.tokens_last_minute, live.tpm_limit)}</td>
-        <td>{used_of(live.spent_this_month, live.monthly_budget)}</td>
+        <td class="num">{latency}</td>
+        <td class="num">{used_of(compact(u64::from(live.requests_last_minute)), limit(live.rpm_limit))}</td>
+        <td class="num">{used_of(compact(live.tokens_last_minute), limit(live.tpm_limit))}</td>
+        <td class="num">{used_of(money(live.spent_this_month), live.monthly_budget.map(money))}</td>
     }
     .into_any()
 }
 
 #[component]
 fn AccountEditor(
-    form: Form,
+    fields: Fields,
+    editor: Editor,
     save: ServerAction<SaveAccount>,
     is_admin: Signal<bool>,
 ) -> impl IntoView {
-    let local: LocalError = RwSignal::new(None);
-    let value = save.value();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        match form.to_form() {
-            Ok(account) => {
-                local.set(None);
-                save.dispatch(SaveAccount {
-                    original_name: form.original.get_untracked(),
-                    account,
-                });
-            }
-            Err(problem) => local.set(Some(problem)),
-        }
+    let submit = move || {
+        let account = fields.read()?;
+        save.dispatch(SaveAccount {
+            original_name: editor.original(),
+            account,
+        });
+        Ok(())
     };
-    let field = move |id, label, name, signal| {
-        text_field(id, label, name, signal, message_for(value, local, name))
-    };
-    let title = move || match form.original.get() {
-        Some(name) => format!("Edit {name}"),
-        None => "Add a provider account".to_string(),
-    };
+    let input = move |id, label, field, value| text_input(editor, id, label, field, value);
     view! {
-        <div class="card">
-            <h2>{title}</h2>
-            <form class="grid-form" on:submit=submit data-testid="account-form">
-                {field("account-name", "Name", "name", form.name)}
-                <div class="field">
-                    <label for="account-kind">"Provider"</label>
-                    <select id="account-kind" on:change=move |ev| {
-                        if let Ok(kind) = event_target_value(&ev).parse::<ProviderKind>() { form.kind.set(kind); }
-                    }>
-                        {ProviderKind::ALL.into_iter().map(|k| view! {
-                            <option value=k.as_str() selected=move || form.kind.get() == k>{k.label()}</option>
-                        }).collect_view()}
-                    </select>
+        <EditorDialog editor add_title="Add a provider account" test_id="account-form"
+            submit_label="Save account" pending=save.pending() on_submit=submit>
+            {input("account-name", "Name", "name", fields.name)}
+            <div class="field">
+                <label for="account-kind">"Provider"</label>
+                <select id="account-kind" on:change=move |ev| {
+                    if let Ok(kind) = event_target_value(&ev).parse::<ProviderKind>() { fields.kind.set(kind); }
+                }>
+                    {ProviderKind::ALL.into_iter().map(|k| view! {
+                        <option value=k.as_str() selected=move || fields.kind.get() == k>{k.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field wide">
+                <label for="account-base-url">"Base URL (empty: the provider's default)"</label>
+                <input id="account-base-url" type="text"
+                    placeholder=move || fields.kind.get().default_base_url().unwrap_or("")
+                    prop:value=move || fields.base_url.get()
+                    on:input=move |ev| fields.base_url.set(event_target_value(&ev))/>
+                <p class="field-error" data-field="base_url">{editor.error_at("base_url")}</p>
+            </div>
+            <Show when=move || fields.kind.get() == ProviderKind::Azure>
+                {input("account-endpoint", "Azure endpoint", "azure.endpoint", fields.endpoint)}
+                {input("account-api-version", "Azure api-version", "azure.api_version", fields.api_version)}
+                {input("account-deployments", "Deployments (model=deployment, comma-separated)", "azure.deployments", fields.deployments)}
+            </Show>
+            <Show when=move || is_admin.get()>
+                <div class="field wide">
+                    <label for="account-api-key">"API key (write-only; empty keeps the stored key)"</label>
+                    <input id="account-api-key" type="password" autocomplete="off"
+                        prop:value=move || fields.api_key.get()
+                        on:input=move |ev| fields.api_key.set(event_target_value(&ev))/>
                 </div>
-                <div class="field">
-                    <label for="account-base-url">"Base URL (empty: the provider's default)"</label>
-                    <input id="account-base-url" type="text"
-                        placeholder=move || form.kind.get().default_base_url().unwrap_or("")
-                        prop:value=move || form.base_url.get()
-                        on:input=move |ev| form.base_url.set(event_target_value(&ev))/>
-                    <p class="field-error" data-field="base_url">{message_for(value, local, "base_url")}</p>
-                </div>
-                <Show when=move || form.kind.get() == ProviderKind::Azure>
-                    {field("account-endpoint", "Azure endpoint", "azure.endpoint", form.endpoint)}
-                    {field("account-api-version", "Azure api-version", "azure.api_version", form.api_version)}
-                    {field("account-deployments", "Deployments (model=deployment, comma-separated)", "azure.deployments", form.deployments)}
-                </Show>
-                <Show when=move || is_admin.get()>
-                    <div class="field">
-                        <label for="account-api-key">"API key (write-only; empty keeps the stored key)"</label>
-                        <input id="account-api-key" type="password" autocomplete="off"
-                            prop:value=move || form.api_key.get()
-                            on:input=move |ev| form.api_key.set(event_target_value(&ev))/>
-                    </div>
-                </Show>
-                {field("account-rpm", "Requests per minute (empty: no limit)", "rpm_limit", form.rpm)}
-                {field("account-tpm", "Tokens per minute (empty: no limit)", "tpm_limit", form.tpm)}
-                {field("account-budget", "Monthly budget in USD (empty: none)", "monthly_budget_usd", form.budget)}
-                {field("account-thresholds", "Alert thresholds (%)", "alert_thresholds", form.thresholds)}
-                <label class="check">
-                    <input type="checkbox" prop:checked=move || form.soft_budget.get()
-                        on:change=move |ev| form.soft_budget.set(event_target_checked(&ev))/>
-                    "Soft budget (alert only, never stop traffic)"
-                </label>
-                <label class="check">
-                    <input type="checkbox" id="account-enabled" prop:checked=move || form.enabled.get()
-                        on:change=move |ev| form.enabled.set(event_target_checked(&ev))/>
-                    "Enabled"
-                </label>
-                <p class="form-error" role="alert">{form_error(value)}</p>
-                <div class="actions">
-                    <button type="submit" class="primary" disabled=move || save.pending().get()>"Save account"</button>
-                    <button type="button" on:click=move |_| form.reset()>"Clear"</button>
-                </div>
-            </form>
-        </div>
+            </Show>
+            {input("account-rpm", "Requests per minute (empty: no limit)", "rpm_limit", fields.rpm)}
+            {input("account-tpm", "Tokens per minute (empty: no limit)", "tpm_limit", fields.tpm)}
+            {input("account-budget", "Monthly budget in USD (empty: none)", "monthly_budget_usd", fields.budget)}
+            {input("account-thresholds", "Alert thresholds (%)", "alert_thresholds", fields.thresholds)}
+            <label class="check">
+                <input type="checkbox" prop:checked=move || fields.soft_budget.get()
+                    on:change=move |ev| fields.soft_budget.set(event_target_checked(&ev))/>
+                "Soft budget (alert only, never stop traffic)"
+            </label>
+            <label class="check">
+                <input type="checkbox" id="account-enabled" prop:checked=move || fields.enabled.get()
+                    on:change=move |ev| fields.enabled.set(event_target_checked(&ev))/>
+                "Enabled"
+            </label>
+        </EditorDialog>
     }
 }

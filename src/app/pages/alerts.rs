@@ -1,7 +1,9 @@
 //! Alerts raised by the server, newest first, and (for admins) the webhook they are sent to.
 
 use crate::api::alerts::{get_alert_webhook, list_alerts, SetAlertWebhook};
-use crate::app::components::{field_error, form_error, format_time, use_can, LoadError};
+use crate::app::components::{
+    field_error, form_error, use_can, LoadError, Loading, PageHeader, Time,
+};
 use crate::domain::{AlertView, Role};
 use leptos::prelude::*;
 
@@ -11,14 +13,14 @@ pub fn AlertsPage() -> impl IntoView {
     let alerts = Resource::new(|| (), |_| list_alerts());
     view! {
         <section class="page">
-            <h1>"Alerts"</h1>
-            <p class="muted">"An account's spend crossing a threshold of its monthly budget (50, 80 and 100 % by default) raises one alert per threshold and month."</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading alerts…"</p> }>
+            <PageHeader title="Alerts"
+                description="An account's spend crossing a threshold of its monthly budget (50, 80 and 100 % by default) raises one alert per threshold and month."/>
+            <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match alerts.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
-                            <p class="card muted" data-testid="alerts-empty">"No alert has been raised."</p>
+                            <div class="card empty-state" data-testid="alerts-empty"><p>"No alert has been raised."</p></div>
                         }
                         .into_any(),
                         Ok(list) => view! { <AlertTable list/> }.into_any(),
@@ -55,7 +57,7 @@ fn AlertTable(list: Vec<AlertView>) -> impl IntoView {
                         .into_iter()
                         .map(|alert| view! {
                             <tr>
-                                <td>{format_time(alert.at)}</td>
+                                <td><Time millis=alert.at/></td>
                                 <td>{alert.kind}</td>
                                 <td>{alert.account}</td>
                                 <td>{alert.month}</td>

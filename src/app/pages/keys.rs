@@ -1,11 +1,55 @@
 //! Gateway keys: the list (last four characters only), create with the key shown once, revoke.
 
-use crate::api::keys::{list_keys, CreateKey, RevokeKey};
+use crate::api::keys::{list_keys, CreateKey, KeyView, RevokeKey};
+use crate::api::models::list_models;
 use crate::app::components::{
-    form_error, format_time, message_for, split_list, use_can, LoadError, LocalError,
+    loaded, text_input, use_can, AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog,
+    PageHeader, Problem, RowActions, Time,
 };
 use crate::domain::Role;
 use leptos::prelude::*;
+
+/// A new key's own fields.
+#[derive(Clone, Copy)]
+struct Fields {
+    name: RwSignal<String>,
+    models: RwSignal<Vec<String>>,
+    /// `YYYY-MM-DD`, from a date input; empty never expires.
+    expires: RwSignal<String>,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Fields {
+            name: RwSignal::new(String::new()),
+            models: RwSignal::new(Vec::new()),
+            expires: RwSignal::new(String::new()),
+        }
+    }
+
+    fn clear(&self) {
+        self.name.set(String::new());
+        self.models.set(Vec::new());
+        self.expires.set(String::new());
+    }
+
+    fn read(self) -> Result<CreateKey, Problem> {
+        let expires_at = match self.expires.get_untracked().trim() {
+            "" => None,
+            day => chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp_millis())
+                .map(Some)
+                .ok_or_else(|| ("expires_at".into(), "must be a date, YYYY-MM-DD".into()))?,
+        };
+        Ok(CreateKey {
+            name: self.name.get_untracked(),
+            models: self.models.get_untracked(),
+            expires_at,
+        })
+    }
+}
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
@@ -16,60 +60,48 @@ pub fn KeysPage() -> impl IntoView {
         move || (create.version().get(), revoke.version().get()),
         |_| list_keys(),
     );
+    let models = Resource::new(|| (), |_| list_models());
+    let fields = Fields::new();
+    let editor = Editor::new(create.value());
+    let confirm = Confirm::new(revoke.value());
+    let add = move || {
+        fields.clear();
+        editor.add();
+    };
+    let shown_once = move || {
+        create.value().get().and_then(Result::ok).map(|created| {
+            view! {
+                <div class="notice ok" data-testid="new-key" role="status">
+                    <p>{format!("Key {} created. Copy it now; it will not be shown again:", created.view.name)}</p>
+                    <code class="secret">{created.key}</code>
+                </div>
+            }
+        })
+    };
     view! {
         <section class="page">
-            <h1>"Gateway keys"</h1>
-            <p class="form-error" role="alert">{form_error(revoke.value())}</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match keys.await {
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="muted card">"No gateway key exists yet."</p> }.into_any()
-                        }
-                        Ok(list) => view! {
-                            <div class="card table-card">
-                                <table class="table" data-testid="keys-table">
-                                    <thead><tr>
-                                        <th>"Name"</th><th>"Key"</th><th>"Models"</th><th>"Expires"</th>
-                                        <th>"Last used"</th><th>"Status"</th><th></th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|k| {
-                                            let (row, gone) = (k.name.clone(), k.name.clone());
-                                            let revoked = k.revoked;
-                                            view! {
-                                                <tr data-name=row>
-                                                    <td>{k.name.clone()}</td>
-                                                    <td class="mono">{format!("sk-sy-…{}", k.last4)}</td>
-                                                    <td>{if k.models.is_empty() { "all".to_string() } else { k.models.join(", ") }}</td>
-                                                    <td>{k.expires_at.map_or("never".to_string(), format_time)}</td>
-                                                    <td>{k.last_used_at.map_or("never".to_string(), format_time)}</td>
-                                                    <td>{if revoked { "revoked" } else { "active" }}</td>
-                                                    <td>
-                                                        <Show when=move || is_admin.get() && !revoked>
-                                                            {
-                                                                let gone = gone.clone();
-                                                                view! {
-                                                                    <button class="small danger" on:click=move |_| { revoke.dispatch(RevokeKey { name: gone.clone() }); }>"Revoke"</button>
-                                                                }
-                                                            }
-                                                        </Show>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
-            // Inside a Transition, so the server waits for the role before rendering the form.
+            <PageHeader title="Gateway keys"
+                description="Apps call the /v1 API with one of these keys. Only the last four characters are kept in view.">
+                <AddButton label="New key" show=is_admin on_add=add/>
+            </PageHeader>
+            {shown_once}
+            {loaded(keys, "No gateway key yet. Create one for each app or team that calls the /v1 API.", move |list| {
+                view! { <KeyTable list confirm is_admin/> }
+            })}
+            // Inside a Transition, so the server waits for the role before rendering the editor.
             <Transition fallback=|| ()>
                 <Show when=move || is_admin.get()>
-                    <NewKeyForm create/>
+                    {move || Suspend::new(async move {
+                        let model_names: Vec<String> = models
+                            .await
+                            .map(|list| list.into_iter().map(|m| m.name).collect())
+                            .unwrap_or_default();
+                        view! { <KeyEditor fields editor create model_names/> }
+                    })}
+                    <ConfirmDialog confirm noun="key" verb="Revoke" dependents=|_| Vec::new()
+                        consequence="Apps using it are refused at once. A revoked key cannot be restored."
+                        pending=revoke.pending()
+                        on_confirm=move |name| { revoke.dispatch(RevokeKey { name }); }/>
                 </Show>
             </Transition>
         </section>
@@ -77,69 +109,76 @@ pub fn KeysPage() -> impl IntoView {
 }
 
 #[component]
-fn NewKeyForm(create: ServerAction<CreateKey>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let models = RwSignal::new(String::new());
-    let expires = RwSignal::new(String::new());
-    let local: LocalError = RwSignal::new(None);
-    let value = create.value();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let expires_at = match expires.get_untracked().trim() {
-            "" => None,
-            day => match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d") {
-                Ok(date) => date
-                    .and_hms_opt(0, 0, 0)
-                    .map(|t| t.and_utc().timestamp_millis()),
-                Err(_) => {
-                    local.set(Some((
-                        "expires_at".into(),
-                        "must be a date, YYYY-MM-DD".into(),
-                    )));
-                    return;
-                }
-            },
-        };
-        local.set(None);
-        create.dispatch(CreateKey {
-            name: name.get_untracked(),
-            models: split_list(&models.get_untracked()),
-            expires_at,
-        });
-    };
-    let shown_once = move || {
-        value.get().and_then(Result::ok).map(|created| {
-            view! {
-                <div class="notice ok" data-testid="new-key">
-                    <p>"Copy this key now; it will not be shown again:"</p>
-                    <code>{created.key}</code>
-                </div>
-            }
-        })
+fn KeyTable(list: Vec<KeyView>, confirm: Confirm, is_admin: Signal<bool>) -> impl IntoView {
+    view! {
+        <div class="card table-card">
+            <table class="table" data-testid="keys-table">
+                <thead><tr>
+                    <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Allowed models"</th>
+                    <th scope="col">"Created"</th><th scope="col">"Expires"</th><th scope="col">"Last used"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    {list.into_iter().map(|k| {
+                        let revoked = k.revoked;
+                        let models = if k.models.is_empty() {
+                            view! { <span class="muted">"all"</span> }.into_any()
+                        } else {
+                            view! { <span class="tags">{k.models.iter().map(|m| view! { <span class="tag">{m.clone()}</span> }).collect_view()}</span> }.into_any()
+                        };
+                        let when = |at: Option<i64>| match at {
+                            Some(at) => view! { <Time millis=at/> }.into_any(),
+                            None => view! { <span class="muted">"never"</span> }.into_any(),
+                        };
+                        view! {
+                            <tr data-name=k.name.clone() class:disabled=revoked>
+                                <td class="strong">{k.name.clone()}</td>
+                                <td class="mono key-tail">{format!("sk-sy-…{}", k.last4)}</td>
+                                <td>{models}</td>
+                                <td><Time millis=k.created_at/></td>
+                                <td>{when(k.expires_at)}</td>
+                                <td>{when(k.last_used_at)}</td>
+                                <td>{if revoked {
+                                    view! { <span class="badge bad">"✕ revoked"</span> }
+                                } else {
+                                    view! { <span class="badge ok">"● active"</span> }
+                                }}</td>
+                                <RowActions name=k.name.clone() show=Signal::derive(move || is_admin.get() && !revoked)
+                                    confirm delete_label="Revoke"/>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn KeyEditor(
+    fields: Fields,
+    editor: Editor,
+    create: ServerAction<CreateKey>,
+    model_names: Vec<String>,
+) -> impl IntoView {
+    let submit = move || {
+        create.dispatch(fields.read()?);
+        Ok(())
     };
     view! {
-        <div class="card">
-            <h2>"Create a key"</h2>
-            {shown_once}
-            <form class="grid-form" on:submit=submit data-testid="key-form">
-                <div class="field">
-                    <label for="key-name">"Name"</label>
-                    <input id="key-name" type="text" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-                    <p class="field-error" data-field="name">{message_for(value, local, "name")}</p>
-                </div>
-                <div class="field">
-                    <label for="key-models">"Allowed logical models (comma-separated; empty: all)"</label>
-                    <input id="key-models" type="text" prop:value=move || models.get() on:input=move |ev| models.set(event_target_value(&ev))/>
-                    <p class="field-error" data-field="models">{message_for(value, local, "models")}</p>
-                </div>
-                <div class="field">
-                    <label for="key-expires">"Expires (optional)"</label>
-                    <input id="key-expires" type="date" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev))/>
-                    <p class="field-error" data-field="expires_at">{message_for(value, local, "expires_at")}</p>
-                </div>
-                <p class="form-error" role="alert">{form_error(value)}</p>
-                <button type="submit" class="primary" disabled=move || create.pending().get()>"Create key"</button>
-            </form>
-        </div>
+        <EditorDialog editor add_title="Create a gateway key" test_id="key-form"
+            submit_label="Create key" pending=create.pending() on_submit=submit>
+            {text_input(editor, "key-name", "Name", "name", fields.name)}
+            <div class="field">
+                <label for="key-expires">"Expires (optional)"</label>
+                <input id="key-expires" type="date" prop:value=move || fields.expires.get()
+                    on:input=move |ev| fields.expires.set(event_target_value(&ev))/>
+                <p class="field-error" data-field="expires_at">{editor.error_at("expires_at")}</p>
+            </div>
+            <Chooser id="key-models" label="Allowed logical models" field="models"
+                options=model_names chosen=fields.models
+                none_means="All models: the key may use every logical model." editor/>
+        </EditorDialog>
     }
 }

@@ -1,19 +1,21 @@
-//! Logical models: the list, and a form to create or edit one with its ordered targets.
+//! Logical models: the list, and the editor for one with its ordered targets.
 
 use crate::api::accounts::list_accounts;
 use crate::api::models::{list_models, DeleteModel, SaveModel};
+use crate::api::policies::list_policies;
 use crate::app::components::{
-    form_error, message_for, optional_number, split_list, use_can, LoadError, LocalError,
+    checkbox_group, defaults_text, loaded, optional_number, split_list, text_input, use_can,
+    AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions,
 };
 use crate::domain::{
     Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Role, Strategy, Target,
-    DEFAULT_WEIGHT,
+    DEFAULT_WEIGHT, MAX_RETRIES,
 };
 use leptos::prelude::*;
 
+/// The model's own fields.
 #[derive(Clone, Copy)]
-struct ModelForm {
-    original: RwSignal<Option<String>>,
+struct Fields {
     name: RwSignal<String>,
     description: RwSignal<String>,
     capabilities: RwSignal<Vec<Capability>>,
@@ -27,35 +29,46 @@ struct ModelForm {
     targets: RwSignal<Vec<(String, String, String)>>,
 }
 
-impl ModelForm {
+fn text(n: Option<impl ToString>) -> String {
+    n.map(|v| v.to_string()).unwrap_or_default()
+}
+
+impl Fields {
     fn new() -> Self {
-        ModelForm {
-            original: RwSignal::new(None),
+        let fields = Fields {
             name: RwSignal::new(String::new()),
             description: RwSignal::new(String::new()),
-            capabilities: RwSignal::new(vec![Capability::Streaming]),
+            capabilities: RwSignal::new(Vec::new()),
             temperature: RwSignal::new(String::new()),
             max_tokens: RwSignal::new(String::new()),
             top_p: RwSignal::new(String::new()),
             stop: RwSignal::new(String::new()),
             strategy: RwSignal::new(Strategy::Ordered),
-            retries: RwSignal::new("0".into()),
-            targets: RwSignal::new(vec![new_target_row()]),
-        }
+            retries: RwSignal::new(String::new()),
+            targets: RwSignal::new(Vec::new()),
+        };
+        fields.fill(None);
+        fields
     }
 
-    fn load(&self, m: &LogicalModel) {
-        let show = |n: Option<String>| n.unwrap_or_default();
-        self.original.set(Some(m.name.clone()));
+    /// Loads `model`, or the blank form for a new one.
+    fn fill(&self, model: Option<&LogicalModel>) {
+        let blank = LogicalModel {
+            name: String::new(),
+            description: String::new(),
+            capabilities: [Capability::Streaming].into_iter().collect(),
+            defaults: Defaults::default(),
+            strategy: Strategy::Ordered,
+            targets: vec![ModelTarget::new("", "")],
+            retries: 0,
+        };
+        let m = model.unwrap_or(&blank);
         self.name.set(m.name.clone());
         self.description.set(m.description.clone());
         self.capabilities.set(m.capabilities.iter().collect());
-        self.temperature
-            .set(show(m.defaults.temperature.map(|t| t.to_string())));
-        self.max_tokens
-            .set(show(m.defaults.max_tokens.map(|t| t.to_string())));
-        self.top_p
-            .set(show(m.defaults.top_p.map(|t| t.to_string())));
+        self.temperature.set(text(m.defaults.temperature));
+        self.max_tokens.set(text(m.defaults.max_tokens));
+        self.top_p.set(text(m.defaults.top_p));
         self.stop.set(m.defaults.stop.join(", "));
         self.strategy.set(m.strategy);
         self.retries.set(m.retries.to_string());
@@ -63,31 +76,14 @@ impl ModelForm {
             m.targets
                 .iter()
                 .map(|t| {
-                    (
-                        t.target.account.clone(),
-                        t.target.model.clone(),
-                        t.weight.to_string(),
-                    )
+                    let Target { account, model } = t.target.clone();
+                    (account, model, t.weight.to_string())
                 })
                 .collect(),
         );
     }
 
-    fn reset(&self) {
-        let fresh = ModelForm::new();
-        self.original.set(None);
-        self.name.set(fresh.name.get_untracked());
-        self.description.set(String::new());
-        self.capabilities.set(vec![Capability::Streaming]);
-        for text in [self.temperature, self.max_tokens, self.top_p, self.stop] {
-            text.set(String::new());
-        }
-        self.strategy.set(Strategy::Ordered);
-        self.retries.set("0".into());
-        self.targets.set(vec![new_target_row()]);
-    }
-
-    fn to_model(self) -> Result<LogicalModel, (String, String)> {
+    fn read(self) -> Result<LogicalModel, Problem> {
         Ok(LogicalModel {
             name: self.name.get_untracked().trim().to_string(),
             description: self.description.get_untracked(),
@@ -115,23 +111,19 @@ impl ModelForm {
                 .into_iter()
                 .enumerate()
                 .map(|(i, (account, model, weight))| {
+                    let weight = optional_number(&weight, &format!("targets[{i}].weight"))?;
                     Ok(ModelTarget {
                         target: Target {
                             account,
                             model: model.trim().to_string(),
                         },
-                        weight: optional_number(&weight, &format!("targets[{i}].weight"))?
-                            .unwrap_or(DEFAULT_WEIGHT),
+                        weight: weight.unwrap_or(DEFAULT_WEIGHT),
                     })
                 })
-                .collect::<Result<_, (String, String)>>()?,
+                .collect::<Result<_, Problem>>()?,
             retries: optional_number(&self.retries.get_untracked(), "retries")?.unwrap_or(0),
         })
     }
-}
-
-fn new_target_row() -> (String, String, String) {
-    (String::new(), String::new(), DEFAULT_WEIGHT.to_string())
 }
 
 #[component]
@@ -143,30 +135,37 @@ pub fn ModelsPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_models(),
     );
-    let form = ModelForm::new();
-    Effect::new(move |_| {
-        if matches!(save.value().get(), Some(Ok(_))) {
-            form.reset();
-        }
-    });
     let accounts = Resource::new(|| (), |_| list_accounts());
-    let delete_error = form_error(delete.value());
+    let policies = Resource::new(move || delete.version().get(), |_| list_policies());
+    let fields = Fields::new();
+    let editor = Editor::new(save.value());
+    let confirm = Confirm::new(delete.value());
+    let add = move || {
+        fields.fill(None);
+        editor.add();
+    };
+    let dependents = Callback::new(move |name: String| {
+        policies
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| {
+                p.routed_models().any(|m| *m == name) || p.criteria.logical_models.contains(&name)
+            })
+            .map(|p| format!("policy {} routes to or matches it", p.name))
+            .collect::<Vec<_>>()
+    });
     view! {
         <section class="page">
-            <h1>"Logical models"</h1>
-            <p class="form-error" role="alert">{delete_error}</p>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match models.await {
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="muted card">"No logical model is configured yet."</p> }.into_any()
-                        }
-                        Ok(list) => view! { <ModelTable list form delete can_edit/> }.into_any(),
-                    }
-                })}
-            </Transition>
-            // Inside a Transition, so the server waits for the role before rendering the form.
+            <PageHeader title="Logical models"
+                description="The names apps ask for. Each is served by its targets, in the order its strategy gives each request.">
+                <AddButton label="Add logical model" show=can_edit on_add=add/>
+            </PageHeader>
+            {loaded(models, "No logical model yet. Add one, naming the provider account and model that serve it.", move |list| {
+                view! { <ModelTable list fields editor confirm can_edit/> }
+            })}
+            // Inside a Transition, so the server waits for the role before rendering the editor.
             <Transition fallback=|| ()>
                 <Show when=move || can_edit.get()>
                     // The account list is awaited, so the target pickers never render empty.
@@ -175,8 +174,11 @@ pub fn ModelsPage() -> impl IntoView {
                             .await
                             .map(|list| list.into_iter().map(|a| a.name).collect())
                             .unwrap_or_default();
-                        view! { <ModelEditor form save account_names/> }
+                        view! { <ModelEditor fields editor save account_names/> }
                     })}
+                    <ConfirmDialog confirm noun="logical model" dependents
+                        pending=delete.pending()
+                        on_confirm=move |name| { delete.dispatch(DeleteModel { name }); }/>
                 </Show>
             </Transition>
         </section>
@@ -186,42 +188,53 @@ pub fn ModelsPage() -> impl IntoView {
 #[component]
 fn ModelTable(
     list: Vec<LogicalModel>,
-    form: ModelForm,
-    delete: ServerAction<DeleteModel>,
+    fields: Fields,
+    editor: Editor,
+    confirm: Confirm,
     can_edit: Signal<bool>,
 ) -> impl IntoView {
     view! {
         <div class="card table-card">
             <table class="table" data-testid="models-table">
                 <thead>
-                    <tr><th>"Name"</th><th>"Capabilities"</th><th>"Targets (in order)"</th><th>"Defaults"</th><th></th></tr>
+                    <tr>
+                        <th scope="col">"Name"</th><th scope="col">"Strategy"</th><th scope="col">"Targets"</th>
+                        <th scope="col">"Capabilities"</th><th scope="col">"Defaults"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
                 </thead>
                 <tbody>
                     {list.into_iter().map(|m| {
-                        let caps = m.capabilities.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
-                        let targets = m.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(" → ");
-                        let defaults = serde_json::to_string(&m.defaults).unwrap_or_default();
-                        let name = m.name.clone();
-                        let row = name.clone();
+                        let caps = m.capabilities.iter().map(|c| view! { <span class="tag">{c.to_string()}</span> }).collect_view();
+                        let weighted = m.strategy == Strategy::Weighted;
+                        let targets = m.targets.iter().map(|t| {
+                            if weighted { format!("{t} ×{}", t.weight) } else { t.to_string() }
+                        }).collect::<Vec<_>>().join(if m.strategy == Strategy::Ordered { " → " } else { " · " });
+                        let retries = match m.retries {
+                            0 => "no retries".to_string(),
+                            1 => "1 retry per target".to_string(),
+                            n => format!("{n} retries per target"),
+                        };
+                        let defaults = defaults_text(&m.defaults);
+                        let (name, edit) = (m.name.clone(), m.clone());
+                        let on_edit = Callback::new(move |()| {
+                            fields.fill(Some(&edit));
+                            editor.edit(edit.name.clone());
+                        });
                         view! {
-                            <tr data-name=row>
-                                <td>{m.name.clone()}</td>
-                                <td>{caps}</td>
-                                <td>{targets}</td>
-                                <td class="mono">{defaults}</td>
+                            <tr data-name=name.clone()>
                                 <td>
-                                    <Show when=move || can_edit.get()>
-                                        {
-                                            let (edit, gone) = (m.clone(), name.clone());
-                                            view! {
-                                                <button class="small" on:click=move |_| form.load(&edit)>"Edit"</button>
-                                                <button class="small danger" on:click=move |_| {
-                                                    delete.dispatch(DeleteModel { name: gone.clone() });
-                                                }>"Delete"</button>
-                                            }
-                                        }
-                                    </Show>
+                                    <span class="strong">{m.name.clone()}</span>
+                                    {(!m.description.is_empty()).then(|| view! { <span class="cell-detail">{m.description.clone()}</span> })}
                                 </td>
+                                <td title=m.strategy.describe()>
+                                    <span class="tag">{m.strategy.as_str()}</span>
+                                    <span class="cell-detail">{retries}</span>
+                                </td>
+                                <td class="mono wrap">{targets}</td>
+                                <td><span class="tags">{caps}</span></td>
+                                <td class="muted">{defaults}</td>
+                                <RowActions name=name.clone() show=can_edit on_edit confirm/>
                             </tr>
                         }
                     }).collect_view()}
@@ -233,121 +246,113 @@ fn ModelTable(
 
 #[component]
 fn ModelEditor(
-    form: ModelForm,
+    fields: Fields,
+    editor: Editor,
     save: ServerAction<SaveModel>,
     account_names: Vec<String>,
 ) -> impl IntoView {
-    let local: LocalError = RwSignal::new(None);
-    let value = save.value();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        match form.to_model() {
-            Ok(model) => {
-                local.set(None);
-                save.dispatch(SaveModel {
-                    original_name: form.original.get_untracked(),
-                    model,
-                });
-            }
-            Err(problem) => local.set(Some(problem)),
-        }
+    let submit = move || {
+        let model = fields.read()?;
+        save.dispatch(SaveModel {
+            original_name: editor.original(),
+            model,
+        });
+        Ok(())
     };
-    let title = move || match form.original.get() {
-        Some(name) => format!("Edit {name}"),
-        None => "Add a logical model".to_string(),
-    };
-    let text_field = move |id: &'static str,
-                           label: &'static str,
-                           field: &'static str,
-                           signal: RwSignal<String>| {
-        view! {
-            <div class="field">
-                <label for=id>{label}</label>
-                <input id=id type="text" prop:value=move || signal.get()
-                    on:input=move |ev| signal.set(event_target_value(&ev))/>
-                <p class="field-error" data-field=field>{message_for(value, local, field)}</p>
-            </div>
-        }
-    };
+    let input = move |id, label, field, value| text_input(editor, id, label, field, value);
     view! {
-        <div class="card">
-            <h2>{title}</h2>
-            <form class="grid-form" on:submit=submit data-testid="model-form">
-                {text_field("model-name", "Name", "name", form.name)}
-                {text_field("model-description", "Description", "description", form.description)}
-                <fieldset class="field">
-                    <legend>"Capabilities"</legend>
-                    {Capability::ALL.into_iter().map(|c| view! {
-                        <label class="check">
-                            <input type="checkbox" name=c.as_str()
-                                prop:checked=move || form.capabilities.get().contains(&c)
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    form.capabilities.update(|list| {
-                                        list.retain(|x| *x != c);
-                                        if on { list.push(c); }
-                                    });
-                                }/>
-                            {c.as_str()}
-                        </label>
+        <EditorDialog editor add_title="Add a logical model" test_id="model-form"
+            submit_label="Save model" pending=save.pending() on_submit=submit>
+            {input("model-name", "Name", "name", fields.name)}
+            {input("model-description", "Description", "description", fields.description)}
+            {checkbox_group("Capabilities", Capability::ALL, |c| c.as_str(), fields.capabilities)}
+            <div class="field">
+                <label for="model-strategy">"Load balancing strategy"</label>
+                <select id="model-strategy" on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse() { fields.strategy.set(v); }
+                }>
+                    {Strategy::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || fields.strategy.get() == s>{s.as_str()}</option>
                     }).collect_view()}
-                </fieldset>
-                {text_field("model-temperature", "Temperature (0–2)", "defaults.temperature", form.temperature)}
-                {text_field("model-max-tokens", "Max tokens", "defaults.max_tokens", form.max_tokens)}
-                {text_field("model-top-p", "Top-p (0–1)", "defaults.top_p", form.top_p)}
-                {text_field("model-stop", "Stop sequences (comma-separated, up to 4)", "defaults.stop", form.stop)}
-                <fieldset class="field">
-                    <legend>"Targets, in the order they are tried"</legend>
-                    <p class="field-error" data-field="targets">{message_for(value, local, "targets")}</p>
-                    {move || {
-                        let account_names = account_names.clone();
-                        let rows = form.targets.get();
-                        let count = rows.len();
-                        rows.into_iter().enumerate().map(|(i, (account, model, _))| {
-                            let names = account_names.clone();
-                            let field = format!("targets[{i}].account");
-                            let model_field = format!("targets[{i}].model");
-                            view! {
-                                <div class="target-row" data-testid="target-row">
-                                    <select aria-label=format!("Account of target {}", i + 1)
-                                        on:change=move |ev| {
-                                            let v = event_target_value(&ev);
-                                            form.targets.update(|t| if let Some(row) = t.get_mut(i) { row.0 = v; });
-                                        }>
-                                        <option value="" selected=account.is_empty()>"— account —"</option>
-                                        {names.into_iter().map(|n| {
-                                            let selected = n == account;
-                                            view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
-                                        }).collect_view()}
-                                    </select>
-                                    <input type="text" placeholder="provider model, e.g. gpt-4o"
-                                        aria-label=format!("Provider model of target {}", i + 1)
-                                        prop:value=model
-                                        on:change=move |ev| {
-                                            let v = event_target_value(&ev);
-                                            form.targets.update(|t| if let Some(row) = t.get_mut(i) { row.1 = v; });
-                                        }/>
-                                    <button type="button" class="small" disabled=i == 0
-                                        on:click=move |_| form.targets.update(|t| t.swap(i, i - 1))>"↑"</button>
-                                    <button type="button" class="small" disabled=i + 1 == count
-                                        on:click=move |_| form.targets.update(|t| t.swap(i, i + 1))>"↓"</button>
-                                    <button type="button" class="small"
-                                        on:click=move |_| form.targets.update(|t| { t.remove(i); })>"Remove"</button>
-                                    <p class="field-error" data-field=field.clone()>{message_for(value, local, field.clone())}</p>
-                                    <p class="field-error" data-field=model_field.clone()>{message_for(value, local, model_field.clone())}</p>
-                                </div>
-                            }
-                        }).collect_view()
-                    }}
-                    <button type="button" class="small"
-                        on:click=move |_| form.targets.update(|t| t.push(new_target_row()))>"Add target"</button>
-                </fieldset>
-                <p class="form-error" role="alert">{form_error(value)}</p>
-                <div class="actions">
-                    <button type="submit" class="primary" disabled=move || save.pending().get()>"Save model"</button>
-                    <button type="button" on:click=move |_| form.reset()>"Clear"</button>
-                </div>
-            </form>
-        </div>
+                </select>
+                <p class="field-hint muted">{move || fields.strategy.get().describe()}</p>
+                <p class="field-error" data-field="strategy">{editor.error_at("strategy")}</p>
+            </div>
+            <div class="field">
+                <label for="model-retries">{format!("Retries on the same target (0–{MAX_RETRIES})")}</label>
+                <input id="model-retries" type="number" min="0" max=MAX_RETRIES.to_string()
+                    prop:value=move || fields.retries.get()
+                    on:input=move |ev| fields.retries.set(event_target_value(&ev))/>
+                <p class="field-hint muted">"After a connect error, timeout or 5xx before any output, with a short random pause; then the next target."</p>
+                <p class="field-error" data-field="retries">{editor.error_at("retries")}</p>
+            </div>
+            <fieldset class="field wide">
+                <legend>{move || if fields.strategy.get() == Strategy::Ordered {
+                    "Targets, in the order they are tried"
+                } else {
+                    "Targets (the order breaks ties; the weight counts under weighted)"
+                }}</legend>
+                <p class="field-error" data-field="targets">{editor.error_at("targets")}</p>
+                {move || {
+                    let account_names = account_names.clone();
+                    let rows = fields.targets.get();
+                    let count = rows.len();
+                    rows.into_iter().enumerate().map(|(i, (account, model, weight))| {
+                        let names = account_names.clone();
+                        let field = format!("targets[{i}].account");
+                        let model_field = format!("targets[{i}].model");
+                        let weight_field = format!("targets[{i}].weight");
+                        view! {
+                            <div class="target-row" data-testid="target-row">
+                                <span class="chip-rank">{i + 1}</span>
+                                <select aria-label=format!("Account of target {}", i + 1)
+                                    on:change=move |ev| {
+                                        let v = event_target_value(&ev);
+                                        fields.targets.update(|t| if let Some(row) = t.get_mut(i) { row.0 = v; });
+                                    }>
+                                    <option value="" selected=account.is_empty()>"Choose an account"</option>
+                                    {names.into_iter().map(|n| {
+                                        let selected = n == account;
+                                        view! { <option value=n.clone() selected=selected>{n.clone()}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <input type="text" placeholder="provider model, e.g. gpt-4o"
+                                    aria-label=format!("Provider model of target {}", i + 1)
+                                    prop:value=model
+                                    on:change=move |ev| {
+                                        let v = event_target_value(&ev);
+                                        fields.targets.update(|t| if let Some(row) = t.get_mut(i) { row.1 = v; });
+                                    }/>
+                                <input type="number" min="0" class="weight-input" title="Weight: its share of the traffic under the weighted strategy"
+                                    aria-label=format!("Weight of target {}", i + 1)
+                                    prop:value=weight
+                                    on:change=move |ev| {
+                                        let v = event_target_value(&ev);
+                                        fields.targets.update(|t| if let Some(row) = t.get_mut(i) { row.2 = v; });
+                                    }/>
+                                <button type="button" class="icon-button" disabled=i == 0
+                                    aria-label=format!("Move target {} up", i + 1)
+                                    on:click=move |_| fields.targets.update(|t| t.swap(i, i - 1))>"↑"</button>
+                                <button type="button" class="icon-button" disabled=i + 1 == count
+                                    aria-label=format!("Move target {} down", i + 1)
+                                    on:click=move |_| fields.targets.update(|t| t.swap(i, i + 1))>"↓"</button>
+                                <button type="button" class="icon-button"
+                                    aria-label=format!("Remove target {}", i + 1)
+                                    on:click=move |_| fields.targets.update(|t| { t.remove(i); })>"×"</button>
+                                <p class="field-error" data-field=field.clone()>{editor.error_at(field.clone())}</p>
+                                <p class="field-error" data-field=model_field.clone()>{editor.error_at(model_field.clone())}</p>
+                                <p class="field-error" data-field=weight_field.clone()>{editor.error_at(weight_field.clone())}</p>
+                            </div>
+                        }
+                    }).collect_view()
+                }}
+                <button type="button" class="small"
+                    on:click=move |_| fields.targets.update(|t| t.push((String::new(), String::new(), DEFAULT_WEIGHT.to_string())))>"Add target"</button>
+            </fieldset>
+            {input("model-temperature", "Default temperature (0–2)", "defaults.temperature", fields.temperature)}
+            {input("model-max-tokens", "Default max tokens", "defaults.max_tokens", fields.max_tokens)}
+            {input("model-top-p", "Default top-p (0–1)", "defaults.top_p", fields.top_p)}
+            {input("model-stop", "Stop sequences (comma-separated, up to 4)", "defaults.stop", fields.stop)}
+        </EditorDialog>
     }
 }

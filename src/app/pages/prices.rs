@@ -2,10 +2,62 @@
 
 use crate::api::prices::{list_prices, DeletePrice, PriceView, SavePrice};
 use crate::app::components::{
-    form_error, message_for, optional_number, use_can, LoadError, LocalError,
+    loaded, optional_number, text_input, unit_price, use_can, AddButton, Confirm, ConfirmDialog,
+    Editor, EditorDialog, PageHeader, Problem, RowActions,
 };
 use crate::domain::{ProviderKind, Role};
 use leptos::prelude::*;
+
+/// A price's own fields.
+#[derive(Clone, Copy)]
+struct Fields {
+    kind: RwSignal<ProviderKind>,
+    model: RwSignal<String>,
+    input: RwSignal<String>,
+    output: RwSignal<String>,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Fields {
+            kind: RwSignal::new(ProviderKind::Openai),
+            model: RwSignal::new(String::new()),
+            input: RwSignal::new(String::new()),
+            output: RwSignal::new(String::new()),
+        }
+    }
+
+    /// Loads `price`, or the blank form for a new one.
+    fn fill(&self, price: Option<&PriceView>) {
+        self.kind
+            .set(price.map_or(ProviderKind::Openai, |p| p.kind));
+        self.model
+            .set(price.map(|p| p.model.clone()).unwrap_or_default());
+        self.input.set(
+            price
+                .map(|p| p.input_per_mtok_usd.to_string())
+                .unwrap_or_default(),
+        );
+        self.output.set(
+            price
+                .map(|p| p.output_per_mtok_usd.to_string())
+                .unwrap_or_default(),
+        );
+    }
+
+    fn read(self) -> Result<PriceView, Problem> {
+        let required = |field: &str, text: RwSignal<String>| {
+            optional_number::<f64>(&text.get_untracked(), field)?
+                .ok_or_else(|| (field.to_string(), "must not be empty".to_string()))
+        };
+        Ok(PriceView {
+            kind: self.kind.get_untracked(),
+            model: self.model.get_untracked(),
+            input_per_mtok_usd: required("input_per_mtok_usd", self.input)?,
+            output_per_mtok_usd: required("output_per_mtok_usd", self.output)?,
+        })
+    }
+}
 
 #[component]
 pub fn PricesPage() -> impl IntoView {
@@ -16,120 +68,100 @@ pub fn PricesPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_prices(),
     );
-    let kind = RwSignal::new(ProviderKind::Openai);
-    let model = RwSignal::new(String::new());
-    let input = RwSignal::new(String::new());
-    let output = RwSignal::new(String::new());
-    let local: LocalError = RwSignal::new(None);
-    let value = save.value();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let parsed =
-            optional_number::<f64>(&input.get_untracked(), "input_per_mtok_usd").and_then(|i| {
-                optional_number::<f64>(&output.get_untracked(), "output_per_mtok_usd")
-                    .map(|o| (i, o))
-            });
-        match parsed {
-            Ok((Some(i), Some(o))) => {
-                local.set(None);
-                save.dispatch(SavePrice {
-                    price: PriceView {
-                        kind: kind.get_untracked(),
-                        model: model.get_untracked(),
-                        input_per_mtok_usd: i,
-                        output_per_mtok_usd: o,
-                    },
-                });
-            }
-            Ok((None, _)) => local.set(Some((
-                "input_per_mtok_usd".into(),
-                "must not be empty".into(),
-            ))),
-            Ok((_, None)) => local.set(Some((
-                "output_per_mtok_usd".into(),
-                "must not be empty".into(),
-            ))),
-            Err(problem) => local.set(Some(problem)),
-        }
+    let fields = Fields::new();
+    let editor = Editor::new(save.value());
+    let confirm = Confirm::new(delete.value());
+    let add = move || {
+        fields.fill(None);
+        editor.add();
+    };
+    let submit = move || {
+        save.dispatch(SavePrice {
+            price: fields.read()?,
+        });
+        Ok(())
     };
     view! {
         <section class="page">
-            <h1>"Prices"</h1>
-            <p class="muted">"List prices in USD per million tokens; spend is computed from these and the tokens each provider reports."</p>
-            <p class="form-error" role="alert">{form_error(delete.value())}</p>
-            // Inside a Transition, so the server waits for the role before rendering the form.
+            <PageHeader title="Prices"
+                description="List prices in USD per million tokens. Spend is computed from these and the tokens each provider reports.">
+                <AddButton label="Set a price" show=can_edit on_add=add/>
+            </PageHeader>
+            {loaded(prices, "No price yet. Without one, calls to a model cost nothing in the spend figures.", move |list| {
+                view! { <PriceTable list fields editor confirm can_edit/> }
+            })}
+            // Inside a Transition, so the server waits for the role before rendering the editor.
             <Transition fallback=|| ()>
                 <Show when=move || can_edit.get()>
-                    <div class="card">
-                        <h2>"Set a price"</h2>
-                        <form class="inline" on:submit=submit data-testid="price-form">
-                            <select aria-label="Provider" on:change=move |ev| {
-                                if let Ok(k) = event_target_value(&ev).parse::<ProviderKind>() { kind.set(k); }
+                    <EditorDialog editor add_title="Set a price" test_id="price-form"
+                        submit_label="Save price" pending=save.pending() on_submit=submit>
+                        <div class="field">
+                            <label for="price-kind">"Provider"</label>
+                            <select id="price-kind" on:change=move |ev| {
+                                if let Ok(k) = event_target_value(&ev).parse::<ProviderKind>() { fields.kind.set(k); }
                             }>
                                 {ProviderKind::ALL.into_iter().map(|k| view! {
-                                    <option value=k.as_str() selected=move || kind.get() == k>{k.label()}</option>
+                                    <option value=k.as_str() selected=move || fields.kind.get() == k>{k.label()}</option>
                                 }).collect_view()}
                             </select>
-                            <input type="text" placeholder="provider model" aria-label="Provider model"
-                                prop:value=move || model.get() on:input=move |ev| model.set(event_target_value(&ev))/>
-                            <input type="text" placeholder="input $/Mtok" aria-label="Input price"
-                                prop:value=move || input.get() on:input=move |ev| input.set(event_target_value(&ev))/>
-                            <input type="text" placeholder="output $/Mtok" aria-label="Output price"
-                                prop:value=move || output.get() on:input=move |ev| output.set(event_target_value(&ev))/>
-                            <button type="submit" class="small primary">"Save price"</button>
-                        </form>
-                        <p class="field-error" data-field="model">{message_for(value, local, "model")}</p>
-                        <p class="field-error" data-field="input_per_mtok_usd">{message_for(value, local, "input_per_mtok_usd")}</p>
-                        <p class="field-error" data-field="output_per_mtok_usd">{message_for(value, local, "output_per_mtok_usd")}</p>
-                        <p class="form-error" role="alert">{form_error(value)}</p>
-                    </div>
+                        </div>
+                        {text_input(editor, "price-model", "Provider model", "model", fields.model)}
+                        {text_input(editor, "price-input", "Input, USD per million tokens", "input_per_mtok_usd", fields.input)}
+                        {text_input(editor, "price-output", "Output, USD per million tokens", "output_per_mtok_usd", fields.output)}
+                    </EditorDialog>
+                    <ConfirmDialog confirm noun="price" dependents=|_| Vec::new()
+                        consequence="Calls to this model then cost nothing in the spend figures."
+                        pending=delete.pending()
+                        on_confirm=move |name: String| {
+                            if let Some((kind, model)) = name.split_once('/') {
+                                if let Ok(kind) = kind.parse() {
+                                    delete.dispatch(DeletePrice { kind, model: model.to_string() });
+                                }
+                            }
+                        }/>
                 </Show>
             </Transition>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match prices.await {
-                        Err(error) => view! { <LoadError error/> }.into_any(),
-                        Ok(list) => view! {
-                            <div class="card table-card">
-                                <table class="table" data-testid="prices-table">
-                                    <thead><tr><th>"Provider"</th><th>"Model"</th><th>"Input $/Mtok"</th><th>"Output $/Mtok"</th><th></th></tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|p| {
-                                            let (edit, gone) = (p.clone(), p.clone());
-                                            view! {
-                                                <tr>
-                                                    <td>{p.kind.label()}</td>
-                                                    <td>{p.model.clone()}</td>
-                                                    <td>{format!("{:.3}", p.input_per_mtok_usd)}</td>
-                                                    <td>{format!("{:.3}", p.output_per_mtok_usd)}</td>
-                                                    <td>
-                                                        <Show when=move || can_edit.get()>
-                                                            {
-                                                                let (edit, gone) = (edit.clone(), gone.clone());
-                                                                view! {
-                                                                    <button class="small" on:click=move |_| {
-                                                                        kind.set(edit.kind);
-                                                                        model.set(edit.model.clone());
-                                                                        input.set(edit.input_per_mtok_usd.to_string());
-                                                                        output.set(edit.output_per_mtok_usd.to_string());
-                                                                    }>"Edit"</button>
-                                                                    <button class="small danger" on:click=move |_| {
-                                                                        delete.dispatch(DeletePrice { kind: gone.kind, model: gone.model.clone() });
-                                                                    }>"Delete"</button>
-                                                                }
-                                                            }
-                                                        </Show>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
         </section>
+    }
+}
+
+#[component]
+fn PriceTable(
+    list: Vec<PriceView>,
+    fields: Fields,
+    editor: Editor,
+    confirm: Confirm,
+    can_edit: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="card table-card">
+            <table class="table" data-testid="prices-table">
+                <thead><tr>
+                    <th scope="col">"Provider"</th><th scope="col">"Model"</th>
+                    <th scope="col" class="num">"Input / M tokens"</th><th scope="col" class="num">"Output / M tokens"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    {list.into_iter().map(|p| {
+                        // Named as the server names prices: by what they price.
+                        let name = format!("{}/{}", p.kind, p.model);
+                        let edit = p.clone();
+                        let on_edit = Callback::new(move |()| {
+                            fields.fill(Some(&edit));
+                            editor.edit(format!("{}/{}", edit.kind, edit.model));
+                        });
+                        view! {
+                            <tr data-name=name.clone()>
+                                <td>{p.kind.label()}</td>
+                                <td class="mono">{p.model.clone()}</td>
+                                <td class="num">{unit_price(p.input_per_mtok_usd)}</td>
+                                <td class="num">{unit_price(p.output_per_mtok_usd)}</td>
+                                <RowActions name=name.clone() show=can_edit on_edit confirm/>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -2,7 +2,9 @@
 //! accounts and reset passwords. Other roles see the server's refusal.
 
 use crate::api::users::{list_users, ChangeRole, CreateUser, ResetPassword, SetUserDisabled};
-use crate::app::components::{field_error, form_error, LoadError};
+use crate::app::components::{
+    field_error, form_error, AddButton, Editor, EditorDialog, LoadError, Loading, PageHeader,
+};
 use crate::domain::{Role, UserView, PASSWORD_MIN};
 use leptos::prelude::*;
 
@@ -30,11 +32,17 @@ pub fn UsersPage() -> impl IntoView {
             .or_else(field_error(reset.value(), "password"))
     };
     let reset_done = move || matches!(reset.value().get(), Some(Ok(())));
+    let editor = Editor::new(create.value());
+    // Only admins get this far: the list itself is refused to everyone else.
+    let is_admin = Signal::derive(move || users.get().is_some_and(|u| u.is_ok()));
 
     view! {
         <section class="page">
-            <h1>"Users"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+            <PageHeader title="Users"
+                description="Who may sign in, and with which role: viewers read, editors also change models, policies and prices, admins everything.">
+                <AddButton label="Add user" show=is_admin on_add=move || editor.add()/>
+            </PageHeader>
+            <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match users.await {
                         Err(error) => view! { <LoadError error/> }.into_any(),
@@ -44,12 +52,13 @@ pub fn UsersPage() -> impl IntoView {
                                 <p class="notice ok">"Password changed."</p>
                             </Show>
                             <UserTable list change disable reset/>
-                            <NewUserForm create/>
                         }
                         .into_any(),
                     }
                 })}
             </Transition>
+            // Outside the list, so reloading the list after an answer keeps what was typed.
+            <NewUserDialog create editor/>
         </section>
     }
 }
@@ -135,36 +144,45 @@ fn UserTable(
     }
 }
 
+/// The dialog that adds a user; the fields keep what was typed when the server refuses it.
 #[component]
-fn NewUserForm(create: ServerAction<CreateUser>) -> impl IntoView {
-    let username_error = field_error(create.value(), "username");
-    let password_error = field_error(create.value(), "password");
-    let error = form_error(create.value());
+fn NewUserDialog(create: ServerAction<CreateUser>, editor: Editor) -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let role = RwSignal::new(Role::Viewer);
+    let submit = move || {
+        create.dispatch(CreateUser {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+            role: role.get_untracked(),
+        });
+        Ok(())
+    };
     view! {
-        <div class="card">
-            <h2>"Add a user"</h2>
-            <ActionForm action=create attr:class="grid-form">
-                <div class="field">
-                    <label for="new-username">"User name"</label>
-                    <input id="new-username" name="username" type="text" autocomplete="off" required/>
-                    <p class="field-error" data-testid="username-error">{username_error}</p>
-                </div>
-                <div class="field">
-                    <label for="new-password">{format!("Password (at least {PASSWORD_MIN} characters)")}</label>
-                    <input id="new-password" name="password" type="password" autocomplete="new-password" required/>
-                    <p class="field-error" data-testid="password-error">{password_error}</p>
-                </div>
-                <div class="field">
-                    <label for="new-role">"Role"</label>
-                    <select id="new-role" name="role">
-                        <option value="viewer">"viewer: reads everything except secrets"</option>
-                        <option value="editor">"editor: also changes models, policies and prices"</option>
-                        <option value="admin">"admin: everything, including credentials and users"</option>
-                    </select>
-                </div>
-                <p class="form-error" role="alert">{error}</p>
-                <button type="submit" class="primary" disabled=move || create.pending().get()>"Add user"</button>
-            </ActionForm>
-        </div>
+        <EditorDialog editor add_title="Add a user" test_id="user-form" submit_label="Create user"
+            pending=create.pending() on_submit=submit>
+            <div class="field">
+                <label for="new-username">"User name"</label>
+                <input id="new-username" type="text" autocomplete="off" prop:value=move || username.get()
+                    on:input=move |ev| username.set(event_target_value(&ev))/>
+                <p class="field-error" data-testid="username-error">{editor.error_at("username")}</p>
+            </div>
+            <div class="field">
+                <label for="new-password">{format!("Password (at least {PASSWORD_MIN} characters)")}</label>
+                <input id="new-password" type="password" autocomplete="new-password" prop:value=move || password.get()
+                    on:input=move |ev| password.set(event_target_value(&ev))/>
+                <p class="field-error" data-testid="password-error">{editor.error_at("password")}</p>
+            </div>
+            <div class="field wide">
+                <label for="new-role">"Role"</label>
+                <select id="new-role" on:change=move |ev| {
+                    if let Ok(r) = event_target_value(&ev).parse() { role.set(r); }
+                }>
+                    <option value="viewer">"viewer: reads everything except secrets"</option>
+                    <option value="editor">"editor: also changes models, policies and prices"</option>
+                    <option value="admin">"admin: everything, including credentials and users"</option>
+                </select>
+            </div>
+        </EditorDialog>
     }
 }
