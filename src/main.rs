@@ -32,6 +32,7 @@ async fn main() -> std::process::ExitCode {
         }
         ["export"] => switchyard::cli::export().await,
         ["apply", file] => switchyard::cli::apply(std::path::Path::new(file)).await,
+        ["rotate-master-key"] => switchyard::cli::rotate_master_key().await,
         other => {
             let help = other.iter().any(|a| *a == "-h" || *a == "--help");
             eprintln!("{}", switchyard::cli::USAGE);

@@ -25,7 +25,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,11 +33,15 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tower_sessions::Session;
 
+/// After the grace period, how long cut requests get to settle their usage.
+const CUT_SETTLE_TIME: Duration = Duration::from_millis(200);
+
 /// Error bodies of server functions are small JSON; anything bigger is not ours to parse.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 pub struct Application {
     listener: TcpListener,
+    cut: tokio::sync::watch::Sender<bool>,
     router: Router,
     state: AppState,
     rollups: PolicyRollups,
@@ -93,9 +97,12 @@ impl Application {
             .await
             .context("cannot load this month's spend")?;
         tracing::debug!(accounts = resumed, "resumed this month's spend");
-        let telemetry = Telemetry::start(db.pool.clone());
+        let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
+            .context("cannot open the usage spill file")?;
 
+        let (cut, cut_watch) = tokio::sync::watch::channel(false);
         let state = AppState {
+            cut: cut_watch,
             leptos_options: leptos_options(local_addr)?,
             db,
             settings: Arc::new(settings.clone()),
@@ -124,9 +131,16 @@ impl Application {
             state.live.clone(),
         );
         rollups.spawn(Duration::from_secs(60));
+        telemetry::conditions::spawn(
+            state.db.pool.clone(),
+            state.config.clone(),
+            state.live.clone(),
+            state.telemetry.clone(),
+        );
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
             listener,
+            cut,
             router,
             state,
             rollups,
@@ -141,20 +155,43 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests (streams included)
-    /// and writes the usage they produced before returning.
+    /// Serves until `shutdown` completes, then lets in-flight requests (streams included)
+    /// finish within the grace period, cuts what is left (its usage is still settled) and
+    /// writes the usage they produced before returning.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
-        let served = axum::serve(
+        let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        };
+        let serving = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        .with_graceful_shutdown(signal)
+        .into_future();
+        let grace_over = async move {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let served = tokio::select! {
+            served = serving => served,
+            () = grace_over => {
+                tracing::warn!(grace_secs = grace.as_secs(), "grace period over: cutting the requests still in flight");
+                let _ = self.cut.send(true);
+                // Cut requests settle their usage as they end, within moments.
+                tokio::time::sleep(CUT_SETTLE_TIME).await;
+                Ok(())
+            }
+        };
         self.state.telemetry.flush().await;
         self.rollups.write_logged().await;
         tracing::info!("usage and policy counters written; stopped");
@@ -298,10 +335,61 @@ fn router(
         .merge(app)
         .fallback(site_files)
         .layer(middleware::map_response(with_api_error_status))
+        .layer(middleware::map_response(with_security_headers))
         .layer(sessions)
         .layer(middleware::from_fn(csrf::refuse_cross_site))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The page's Content-Security-Policy: scripts run only with this response's nonce (Leptos
+/// puts it on its hydration and resource scripts) or when loaded by those ('strict-dynamic'),
+/// WebAssembly may compile, styles and everything else come from this origin, and no other
+/// site may frame the dashboard. Called while the shell renders.
+pub fn set_page_security_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Headers every response carries: no MIME sniffing, no framing, no full URLs in Referer.
+/// An HTML response without its own policy (error pages) still refuses to be framed.
+async fn with_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'"),
+        );
+    }
+    response
 }
 
 /// Server functions answer every error with 500; this gives each `ApiError` its own status
@@ -340,8 +428,8 @@ async fn page_guard(
     let signed_in = match session::signed_in_user(&session, &state.db.pool).await {
         Ok(user) => user.is_some(),
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the session");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            tracing::error!(error = %e, "cannot read the session: database unavailable");
+            return database_unavailable();
         }
     };
     match (path, signed_in) {
@@ -361,14 +449,58 @@ async fn page_guard(
     }
 }
 
+/// What a page shows while the database cannot be reached, instead of a blank page.
+fn database_unavailable() -> Response {
+    const PAGE: &str = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <meta http-equiv=\"refresh\" content=\"10\"><title>Database unavailable · Switchyard</title>\
+        <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;\
+        color:#1f2933}p{background:#fdecec;color:#8a1c1c;padding:1rem;border-radius:8px}</style>\
+        </head><body><main class=\"content\">\
+        <section class=\"page\"><h1>Database unavailable</h1>\
+        <p class=\"card notice error\" role=\"alert\" data-testid=\"database-unavailable\">\
+        Switchyard cannot reach its database, so the dashboard cannot show or change anything \
+        right now. The proxy keeps serving /v1 requests from its in-memory configuration, and \
+        usage waits in the spill file until the database is back. This page retries every 10 \
+        seconds.</p></section></main></body></html>";
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::RETRY_AFTER, "10"),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
 async fn healthz() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], "ok")
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.settings.metrics_token {
+        use subtle::ConstantTimeEq;
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need Authorization: Bearer <SWITCHYARD_METRICS_TOKEN>\n",
+            )
+                .into_response();
+        }
+    }
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
+    let mut text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
+    text.push_str(&crate::telemetry::metrics::render_telemetry(
+        &state.telemetry.stats(),
+    ));
     (
         [
             (

@@ -39,6 +39,11 @@ pub struct Settings {
     /// `SWITCHYARD_MASTER_KEY`: base64 of the 32-byte credential key; a key file in `data_dir`
     /// otherwise.
     pub master_key: Option<crate::providers::Secret>,
+    /// `SWITCHYARD_SHUTDOWN_GRACE_SECS`: after SIGTERM, how long in-flight requests (streams
+    /// included) may take to finish before they are cut.
+    pub shutdown_grace_secs: u64,
+    /// `SWITCHYARD_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <it>`.
+    pub metrics_token: Option<crate::providers::Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +82,7 @@ struct DatabaseDefaults {
 struct ProxyDefaults {
     max_body_bytes: usize,
     probe_interval_secs: u64,
+    shutdown_grace_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +173,14 @@ impl Settings {
             master_key: lookup("SWITCHYARD_MASTER_KEY")
                 .filter(|k| !k.is_empty())
                 .map(crate::providers::Secret::new),
+            shutdown_grace_secs: number(
+                &lookup,
+                "SWITCHYARD_SHUTDOWN_GRACE_SECS",
+                defaults.proxy.shutdown_grace_secs,
+            )?,
+            metrics_token: lookup("SWITCHYARD_METRICS_TOKEN")
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| crate::providers::Secret::new(t.trim())),
         })
     }
 }

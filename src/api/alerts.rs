@@ -73,3 +73,33 @@ pub async fn set_alert_webhook(url: String) -> Result<Option<String>, ApiError> 
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(url)
 }
+
+/// Alerts that open and close (circuit open, account unhealthy, usage spilling) that are still
+/// open and not acknowledged, for the banner on every page.
+#[server(endpoint = "alert_banner")]
+pub async fn alert_banner() -> Result<Vec<AlertView>, ApiError> {
+    use crate::domain::Role;
+    super::ssr::require(Role::Viewer).await?;
+    let state = super::ssr::state()?;
+    crate::store::alerts::needing_attention(&state.db.pool)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Marks an alert as seen by the signed-in user: it leaves the banner, and the Alerts page
+/// says who acknowledged it.
+#[server(endpoint = "acknowledge_alert")]
+pub async fn acknowledge_alert(id: String) -> Result<(), ApiError> {
+    use crate::domain::Role;
+    let user = super::ssr::require(Role::Editor).await?;
+    let state = super::ssr::state()?;
+    let mut conn = state.db.pool.acquire().await.map_err(ApiError::internal)?;
+    if crate::store::alerts::acknowledge(&mut conn, &id, &user.username)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("There is no such alert.".into()))
+    }
+}

@@ -3,7 +3,7 @@
 mod components;
 mod pages;
 
-use crate::api::alerts::budget_banner;
+use crate::api::alerts::{alert_banner, budget_banner};
 use crate::api::auth::{current_user, Logout};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -13,6 +13,8 @@ use leptos_router::path;
 use pages::*;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::set_page_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -97,6 +99,7 @@ fn Frame() -> impl IntoView {
     let user = Resource::new(move || location.pathname.get(), |_| current_user());
     let logout = ServerAction::<Logout>::new();
     let budgets = Resource::new(move || location.pathname.get(), |_| budget_banner());
+    let open_alerts = Resource::new(move || location.pathname.get(), |_| alert_banner());
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -127,12 +130,21 @@ fn Frame() -> impl IntoView {
             {move || Suspend::new(async move {
                 // Signed out or failing: no banner; the page itself says what is wrong.
                 let reached = budgets.await.unwrap_or_default();
-                (!reached.is_empty()).then(|| view! {
-                    <div class="budget-banner" role="status" data-testid="budget-banner">
-                        <span>{reached.iter().map(|b| b.sentence()).collect::<Vec<_>>().join(" · ")}</span>
-                        <A href="/alerts">"See alerts"</A>
-                    </div>
-                })
+                let open = open_alerts.await.unwrap_or_default();
+                view! {
+                    {(!open.is_empty()).then(|| view! {
+                        <div class="budget-banner alert-banner" role="alert" data-testid="alert-banner">
+                            <span>{open.iter().map(|a| a.message.clone()).collect::<Vec<_>>().join(" · ")}</span>
+                            <A href="/alerts">"See alerts"</A>
+                        </div>
+                    })}
+                    {(!reached.is_empty()).then(|| view! {
+                        <div class="budget-banner" role="status" data-testid="budget-banner">
+                            <span>{reached.iter().map(|b| b.sentence()).collect::<Vec<_>>().join(" · ")}</span>
+                            <A href="/alerts">"See alerts"</A>
+                        </div>
+                    })}
+                }
             })}
         </Transition>
         <div class="frame">

@@ -3,16 +3,59 @@ use serde::{Deserialize, Serialize};
 /// One stored alert, as the Alerts page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
-    /// `budget` for now.
+    pub id: String,
+    /// `budget`, `circuit_open`, `account_unhealthy` or `usage_spilling`.
     pub kind: String,
+    /// Empty for alerts about the instance itself.
     pub account: String,
-    /// Calendar month in UTC, `2026-11`.
+    /// The target (`account/model`) of a circuit alert; empty otherwise.
+    pub subject: String,
+    /// Calendar month in UTC, `2026-11` (the month it was raised in).
     pub month: String,
-    /// Percent of the monthly budget.
+    /// Percent of the monthly budget; 0 for alerts that are not about a budget.
     pub threshold: u8,
     pub message: String,
     /// Unix milliseconds.
     pub at: i64,
+    /// When the condition cleared; budget alerts stay until the month ends.
+    pub resolved_at: Option<i64>,
+    /// Who acknowledged it, if anyone.
+    pub acknowledged_by: Option<String>,
+}
+
+impl AlertView {
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "budget" => "Budget",
+            "circuit_open" => "Circuit open",
+            "account_unhealthy" => "Account unhealthy",
+            "usage_spilling" => "Usage spilling",
+            _ => "Other",
+        }
+    }
+
+    /// Still true and nobody has acknowledged it: shown in the banner.
+    pub fn needs_attention(&self) -> bool {
+        self.resolved_at.is_none() && self.acknowledged_by.is_none()
+    }
+}
+
+/// What an alert is about: kind, account (empty for the instance) and subject within it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Condition {
+    pub kind: String,
+    pub account: String,
+    pub subject: String,
+}
+
+/// A condition that started or cleared, as the writer stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConditionChange {
+    pub condition: Condition,
+    /// True when it started; false when it cleared.
+    pub raised: bool,
+    pub message: String,
+    pub at_ms: i64,
 }
 
 /// The highest budget threshold an account reached this month, for the dashboard banner.

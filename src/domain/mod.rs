@@ -13,7 +13,7 @@ mod step_type;
 mod user;
 mod validation;
 
-pub use alert::{AlertView, BudgetReached};
+pub use alert::{AlertView, BudgetReached, Condition, ConditionChange};
 pub use audit::AuditEntry;
 pub use live_status::{CircuitState, HealthLevel};
 pub use logical_model::{

@@ -19,6 +19,21 @@ use crate::domain::ProviderKind;
 /// Reads a provider's error JSON into a human message; `None` falls back to the raw body.
 pub(crate) type ErrorParser = fn(&Value) -> Option<String>;
 
+/// An answer (or a whole stream) bigger than this is a bad response: the next target is tried,
+/// and a runaway or hostile upstream cannot fill the gateway's memory. Far above any real chat
+/// answer; inline images go upstream, not back.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+fn too_large(provider: ProviderKind) -> ProviderError {
+    ProviderError::bad_response(
+        provider,
+        format!(
+            "the answer is larger than the limit of {} MB",
+            MAX_ANSWER_BYTES / (1024 * 1024)
+        ),
+    )
+}
+
 /// Error bodies can be large HTML pages from a proxy in between; keep what a person needs.
 const MAX_ERROR_BODY_CHARS: usize = 500;
 
@@ -123,12 +138,25 @@ pub(crate) fn nested_error_message(json: &Value) -> Option<String> {
 pub(crate) async fn read_json<T: DeserializeOwned>(
     provider: ProviderKind,
     ctx: &CallContext,
-    response: reqwest::Response,
+    mut response: reqwest::Response,
 ) -> Result<T, ProviderError> {
-    let bytes = response
-        .bytes()
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large(provider));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| ProviderError::from_reqwest(provider, e, ctx.timeouts.total))?;
+        .map_err(|e| ProviderError::from_reqwest(provider, e, ctx.timeouts.total))?
+    {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large(provider));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     serde_json::from_slice(&bytes).map_err(|e| ProviderError::bad_response(provider, e))
 }
 
@@ -159,6 +187,29 @@ struct SseState<S, T> {
     done: bool,
 }
 
+/// A stream that over `MAX_ANSWER_BYTES` ends with an error instead of growing further.
+fn limited<B: AsRef<[u8]>>(
+    body: impl futures_util::Stream<Item = reqwest::Result<B>>,
+) -> impl futures_util::Stream<Item = Result<B, LimitedError>> {
+    let mut seen = 0usize;
+    body.map(move |chunk| {
+        let chunk = chunk.map_err(LimitedError::Transport)?;
+        seen += chunk.as_ref().len();
+        if seen > MAX_ANSWER_BYTES {
+            return Err(LimitedError::TooLarge);
+        }
+        Ok(chunk)
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LimitedError {
+    #[error(transparent)]
+    Transport(reqwest::Error),
+    #[error("the stream is larger than the limit of {} MB", MAX_ANSWER_BYTES / (1024 * 1024))]
+    TooLarge,
+}
+
 /// The response body as a stream of OpenAI chunks, translated as events arrive (never buffered
 /// whole). The first event must come within the first-byte timeout; the total timeout set on the
 /// request bounds the rest.
@@ -171,7 +222,7 @@ pub(crate) fn translate_sse<T: StreamTranslator>(
     let first_byte = ctx.timeouts.first_byte;
     let total = ctx.timeouts.total;
     let state = SseState {
-        events: Box::pin(response.bytes_stream().eventsource()),
+        events: Box::pin(limited(response.bytes_stream()).eventsource()),
         translator,
         pending: VecDeque::new(),
         started: false,
@@ -204,8 +255,11 @@ pub(crate) fn translate_sse<T: StreamTranslator>(
             };
             let translated = match next {
                 Some(Ok(event)) => st.translator.on_event(&event.event, &event.data),
-                Some(Err(EventStreamError::Transport(e))) => {
+                Some(Err(EventStreamError::Transport(LimitedError::Transport(e)))) => {
                     Err(ProviderError::from_reqwest(provider, e, total))
+                }
+                Some(Err(EventStreamError::Transport(LimitedError::TooLarge))) => {
+                    Err(too_large(provider))
                 }
                 Some(Err(e)) => Err(ProviderError::bad_response(provider, e)),
                 None => {

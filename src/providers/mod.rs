@@ -7,6 +7,8 @@ mod azure;
 mod cohere;
 mod context;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod google;
 mod http;
 mod mistral;
@@ -26,7 +28,7 @@ use futures_util::Stream;
 
 pub use context::{http_client, AzureExtras, CallContext, ProviderClients, Secret, Timeouts};
 pub use error::{ProviderError, TimeoutPhase};
-pub use http::peek_first;
+pub use http::{peek_first, MAX_ANSWER_BYTES};
 pub use types::{ChatChunk, ChatRequest, ChatResponse};
 
 use crate::domain::ProviderKind;

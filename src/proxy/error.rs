@@ -33,6 +33,9 @@ pub enum ProxyError {
     /// A provider refused the request itself (a 4xx other than 429): returned as is.
     #[error("{0}")]
     Provider(ProviderError),
+    /// The shutdown grace period ended before the answer did.
+    #[error("the server is shutting down and could not finish this request; retry it")]
+    ShuttingDown,
     /// Every candidate was tried or skipped; `summary` lists what happened to each.
     #[error("no provider account could serve this request: {summary}")]
     AllFailed {
@@ -67,6 +70,7 @@ impl ProxyError {
                 RoutingError::InvalidConfig(_) => 500,
             },
             ProxyError::Provider(e) => e.gateway_status(),
+            ProxyError::ShuttingDown => 503,
             ProxyError::AllFailed {
                 retry_after_secs,
                 timed_out,
@@ -120,6 +124,7 @@ impl ProxyError {
                 _ => ("server_error", "upstream_error"),
             },
             ProxyError::AllFailed { .. } => self.exhausted_kind(),
+            ProxyError::ShuttingDown => ("server_error", "shutting_down"),
         }
     }
 

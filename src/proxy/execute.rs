@@ -41,6 +41,8 @@ pub struct Runtime<'a> {
     pub live: &'a Arc<LiveState>,
     pub telemetry: &'a Telemetry,
     pub clients: &'a ProviderClients,
+    /// True once the shutdown grace period is over.
+    pub cut: tokio::sync::watch::Receiver<bool>,
 }
 
 /// One authenticated, parsed and classified request.
@@ -450,7 +452,17 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             let result = match runtime.clients.for_timeouts(&connection.timeouts) {
                 Ok(client) => {
                     let ctx = call_context(client, connection, &target.model);
-                    call(connection, &ctx, &prepared.request).await
+                    let mut cut = runtime.cut.clone();
+                    tokio::select! {
+                        result = call(connection, &ctx, &prepared.request) => result,
+                        _ = cut.wait_for(|cut| *cut) => {
+                            let error = ProxyError::ShuttingDown;
+                            settlement.error = Some(error.to_string());
+                            settlement.answered = true;
+                            drop(settlement);
+                            return error.into_response();
+                        }
+                    }
                 }
                 Err(e) => Err(ProviderError::Config {
                     provider: connection.kind,
@@ -461,7 +473,15 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 Ok(answer) => answer,
                 Err(error) => {
                     let latency_ms = elapsed_ms(call_started);
-                    let retryable = error.is_retryable();
+                    // Revoked or wrong credentials are the account's fault, not the request's:
+                    // the next target may well answer.
+                    let credentials_rejected = match &error {
+                        ProviderError::Upstream { status, .. } if matches!(status, 401 | 403) => {
+                            Some(*status)
+                        }
+                        _ => None,
+                    };
+                    let retryable = error.is_retryable() || credentials_rejected.is_some();
                     let outcome = if retryable {
                         AttemptOutcome::Failed { latency_ms }
                     } else {
@@ -469,6 +489,9 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                     };
                     if let Some(attempt) = settlement.attempt.take() {
                         runtime.live.finish_attempt(attempt, outcome, now_ms());
+                    }
+                    if let Some(status) = credentials_rejected {
+                        runtime.live.reject_credentials(&target.account, status);
                     }
                     tracing::warn!(target = %target, error = %error, retryable, "provider call failed");
                     trail.failed(target, &error);
@@ -504,7 +527,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                         .as_ref()
                         .and_then(|o| o.include_usage)
                         == Some(true);
-                    stream_response(chunks, include_usage, settlement)
+                    stream_response(chunks, include_usage, settlement, runtime.cut.clone())
                 }
             };
             set_headers(&mut response, &served, &trail);
@@ -581,25 +604,44 @@ fn complete_response(body: crate::providers::ChatResponse, mut settlement: Settl
 /// Relays the chunks as OpenAI SSE. Usage the app did not ask for is taken out (the adapters
 /// always request it, for spend); an error after the first byte ends the stream with an error
 /// event, as there is no status left to change.
-fn stream_response(chunks: ChunkStream, include_usage: bool, settlement: Settlement) -> Response {
+fn stream_response(
+    chunks: ChunkStream,
+    include_usage: bool,
+    settlement: Settlement,
+    cut: tokio::sync::watch::Receiver<bool>,
+) -> Response {
     struct Relay {
         chunks: ChunkStream,
         include_usage: bool,
         done: bool,
         settlement: Settlement,
+        cut: tokio::sync::watch::Receiver<bool>,
     }
     let relay = Relay {
         chunks,
         include_usage,
         done: false,
         settlement,
+        cut,
     };
     let events = futures_util::stream::unfold(relay, |mut relay| async move {
         loop {
             if relay.done {
                 return None;
             }
-            let event = match relay.chunks.next().await {
+            let next = tokio::select! {
+                next = relay.chunks.next() => Some(next),
+                _ = relay.cut.wait_for(|cut| *cut) => None,
+            };
+            let Some(next) = next else {
+                relay.done = true;
+                let error = ProxyError::ShuttingDown;
+                relay.settlement.error = Some(error.to_string());
+                relay.settlement.settle();
+                let event = format!("data: {}\n\n", error.body());
+                return Some((Ok(Bytes::from(event)), relay));
+            };
+            let event = match next {
                 Some(Ok(mut chunk)) => {
                     if let Some(usage) = &chunk.usage {
                         relay.settlement.usage = Some(usage.clone());

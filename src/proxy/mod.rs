@@ -69,6 +69,7 @@ async fn chat_completions(
         Ok(prepared) => prepared,
         Err(error) => {
             tracing::info!(status = error.status().as_u16(), error = %error, "refused a proxy request");
+            state.telemetry.record_refusal();
             return error.into_response();
         }
     };
@@ -77,6 +78,7 @@ async fn chat_completions(
         live: &state.live,
         telemetry: &state.telemetry,
         clients: &state.provider_clients,
+        cut: state.cut.clone(),
     };
     execute::run(runtime, prepared).await
 }

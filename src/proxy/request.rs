@@ -200,4 +200,80 @@ mod tests {
             assert!(parse(body.as_bytes()).is_err(), "{body}");
         }
     }
+
+    fn message() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let content = prop_oneof![
+            Just(Value::Null),
+            "[a-z ]{0,10}".prop_map(Value::String),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(json!([{"type": "text", "text": "hi"}])),
+            Just(json!([{"type": "image_url", "image_url": {"url": "data:x"}}])),
+            Just(json!([{"type": "nope"}])),
+            Just(json!({})),
+        ];
+        let role = prop::sample::select(vec!["system", "user", "assistant", "tool", "bad", ""]);
+        (role, content, any::<bool>()).prop_map(|(role, content, with_tools)| {
+            let mut message = json!({"role": role, "content": content});
+            if with_tools {
+                message["tool_calls"] = json!([{"id": "c", "type": "function",
+                    "function": {"name": "f", "arguments": "{"}}]);
+                message["tool_call_id"] = json!(7);
+            }
+            message
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any bytes: a request or a 4xx, never a panic.
+        #[test]
+        fn any_bytes_parse_or_are_a_client_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            if let Err(e) = parse(&body) {
+                proptest::prop_assert!(e.status().is_client_error());
+            }
+        }
+
+        /// Request-shaped JSON with wrong types, odd values and unknown fields in every place.
+        #[test]
+        fn request_shaped_json_parses_or_is_a_client_error(
+            model in proptest::option::of("[a-z-]{0,8}"),
+            messages in proptest::collection::vec(message(), 0..4),
+            stream in proptest::option::of(proptest::prelude::any::<bool>()),
+            temperature in proptest::option::of(-10.0f64..10.0),
+            max_tokens in proptest::option::of(proptest::prelude::any::<i64>()),
+            extra in proptest::option::of(proptest::sample::select(vec![
+                json!({"response_format": {"type": "json_schema"}}),
+                json!({"tools": [{"type": "function"}]}),
+                json!({"tool_choice": 3}),
+                json!({"stop": [1, 2]}),
+                json!({"stream_options": {"include_usage": "yes"}}),
+                json!({"metadata": {"step_type": ["x"]}}),
+                json!({"n": -1}),
+            ])),
+        ) {
+            let mut body = json!({"messages": messages});
+            if let Some(model) = model { body["model"] = json!(model); }
+            if let Some(stream) = stream { body["stream"] = json!(stream); }
+            if let Some(t) = temperature { body["temperature"] = json!(t); }
+            if let Some(n) = max_tokens { body["max_tokens"] = json!(n); }
+            if let Some(Value::Object(extra)) = extra {
+                for (k, v) in extra { body[k] = v; }
+            }
+            match parse(body.to_string().as_bytes()) {
+                Ok(request) => {
+                    let headers = axum::http::HeaderMap::new();
+                    if let Err(e) = route_request(&request, &headers) {
+                        proptest::prop_assert!(e.status().is_client_error());
+                    }
+                }
+                Err(e) => proptest::prop_assert!(e.status().is_client_error()),
+            }
+        }
+    }
 }

@@ -52,6 +52,9 @@ pub struct HealthTracker {
     latency_ewma_ms: Option<f64>,
     minutes: [MinuteCount; MINUTES],
     last_probe: Option<ProbeResult>,
+    /// The provider refused the account's credentials (HTTP 401/403), with that status; only a
+    /// call or probe that succeeds again clears it.
+    credentials_rejected: Option<u16>,
 }
 
 impl HealthTracker {
@@ -73,13 +76,24 @@ impl HealthTracker {
             };
         }
         slot.requests = slot.requests.saturating_add(1);
-        if !ok {
+        if ok {
+            self.credentials_rejected = None;
+        } else {
             slot.failures = slot.failures.saturating_add(1);
         }
     }
 
     pub fn record_probe(&mut self, probe: ProbeResult) {
+        if probe.ok {
+            self.credentials_rejected = None;
+        }
         self.last_probe = Some(probe);
+    }
+
+    /// The provider answered 401 or 403: the key was revoked or is wrong. The account stays
+    /// unhealthy until it answers again.
+    pub fn reject_credentials(&mut self, status: u16) {
+        self.credentials_rejected = Some(status);
     }
 
     pub fn latency_ewma_ms(&self) -> Option<f64> {
@@ -110,6 +124,12 @@ impl HealthTracker {
             .as_ref()
             .filter(|p| p.at_ms <= now_ms && now_ms - p.at_ms < PROBE_FRESH_MS);
 
+        if let Some(status) = self.credentials_rejected {
+            return Health {
+                level: HealthLevel::Unhealthy,
+                reason: format!("credentials rejected (the provider answered HTTP {status})"),
+            };
+        }
         if let Some(probe) = fresh_probe.filter(|p| !p.ok) {
             let ago = (now_ms - probe.at_ms) / 1000;
             return Health {
@@ -337,5 +357,22 @@ mod tests {
         };
         assert!(close(1_000.0), "{:?}", tracker.latency_ewma_ms());
         assert_eq!(tracker.recent_errors(T0 + MINUTE_MS), (1, 3));
+    }
+
+    #[test]
+    fn rejected_credentials_keep_the_account_unhealthy_until_a_call_succeeds() {
+        let mut health = HealthTracker::default();
+        health.reject_credentials(401);
+        let assessed = health.assess(T0);
+        assert_eq!(assessed.level, HealthLevel::Unhealthy);
+        assert!(
+            assessed.reason.starts_with("credentials rejected"),
+            "{}",
+            assessed.reason
+        );
+        health.record_outcome(false, 10, T0);
+        assert_eq!(health.assess(T0).level, HealthLevel::Unhealthy);
+        health.record_outcome(true, 10, T0);
+        assert_eq!(health.assess(T0).level, HealthLevel::Healthy);
     }
 }

@@ -269,6 +269,11 @@ impl LiveState {
         self.with_account(account, |live| live.spend = spend);
     }
 
+    /// The provider refused the account's credentials (401/403); see `HealthTracker`.
+    pub fn reject_credentials(&self, account: &str, status: u16) {
+        self.with_account(account, |live| live.health.reject_credentials(status));
+    }
+
     pub fn record_probe(&self, account: &str, probe: ProbeResult) {
         self.with_account(account, |live| live.health.record_probe(probe));
     }

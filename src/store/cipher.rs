@@ -78,6 +78,38 @@ impl CredentialCipher {
         }
     }
 
+    /// A new random key, with its base64 text (for the key file or the environment).
+    pub fn generate() -> (Self, Secret) {
+        let key = Aes256Gcm::generate_key(OsRng);
+        (
+            CredentialCipher(Aes256Gcm::new(&key)),
+            Secret::new(STANDARD.encode(key)),
+        )
+    }
+
+    /// Writes `key` (base64) as the key file in `data_dir`, mode 0600, replacing the old one
+    /// only once it is complete on disk.
+    pub fn write_key_file(
+        key: &Secret,
+        data_dir: &Path,
+    ) -> Result<std::path::PathBuf, CipherError> {
+        let path = data_dir.join(KEY_FILE);
+        let fresh = data_dir.join(format!("{KEY_FILE}.new"));
+        let io = |source| CipherError::KeyFile {
+            path: fresh.clone(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&fresh).map_err(io)?;
+        file.write_all(key.expose().as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&fresh, &path).map_err(io)?;
+        Ok(path)
+    }
+
     /// base64 of nonce || ciphertext (with its tag).
     pub fn encrypt(&self, plain: &Secret) -> Result<String, CipherError> {
         let nonce = Aes256Gcm::generate_nonce(OsRng);

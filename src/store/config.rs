@@ -602,3 +602,34 @@ where
     .await?;
     Ok(())
 }
+
+/// Re-encrypts every stored provider credential from `old` to `new` inside `tx`; returns how
+/// many. Fails, changing nothing once the caller rolls back, if one does not open with `old`.
+pub async fn reencrypt_credentials(
+    tx: &mut sqlx::AnyConnection,
+    old: &crate::store::cipher::CredentialCipher,
+    new: &crate::store::cipher::CredentialCipher,
+) -> Result<usize, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT name, api_key_encrypted FROM provider_accounts \
+         WHERE api_key_encrypted IS NOT NULL",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (name, sealed) in &rows {
+        let plain = old.decrypt(sealed).map_err(|e| StoreError::Credential {
+            account: name.clone(),
+            reason: e.to_string(),
+        })?;
+        let resealed = new.encrypt(&plain).map_err(|e| StoreError::Credential {
+            account: name.clone(),
+            reason: e.to_string(),
+        })?;
+        sqlx::query("UPDATE provider_accounts SET api_key_encrypted = $1 WHERE name = $2")
+            .bind(resealed)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(rows.len())
+}

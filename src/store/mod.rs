@@ -30,6 +30,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a record with this {0} already exists")]
     Duplicate(&'static str),
+    #[error("the credential of account {account} cannot be re-encrypted: {reason}")]
+    Credential { account: String, reason: String },
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
 }
@@ -96,6 +98,9 @@ impl Db {
         let is_sqlite = matches!(native, NativePool::Sqlite(_));
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // With the database gone, pages and the usage writer learn it in seconds, not the
+            // default 30 s.
+            .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     // Per-connection SQLite settings; the file itself is already in WAL mode.

@@ -124,6 +124,43 @@ pub fn render(routing: &RoutingSnapshot, live: &LiveState, now_ms: u64) -> Strin
     text
 }
 
+/// The usage writer's figures: what waits in memory and in the spill file, and refusals.
+pub fn render_telemetry(stats: &crate::telemetry::TelemetryStats) -> String {
+    let families: [(&str, &str, &str, u64); 4] = [
+        (
+            "switchyard_usage_queue_depth",
+            "gauge",
+            "Usage events waiting in memory for the batch writer.",
+            stats.queued,
+        ),
+        (
+            "switchyard_usage_spill_bytes",
+            "gauge",
+            "Bytes of usage in the spill file waiting for the database (0 while it answers).",
+            stats.spill_bytes,
+        ),
+        (
+            "switchyard_requests_refused_total",
+            "counter",
+            "/v1 requests refused before routing (bad key, broken body, model not allowed); these have no ledger row.",
+            stats.refused,
+        ),
+        (
+            "switchyard_usage_events_lost_total",
+            "counter",
+            "Usage events neither stored nor spilled because the spill file could not be written.",
+            stats.lost,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in families {
+        let _ = writeln!(text, "# HELP {name} {help}");
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        let _ = writeln!(text, "{name} {value}");
+    }
+    text
+}
+
 /// A label value as the text format needs it: backslash, double quote and newline escaped.
 fn escape(value: &str) -> String {
     value

@@ -1,32 +1,44 @@
 //! Usage telemetry off the request path: the proxy hands each request's outcome to a bounded
 //! channel without waiting (`try_send`), and one writer task stores them in batches in
 //! `usage_events` and `spend_monthly`, with the budget alerts the spend raised in `alerts`; an
-//! alert stored for the first time also goes to the webhook, from its own task. A full channel
-//! drops the event and counts it rather than slow a request down; the in-memory spend that routing decides on is updated by the proxy
-//! itself, so a dropped ledger row never lets an account overspend.
+//! alert stored for the first time also goes to the webhook, from its own task.
+//!
+//! Nothing is dropped: when the database cannot be written (or the channel is full) events go
+//! to the spill file in the data folder, in order, and are replayed from it once the database
+//! answers again. Each event has its own id, so a replay repeated after a crash stores nothing
+//! twice. The in-memory spend that routing decides on is updated by the proxy itself, so a
+//! ledger row waiting in the spill file never lets an account overspend.
 
+pub mod conditions;
 pub mod metrics;
 pub mod rollups;
+pub mod spill;
 pub mod webhook;
 
 use crate::domain::Money;
 use crate::routing::{month_of, LiveState, MonthlySpend};
 use crate::store::alerts::BUDGET_ALERT;
 use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use spill::{Record, Spill};
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Room for bursts while the database is slow; at ~1 KB an event this is a few MB at most.
 const CHANNEL_CAPACITY: usize = 10_000;
 /// Rows written in one transaction.
 const MAX_BATCH: usize = 500;
-/// A failed batch is tried this many times in all, waiting longer each time.
-const WRITE_TRIES: u32 = 3;
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
+/// A batch that takes longer than this goes to the spill file instead (a database that stopped
+/// answering holds a write until the pool's acquire timeout).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// While spilling, the database is tried again after this, doubling up to `MAX_REPLAY_DELAY`.
+const FIRST_REPLAY_DELAY: Duration = Duration::from_millis(250);
+const MAX_REPLAY_DELAY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -34,17 +46,23 @@ pub enum TelemetryError {
     Store(#[from] sqlx::Error),
     #[error(transparent)]
     Settings(#[from] StoreError),
+    #[error(transparent)]
+    Spill(#[from] spill::SpillError),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 /// One proxied request, as the ledger keeps it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UsageEvent {
     pub id: String,
     pub at_ms: i64,
     pub key_id: String,
     pub logical_model: String,
     pub policy: Option<String>,
-    /// The canary arm of a split policy the request went down.
+    /// The canary arm of a split policy the request went down. Defaulted, so events spilled
+    /// to disk by an older version still read back.
+    #[serde(default)]
     pub arm: Option<String>,
     pub step_type: String,
     pub purpose: String,
@@ -64,7 +82,7 @@ pub struct UsageEvent {
 }
 
 /// A monthly budget threshold an account's spend just reached.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BudgetAlert {
     pub account: String,
     pub month: String,
@@ -86,29 +104,71 @@ impl BudgetAlert {
 enum Message {
     Usage(Box<UsageEvent>),
     Alert(BudgetAlert),
-    /// Answered once everything sent before it is written.
+    Condition(conditions::ConditionChange),
+    /// Answered once everything sent before it is stored (in the database or the spill file).
     Flush(oneshot::Sender<()>),
+}
+
+impl Message {
+    fn into_record(self) -> Option<Record> {
+        match self {
+            Message::Usage(event) => Some(Record::Usage(*event)),
+            Message::Alert(alert) => Some(Record::Alert(alert)),
+            Message::Condition(change) => Some(Record::Condition(change)),
+            Message::Flush(_) => None,
+        }
+    }
+}
+
+/// Counters read by `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    /// `/v1` requests refused before routing (bad key, broken body, model not allowed); they
+    /// have no ledger row, so requests received = ledger rows + refusals.
+    refused: AtomicU64,
+    /// Events neither stored nor spilled (the spill file itself could not be written).
+    lost: AtomicU64,
 }
 
 /// The sending side, cloned into every handler.
 #[derive(Clone)]
 pub struct Telemetry {
     sender: mpsc::Sender<Message>,
-    dropped: Arc<AtomicU64>,
+    spill: Spill,
+    counters: Arc<Counters>,
 }
 
 impl Telemetry {
-    /// Starts the batch writer on `pool`.
-    pub fn start(pool: AnyPool) -> Telemetry {
-        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(write_batches(pool, reqwest::Client::new(), receiver));
-        Telemetry {
-            sender,
-            dropped: Arc::new(AtomicU64::new(0)),
+    /// Starts the batch writer on `pool`, spilling to (and first replaying) the spill file in
+    /// `data_dir`.
+    pub fn start(pool: AnyPool, data_dir: &std::path::Path) -> Result<Telemetry, TelemetryError> {
+        let spill = Spill::open(data_dir)?;
+        if !spill.is_empty() {
+            tracing::warn!(
+                bytes = spill.size(),
+                "usage left in the spill file by an earlier run; replaying it"
+            );
         }
+        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let outbox = Arc::new(tokio::sync::Notify::new());
+        webhook::spawn_outbox(pool.clone(), outbox.clone());
+        let writer = Writer {
+            pool,
+            spill: spill.clone(),
+            outbox: outbox.clone(),
+            replayed: 0,
+            replay_delay: FIRST_REPLAY_DELAY,
+            next_replay: Instant::now(),
+        };
+        tokio::spawn(writer.run(receiver));
+        Ok(Telemetry {
+            sender,
+            spill,
+            counters: Arc::default(),
+        })
     }
 
-    /// Never waits: with the channel full the event is dropped and counted.
+    /// Never waits on the database: with the channel full the event goes to the spill file.
     pub fn record(&self, event: UsageEvent) {
         self.send(Message::Usage(Box::new(event)));
     }
@@ -118,19 +178,34 @@ impl Telemetry {
         self.send(Message::Alert(alert));
     }
 
+    /// An alert condition that started or cleared (see `conditions`), to store.
+    pub fn record_condition(&self, change: conditions::ConditionChange) {
+        self.send(Message::Condition(change));
+    }
+
+    /// A `/v1` request refused before routing, which leaves no ledger row.
+    pub fn record_refusal(&self) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn send(&self, message: Message) {
-        if self.sender.try_send(message).is_err() {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                tracing::warn!(
-                    dropped,
-                    "usage channel full or closed: usage events dropped"
-                );
+        let message = match self.sender.try_send(message) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m)) => m,
+        };
+        let Some(record) = message.into_record() else {
+            return;
+        };
+        if let Err(e) = self.spill.append(&[record]) {
+            let lost = self.counters.lost.fetch_add(1, Ordering::Relaxed) + 1;
+            if lost.is_power_of_two() {
+                tracing::error!(lost, error = %e, "usage channel full and the spill file unwritable: usage events lost");
             }
         }
     }
 
-    /// Waits until every event recorded before this call is in the database (shutdown, tests).
+    /// Waits until every event recorded before this call is stored, in the database or the
+    /// spill file (shutdown, tests).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).await.is_ok() {
@@ -138,86 +213,181 @@ impl Telemetry {
             let _ = wait.await;
         }
     }
+
+    /// Figures for `/metrics`.
+    pub fn stats(&self) -> TelemetryStats {
+        TelemetryStats {
+            queued: CHANNEL_CAPACITY.saturating_sub(self.sender.capacity()) as u64,
+            spill_bytes: self.spill.size(),
+            refused: self.counters.refused.load(Ordering::Relaxed),
+            lost: self.counters.lost.load(Ordering::Relaxed),
+        }
+    }
 }
 
-async fn write_batches(
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TelemetryStats {
+    /// Events waiting in the channel for the writer.
+    pub queued: u64,
+    /// Bytes in the spill file waiting for the database.
+    pub spill_bytes: u64,
+    pub refused: u64,
+    pub lost: u64,
+}
+
+/// The one task that writes usage: to the database while it answers, else to the spill file,
+/// from which it replays in order once the database is back.
+struct Writer {
     pool: AnyPool,
-    webhook_client: reqwest::Client,
-    mut receiver: mpsc::Receiver<Message>,
-) {
-    while let Some(first) = receiver.recv().await {
+    spill: Spill,
+    /// Woken when a batch queued webhook deliveries.
+    outbox: Arc<tokio::sync::Notify>,
+    /// How far into the spill file is in the database.
+    replayed: u64,
+    replay_delay: Duration,
+    next_replay: Instant,
+}
+
+impl Writer {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        loop {
+            let first = if self.spill.is_empty() {
+                receiver.recv().await
+            } else {
+                match tokio::time::timeout_at(self.next_replay, receiver.recv()).await {
+                    Ok(message) => message,
+                    Err(_) => {
+                        self.replay().await;
+                        continue;
+                    }
+                }
+            };
+            let Some(first) = first else { break };
+            let mut records = Vec::new();
+            let mut flushes = Vec::new();
+            let mut next = Some(first);
+            // Whatever queued up while the last batch was written goes into this one.
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Flush(done) => flushes.push(done),
+                    other => records.extend(other.into_record()),
+                }
+                if records.len() < MAX_BATCH {
+                    next = receiver.try_recv().ok();
+                }
+            }
+            if !records.is_empty() {
+                self.store(records).await;
+            }
+            if !self.spill.is_empty() && Instant::now() >= self.next_replay {
+                self.replay().await;
+            }
+            for done in flushes {
+                let _ = done.send(());
+            }
+        }
+        if !self.spill.is_empty() {
+            self.replay().await;
+        }
+    }
+
+    /// To the database, or behind what already waits in the spill file, so order is kept.
+    async fn store(&mut self, records: Vec<Record>) {
+        if self.spill.is_empty() {
+            match self.write(&records).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, events = records.len(), "the database cannot take usage; spilling to the spill file until it can");
+                    self.replayed = 0;
+                    self.replay_delay = FIRST_REPLAY_DELAY;
+                    self.next_replay = Instant::now() + FIRST_REPLAY_DELAY;
+                }
+            }
+        }
+        if let Err(e) = self.spill.append(&records) {
+            tracing::error!(error = %e, events = records.len(), "usage lost: neither the database nor the spill file can be written");
+        }
+    }
+
+    async fn write(&self, records: &[Record]) -> Result<(), TelemetryError> {
         let mut batch = Vec::new();
         let mut alerts = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        // Whatever queued up while the last batch was written goes into this one.
-        while let Some(message) = next.take() {
-            match message {
-                Message::Usage(event) => batch.push(*event),
-                Message::Alert(alert) => alerts.push(alert),
-                Message::Flush(done) => flushes.push(done),
-            }
-            if batch.len() < MAX_BATCH {
-                next = receiver.try_recv().ok();
+        let mut changes = Vec::new();
+        for record in records {
+            match record {
+                Record::Usage(event) => batch.push(event.clone()),
+                Record::Alert(alert) => alerts.push(alert.clone()),
+                Record::Condition(change) => changes.push(change),
             }
         }
-        if !batch.is_empty() || !alerts.is_empty() {
-            if let Some(NewAlerts {
-                webhook_url,
-                payloads,
-            }) = write_with_retries(&pool, &batch, &alerts).await
-            {
-                webhook::spawn_delivery(&webhook_client, &webhook_url, payloads);
-            }
+        let write = write_batch(&self.pool, &batch, &alerts, &changes);
+        let written = tokio::time::timeout(WRITE_TIMEOUT, write)
+            .await
+            .map_err(|_| TelemetryError::Timeout(WRITE_TIMEOUT))??;
+        if written {
+            self.outbox.notify_one();
         }
-        for done in flushes {
-            let _ = done.send(());
-        }
+        Ok(())
     }
-}
 
-/// Alerts stored for the first time by a batch, to send to the webhook.
-struct NewAlerts {
-    webhook_url: String,
-    payloads: Vec<webhook::AlertPayload>,
-}
-
-async fn write_with_retries(
-    pool: &AnyPool,
-    batch: &[UsageEvent],
-    alerts: &[BudgetAlert],
-) -> Option<NewAlerts> {
-    let mut delay = FIRST_RETRY_DELAY;
-    for attempt in 1..=WRITE_TRIES {
-        match write_batch(pool, batch, alerts).await {
-            Ok(new_alerts) => return new_alerts,
-            Err(e) if attempt < WRITE_TRIES => {
-                tracing::warn!(error = %e, attempt, "usage batch not written; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+    /// Moves what waits in the spill file into the database, a batch at a time; stops at the
+    /// first failure and tries again later, waiting longer each time.
+    async fn replay(&mut self) {
+        loop {
+            let (records, next) = match self.spill.read_from(self.replayed, MAX_BATCH) {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the usage spill file");
+                    break;
+                }
+            };
+            if records.is_empty() {
+                match self.spill.truncate_if_replayed(next) {
+                    Ok(true) => {
+                        tracing::info!("the database is back: spilled usage replayed");
+                        self.replayed = 0;
+                        self.replay_delay = FIRST_REPLAY_DELAY;
+                        return;
+                    }
+                    Ok(false) => {
+                        self.replayed = next;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot empty the usage spill file");
+                        break;
+                    }
+                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, events = batch.len(), alerts = alerts.len(), "usage batch lost");
+            match self.write(&records).await {
+                Ok(()) => self.replayed = next,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?self.replay_delay, "the database still cannot take usage");
+                    break;
+                }
             }
         }
+        self.next_replay = Instant::now() + self.replay_delay;
+        self.replay_delay = (self.replay_delay * 2).min(MAX_REPLAY_DELAY);
     }
-    None
 }
 
 async fn write_batch(
     pool: &AnyPool,
     batch: &[UsageEvent],
     alerts: &[BudgetAlert],
-) -> Result<Option<NewAlerts>, TelemetryError> {
+    changes: &[&conditions::ConditionChange],
+) -> Result<bool, TelemetryError> {
     let mut tx = pool.begin().await?;
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
     let mut last_used: HashMap<&str, i64> = HashMap::new();
     for e in batch {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
              completion_tokens, cost_micros, latency_ms, error, arm) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(&e.id)
         .bind(e.at_ms)
@@ -238,7 +408,13 @@ async fn write_batch(
         .bind(e.error.as_deref())
         .bind(e.arm.as_deref())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        // Stored before (a replay after a crash, or a write that timed out yet committed):
+        // its spend is in already.
+        if inserted == 0 {
+            continue;
+        }
         let used = last_used.entry(e.key_id.as_str()).or_insert(e.at_ms);
         *used = (*used).max(e.at_ms);
         if let (Some(account), true) = (&e.account, e.cost > Money::ZERO) {
@@ -264,12 +440,12 @@ async fn write_batch(
     for (key_id, at) in last_used {
         crate::store::config::mark_key_used(&mut *tx, key_id, at).await?;
     }
-    let mut payloads = Vec::new();
+    let mut queued = false;
     for alert in alerts {
         let inserted = sqlx::query(
             "INSERT INTO alerts (id, kind, account, month, threshold, message, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (kind, account, month, threshold) DO NOTHING",
+             ON CONFLICT (kind, account, month, threshold) WHERE kind = 'budget' DO NOTHING",
         )
         .bind(crate::store::new_id())
         .bind(BUDGET_ALERT)
@@ -283,19 +459,20 @@ async fn write_batch(
         .rows_affected();
         // Zero rows: raised before (another instance, or before a restart); sent back then.
         if inserted > 0 {
-            payloads.push(webhook::AlertPayload::budget(alert));
+            webhook::enqueue(&mut *tx, &webhook::AlertPayload::budget(alert)).await?;
+            queued = true;
         }
     }
-    let webhook_url = if payloads.is_empty() {
-        None
-    } else {
-        crate::store::alerts::webhook_url(&mut *tx).await?
-    };
+    for change in changes {
+        let stored = crate::store::alerts::store_condition(&mut *tx, change).await?;
+        // The spill alert went out directly when it happened (the database may have been down).
+        if stored && change.condition.kind != conditions::USAGE_SPILLING {
+            webhook::enqueue(&mut *tx, &webhook::AlertPayload::condition(change)).await?;
+            queued = true;
+        }
+    }
     tx.commit().await?;
-    Ok(webhook_url.map(|webhook_url| NewAlerts {
-        webhook_url,
-        payloads,
-    }))
+    Ok(queued)
 }
 
 fn saturating_i64(n: u64) -> i64 {

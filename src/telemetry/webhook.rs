@@ -1,7 +1,9 @@
-//! The alert webhook: each newly stored alert is POSTed as JSON to the configured URL from a
-//! background task, retried with exponential backoff. The URL may carry a token (Slack-style
-//! hooks do), so logs name only its host.
+//! The alert webhook: each newly stored alert is queued in the `webhook_outbox` table in the
+//! same transaction, and a background task POSTs it as JSON to the configured URL, retried with
+//! exponential backoff; pending deliveries survive a restart. The URL may carry a token
+//! (Slack-style hooks do), so logs name only its host.
 
+use super::conditions::ConditionChange;
 use super::BudgetAlert;
 use serde::Serialize;
 use std::time::Duration;
@@ -12,33 +14,63 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const URL_MAX_LEN: usize = 2048;
 
-/// The JSON body of one alert.
+/// The JSON body of one alert. Budget alerts carry the month, threshold and dollars; alerts
+/// that open and close carry `status` (`raised` or `resolved`) and, for circuits, the target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertPayload {
-    pub kind: &'static str,
+    pub kind: String,
     pub account: String,
-    pub month: String,
-    pub threshold: u8,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u8>,
     pub message: String,
-    pub spent_usd: f64,
-    pub budget_usd: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spent_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
     /// RFC 3339, UTC.
     pub at: String,
+}
+
+fn rfc3339(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl AlertPayload {
     pub fn budget(alert: &BudgetAlert) -> AlertPayload {
         AlertPayload {
-            kind: crate::store::alerts::BUDGET_ALERT,
+            kind: crate::store::alerts::BUDGET_ALERT.to_string(),
             account: alert.account.clone(),
-            month: alert.month.clone(),
-            threshold: alert.threshold,
+            status: "raised",
+            subject: None,
+            month: Some(alert.month.clone()),
+            threshold: Some(alert.threshold),
             message: alert.message(),
-            spent_usd: alert.spent.as_dollars(),
-            budget_usd: alert.budget.as_dollars(),
-            at: chrono::DateTime::from_timestamp_millis(alert.at_ms)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            spent_usd: Some(alert.spent.as_dollars()),
+            budget_usd: Some(alert.budget.as_dollars()),
+            at: rfc3339(alert.at_ms),
+        }
+    }
+
+    pub fn condition(change: &ConditionChange) -> AlertPayload {
+        let condition = &change.condition;
+        AlertPayload {
+            kind: condition.kind.clone(),
+            account: condition.account.clone(),
+            status: if change.raised { "raised" } else { "resolved" },
+            subject: (!condition.subject.is_empty()).then(|| condition.subject.clone()),
+            month: None,
+            threshold: None,
+            message: change.message.clone(),
+            spent_usd: None,
+            budget_usd: None,
+            at: rfc3339(change.at_ms),
         }
     }
 }
@@ -67,42 +99,130 @@ fn host_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Sends each alert in its own task, so a slow receiver never holds up the batch writer.
-pub fn spawn_delivery(client: &reqwest::Client, url: &str, payloads: Vec<AlertPayload>) {
-    for payload in payloads {
-        tokio::spawn(deliver(client.clone(), url.to_string(), payload));
-    }
+/// Queues `payload` for delivery inside the caller's transaction.
+pub async fn enqueue<'e, E>(executor: E, payload: &AlertPayload) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let now = crate::store::now_millis();
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, payload, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, 0, $3, $3)",
+    )
+    .bind(crate::store::new_id())
+    .bind(serde_json::to_string(payload).unwrap_or_default())
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
-async fn deliver(client: reqwest::Client, url: String, payload: AlertPayload) {
-    let host = host_of(&url);
-    let mut delay = FIRST_RETRY_DELAY;
-    for attempt in 1..=TRIES {
-        let outcome = client
-            .post(&url)
-            .timeout(REQUEST_TIMEOUT)
-            .json(&payload)
-            .send()
+/// Sends one alert now, outside the outbox: for the spill alert, raised while the database
+/// (and so the outbox) may be unreachable.
+pub fn spawn_direct(client: &reqwest::Client, url: &str, payload: AlertPayload) {
+    let (client, url) = (client.clone(), url.to_string());
+    tokio::spawn(async move {
+        for attempt in 0..TRIES {
+            if post(
+                &client,
+                &url,
+                &serde_json::to_string(&payload).unwrap_or_default(),
+            )
             .await
-            .and_then(|r| r.error_for_status());
-        match outcome {
-            Ok(_) => {
-                tracing::info!(%host, account = %payload.account, threshold = payload.threshold, "alert sent to the webhook");
+            .is_ok()
+            {
                 return;
             }
-            Err(e) => {
+            tokio::time::sleep(FIRST_RETRY_DELAY * 2u32.pow(attempt)).await;
+        }
+        tracing::error!(host = %host_of(&url), kind = %payload.kind, "alert webhook failed; alert not delivered");
+    });
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &str) -> Result<(), reqwest::Error> {
+    client
+        .post(url)
+        .timeout(REQUEST_TIMEOUT)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map(|_| ())
+}
+
+/// Delivers what waits in the outbox, oldest first, whenever `wake` is notified and once a
+/// second: a delivery the receiver refused is tried again later, waiting twice as long each
+/// time, up to `TRIES` in all.
+pub fn spawn_outbox(pool: sqlx::AnyPool, wake: std::sync::Arc<tokio::sync::Notify>) {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        loop {
+            let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+            if let Err(e) = deliver_due(&pool, &client).await {
+                tracing::debug!(error = %e, "alert outbox not read (database unavailable?)");
+            }
+        }
+    });
+}
+
+async fn deliver_due(pool: &sqlx::AnyPool, client: &reqwest::Client) -> Result<(), sqlx::Error> {
+    let now = crate::store::now_millis();
+    let due: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, payload, attempts FROM webhook_outbox WHERE next_attempt_at <= $1 \
+         ORDER BY created_at LIMIT 50",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let url = crate::store::alerts::webhook_url(pool)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    for (id, payload, attempts) in due {
+        let Some(url) = &url else {
+            // The webhook was turned off: nothing to deliver to.
+            sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+                .bind(&id)
+                .execute(pool)
+                .await?;
+            continue;
+        };
+        let host = host_of(url);
+        let attempts = attempts + 1;
+        match post(client, url, &payload).await {
+            Ok(()) => {
+                tracing::info!(%host, "alert sent to the webhook");
+                sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+                    .bind(&id)
+                    .execute(pool)
+                    .await?;
+            }
+            Err(e) if attempts >= i64::from(TRIES) => {
                 // `without_url`: the URL may hold a token.
-                let error = e.without_url();
-                if attempt < TRIES {
-                    tracing::warn!(%host, attempt, error = %error, "alert webhook failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                } else {
-                    tracing::error!(%host, account = %payload.account, threshold = payload.threshold, error = %error, "alert webhook failed; alert not delivered");
-                }
+                tracing::error!(%host, error = %e.without_url(), "alert webhook failed; alert not delivered");
+                sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+                    .bind(&id)
+                    .execute(pool)
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(%host, attempts, error = %e.without_url(), "alert webhook failed; retrying");
+                let wait = FIRST_RETRY_DELAY * 2u32.pow(u32::try_from(attempts - 1).unwrap_or(0));
+                sqlx::query(
+                    "UPDATE webhook_outbox SET attempts = $1, next_attempt_at = $2 WHERE id = $3",
+                )
+                .bind(attempts)
+                .bind(crate::store::now_millis() + i64::try_from(wait.as_millis()).unwrap_or(0))
+                .bind(&id)
+                .execute(pool)
+                .await?;
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -133,7 +253,10 @@ mod tests {
             at_ms: 1_795_000_000_000,
         };
         let payload = AlertPayload::budget(&alert);
-        assert_eq!((payload.spent_usd, payload.budget_usd), (0.8, 1.0));
+        assert_eq!(
+            (payload.spent_usd, payload.budget_usd),
+            (Some(0.8), Some(1.0))
+        );
         assert_eq!(payload.kind, "budget");
         assert!(
             payload.at.ends_with('Z') && payload.at.starts_with("2026-"),

@@ -5,6 +5,7 @@
 mod alerts;
 mod auth;
 mod config;
+mod every_function;
 mod health;
 mod helpers;
 mod users;

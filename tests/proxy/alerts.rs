@@ -134,3 +134,108 @@ async fn a_failed_webhook_call_is_retried() {
     assert_eq!(bodies[0], bodies[1]);
     assert_eq!(bodies[0]["threshold"], 50);
 }
+
+#[tokio::test]
+async fn an_open_circuit_raises_an_alert_that_can_be_acknowledged_and_resolves_by_itself() {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = spawn_app().await;
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&url))
+        .await
+        .unwrap();
+    drop(conn);
+    // Opens after one failure, lets a trial through after a second.
+    let (config, first, _second) =
+        two_targets_snapshot(vec![policy("main", &["primary-llm"], 1, 1)]).await;
+    app.state.config.replace(config);
+    first.push(switchyard::providers::mock::MockReply::error(500, "down"));
+    assert_eq!(app.chat(hello()).await.status(), 200);
+
+    let raised = receiver.settle(1).await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0]["kind"], "circuit_open");
+    assert_eq!(raised[0]["status"], "raised");
+    assert_eq!(raised[0]["account"], "first");
+    assert_eq!(raised[0]["subject"], "first/gpt-4o");
+
+    let browser = app.admin_browser().await;
+    let banner: Vec<Value> = app
+        .server_fn(&browser, "alert_banner")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(banner.len(), 1, "{banner:?}");
+    assert_eq!(banner[0]["kind"], "circuit_open");
+    let id = banner[0]["id"].as_str().unwrap().to_string();
+    let acknowledged = browser
+        .post(format!("{}/api/acknowledge_alert", app.address))
+        .form(&[("id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acknowledged.status(), 200);
+    let banner: Vec<Value> = app
+        .server_fn(&browser, "alert_banner")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(banner.is_empty(), "{banner:?}");
+    let unknown = browser
+        .post(format!("{}/api/acknowledge_alert", app.address))
+        .form(&[("id", "no-such-alert")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    // After the recovery window the trial succeeds, the circuit closes and the alert resolves.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let response = app.chat(hello()).await;
+    assert_eq!(header(&response, "x-switchyard-account"), "first");
+    let all = receiver.settle(2).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1]["status"], "resolved");
+    assert_eq!(all[1]["kind"], "circuit_open");
+    app.state.telemetry.flush().await;
+    let listed: Vec<Value> = app
+        .server_fn(&browser, "list_alerts")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0]["resolved_at"].as_i64().is_some(), "{listed:?}");
+    assert_eq!(listed[0]["acknowledged_by"], "admin");
+}
+
+#[tokio::test]
+async fn a_delivery_pending_at_shutdown_is_made_after_the_restart() {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = spawn_app().await;
+    let pool = app.state.db.pool.clone();
+    let mut conn = pool.acquire().await.unwrap();
+    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&url))
+        .await
+        .unwrap();
+    drop(conn);
+    let dir = app.stop().await;
+    // Queued by the last run, never delivered (the receiver was down, or the process stopped).
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, payload, attempts, next_attempt_at, created_at) \
+         VALUES ('pending', '{\"kind\":\"budget\",\"account\":\"main\",\"threshold\":80}', 1, 0, 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let restarted = spawn_app_in(dir, &[]).await;
+    let bodies = receiver.settle(1).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["threshold"], 80);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM webhook_outbox")
+        .fetch_all(&restarted.state.db.pool)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -55,6 +55,11 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, vars: &[(&str, &str)]) -> Test
             format!("sqlite://{}/switchyard.db", dir.path().display()),
         ),
         ("SWITCHYARD_SETUP_TOKEN".into(), "test-setup-token".into()),
+        // The spill file and key file stay in the test's folder on PostgreSQL too.
+        (
+            "SWITCHYARD_DATA_DIR".into(),
+            dir.path().display().to_string(),
+        ),
         // Probes would show up in the mocks' request logs; the probe test turns them on.
         ("SWITCHYARD_PROBE_INTERVAL_SECS".into(), "0".into()),
     ]);
@@ -263,6 +268,28 @@ pub fn snapshot(
     }
 }
 
+/// `primary-llm` served by `first` (an OpenAI mock) then `second` (an Anthropic mock), through
+/// `policies`; returns the snapshot and both mocks.
+pub async fn two_targets_snapshot(
+    policies: Vec<switchyard::domain::Policy>,
+) -> (ConfigSnapshot, MockProvider, MockProvider) {
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    let config = snapshot(
+        vec![
+            (account("first", ProviderKind::Openai), &first),
+            (account("second", ProviderKind::Anthropic), &second),
+        ],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+        )],
+        policies,
+    );
+    (config, first, second)
+}
+
 pub fn user_message(text: &str) -> Value {
     json!([{"role": "user", "content": text}])
 }
@@ -312,4 +339,81 @@ pub async fn drop_postgres_database(name: &str) {
 fn postgres_admin_url() -> String {
     std::env::var("SWITCHYARD_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A TCP relay to the local PostgreSQL that a test can cut and restore, to take the database
+/// away from one app without stopping the server other tests share.
+pub struct CuttableRelay {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bumped on each cut, so relayed connections opened before it end.
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl CuttableRelay {
+    pub async fn to_postgres() -> CuttableRelay {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(AtomicBool::new(true));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let (accept_up, accept_generation) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accept_up.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut = accept_generation.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        CuttableRelay {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `url` (a database on the local server) reached through this relay.
+    pub fn url_for(&self, url: &str) -> String {
+        url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", self.port))
+    }
+}
+
+/// The value of an unlabelled sample in `/metrics`.
+pub async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
+        .parse()
+        .unwrap()
 }

@@ -8,7 +8,11 @@ mod alerts;
 mod bad_input;
 mod balancing;
 mod chat;
+mod durability;
 mod fallback;
+mod faults;
+
 mod lifecycle;
 mod live_status;
 mod sdk;
+mod security;

@@ -1,6 +1,6 @@
 //! Alerts raised by the server, newest first, and (for admins) the webhook they are sent to.
 
-use crate::api::alerts::{get_alert_webhook, list_alerts, SetAlertWebhook};
+use crate::api::alerts::{get_alert_webhook, list_alerts, AcknowledgeAlert, SetAlertWebhook};
 use crate::app::components::{
     field_error, form_error, use_can, LoadError, Loading, PageHeader, Time,
 };
@@ -10,11 +10,14 @@ use leptos::prelude::*;
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     let is_admin = use_can(Role::Admin);
-    let alerts = Resource::new(|| (), |_| list_alerts());
+    let can_acknowledge = use_can(Role::Editor);
+    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
+    let alerts = Resource::new(move || acknowledge.version().get(), |_| list_alerts());
     view! {
         <section class="page">
             <PageHeader title="Alerts"
-                description="An account's spend crossing a threshold of its monthly budget (50, 80 and 100 % by default) raises one alert per threshold and month."/>
+                description="An account's spend crossing a threshold of its monthly budget (50, 80 and 100 % by default) raises one alert per threshold and month. A circuit that opens, an account that turns unhealthy and usage that cannot reach the database raise an alert that resolves by itself when it recovers. Acknowledging an alert takes it out of the banner."/>
+            <p class="form-error" role="alert">{form_error(acknowledge.value())}</p>
             <Transition fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match alerts.await {
@@ -23,7 +26,7 @@ pub fn AlertsPage() -> impl IntoView {
                             <div class="card empty-state" data-testid="alerts-empty"><p>"No alert has been raised."</p></div>
                         }
                         .into_any(),
-                        Ok(list) => view! { <AlertTable list/> }.into_any(),
+                        Ok(list) => view! { <AlertTable list can_acknowledge acknowledge/> }.into_any(),
                     }
                 })}
             </Transition>
@@ -38,32 +41,63 @@ pub fn AlertsPage() -> impl IntoView {
 }
 
 #[component]
-fn AlertTable(list: Vec<AlertView>) -> impl IntoView {
+fn AlertTable(
+    list: Vec<AlertView>,
+    can_acknowledge: Signal<bool>,
+    acknowledge: ServerAction<AcknowledgeAlert>,
+) -> impl IntoView {
     view! {
         <div class="card table-card">
             <table class="table" data-testid="alerts-table">
                 <thead>
                     <tr>
-                        <th>"Time"</th>
+                        <th>"Raised"</th>
                         <th>"Kind"</th>
                         <th>"Account"</th>
-                        <th>"Month"</th>
-                        <th>"Threshold"</th>
                         <th>"Message"</th>
+                        <th>"State"</th>
+                        <th>"Acknowledged"</th>
                     </tr>
                 </thead>
                 <tbody>
                     {list
                         .into_iter()
-                        .map(|alert| view! {
-                            <tr>
-                                <td><Time millis=alert.at/></td>
-                                <td>{alert.kind}</td>
-                                <td>{alert.account}</td>
-                                <td>{alert.month}</td>
-                                <td>{format!("{} %", alert.threshold)}</td>
-                                <td>{alert.message}</td>
-                            </tr>
+                        .map(|alert| {
+                            let state = match (alert.kind.as_str(), alert.resolved_at) {
+                                ("budget", _) => view! { <span>{format!("{} % of {}", alert.threshold, alert.month)}</span> }.into_any(),
+                                (_, Some(at)) => view! { <span>"resolved "<Time millis=at/></span> }.into_any(),
+                                (_, None) => view! { <span>"open"</span> }.into_any(),
+                            };
+                            let open = alert.kind != "budget" && alert.resolved_at.is_none();
+                            let id = alert.id.clone();
+                            let acknowledged = alert.acknowledged_by.clone();
+                            view! {
+                                <tr data-testid="alert-row" class:alert-open=open>
+                                    <td><Time millis=alert.at/></td>
+                                    <td>{alert.kind_label()}</td>
+                                    <td>{if alert.account.is_empty() { "—".to_string() } else { alert.account.clone() }}</td>
+                                    <td>{alert.message.clone()}</td>
+                                    <td>{state}</td>
+                                    <td>
+                                        {match acknowledged {
+                                            Some(by) => view! { <span class="muted">{format!("by {by}")}</span> }.into_any(),
+                                            None => view! {
+                                                <Show when=move || can_acknowledge.get() fallback=|| view! { <span class="muted">"no"</span> }>
+                                                    <button
+                                                        class="small"
+                                                        data-testid="acknowledge"
+                                                        disabled=move || acknowledge.pending().get()
+                                                        on:click={
+                                                            let id = id.clone();
+                                                            move |_| { acknowledge.dispatch(AcknowledgeAlert { id: id.clone() }); }
+                                                        }
+                                                    >"Acknowledge"</button>
+                                                </Show>
+                                            }.into_any(),
+                                        }}
+                                    </td>
+                                </tr>
+                            }
                         })
                         .collect_view()}
                 </tbody>

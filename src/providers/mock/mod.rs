@@ -18,7 +18,6 @@ mod google;
 mod openai;
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -27,6 +26,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -64,6 +64,23 @@ pub enum MockBody {
     },
     /// A stream that sends the text, then closes without the provider's closing events.
     CutStream(String),
+    /// The provider's error body for this status, without a `retry-after` header.
+    ErrorWithoutRetryAfter {
+        status: u16,
+        message: String,
+    },
+    /// A body sent as is with status 200 (not JSON, or too big), whatever was asked.
+    Raw {
+        content_type: String,
+        body: String,
+    },
+    /// The full stream of the text, one event every `every`.
+    Trickle {
+        text: String,
+        every: Duration,
+    },
+    /// The stream's first events, then the connection is reset.
+    ResetStream(String),
 }
 
 impl MockReply {
@@ -94,6 +111,31 @@ impl MockReply {
 
     pub fn cut_stream(text: impl Into<String>) -> Self {
         MockReply::new(MockBody::CutStream(text.into()))
+    }
+
+    pub fn error_without_retry_after(status: u16, message: impl Into<String>) -> Self {
+        MockReply::new(MockBody::ErrorWithoutRetryAfter {
+            status,
+            message: message.into(),
+        })
+    }
+
+    pub fn raw(content_type: impl Into<String>, body: impl Into<String>) -> Self {
+        MockReply::new(MockBody::Raw {
+            content_type: content_type.into(),
+            body: body.into(),
+        })
+    }
+
+    pub fn trickle(text: impl Into<String>, every: Duration) -> Self {
+        MockReply::new(MockBody::Trickle {
+            text: text.into(),
+            every,
+        })
+    }
+
+    pub fn reset_stream(text: impl Into<String>) -> Self {
+        MockReply::new(MockBody::ResetStream(text.into()))
     }
 
     pub fn after(self, delay: Duration) -> Self {
@@ -335,23 +377,59 @@ async fn handle(
         .pop_front()
         .unwrap_or_else(|| MockReply::text("mock reply"));
     tokio::time::sleep(reply.delay).await;
+    let mut every = Duration::ZERO;
+    let mut reset = false;
     let (answer, complete) = match &reply.body {
         MockBody::Error { status, message } => return error_response(wire, *status, message),
+        MockBody::ErrorWithoutRetryAfter { status, message } => {
+            let mut response = error_response(wire, *status, message);
+            response.headers_mut().remove(header::RETRY_AFTER);
+            return response;
+        }
+        MockBody::Raw { content_type, body } => {
+            return Response::builder()
+                .header(header::CONTENT_TYPE, content_type.as_str())
+                .body(Body::from(body.clone()))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
         MockBody::Text(text) => (Answer::Text(text), true),
         MockBody::CutStream(text) => (Answer::Text(text), false),
         MockBody::ToolCall { name, arguments } => (Answer::ToolCall { name, arguments }, true),
+        MockBody::Trickle { text, every: pause } => {
+            every = *pause;
+            (Answer::Text(text), true)
+        }
+        MockBody::ResetStream(text) => {
+            reset = true;
+            (Answer::Text(text), false)
+        }
     };
     if !stream {
         return json_response(StatusCode::OK, &wire.response(&answer, &model));
     }
-    let events: Vec<Result<Bytes, Infallible>> = wire
+    let mut events: Vec<Result<Bytes, std::io::Error>> = wire
         .events(&answer, &model, &request, complete)
         .iter()
         .map(|e| Ok(Bytes::from(e.encode())))
         .collect();
+    if reset {
+        // An error in the body makes the server drop the connection mid-response.
+        events.push(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset by the mock",
+        )));
+    }
+    let paced = futures_util::stream::iter(events.into_iter().enumerate()).then(
+        move |(i, event)| async move {
+            if i > 0 {
+                tokio::time::sleep(every).await;
+            }
+            event
+        },
+    );
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
-        .body(Body::from_stream(futures_util::stream::iter(events)))
+        .body(Body::from_stream(paced))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
