@@ -52,14 +52,18 @@ npm_ci_if_needed() {
   fi
 }
 
-ensure_build_tools() {
+ensure_quick_build_tools() {
   need_tool cargo "install Rust with rustup"
   need_tool npm "install Node.js 20"
   ensure_wasm_target
-  ensure_wasm_bindgen
   # wasm-opt from npm's binaryen (Debian's older binaryen builds wasm that never hydrates).
   npm_ci_if_needed "$REPO_ROOT"
   export PATH="$REPO_ROOT/node_modules/.bin:$PATH"
+}
+
+ensure_build_tools() {
+  ensure_quick_build_tools
+  ensure_wasm_bindgen
 }
 
 ensure_sdk_python() {

@@ -1,6 +1,25 @@
+/// Server-side rendering of the dashboard's nested views runs on the runtime's worker threads;
+/// a debug build needs more than tokio's 2 MiB default there (only address space is reserved).
 #[cfg(feature = "ssr")]
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
+
+#[cfg(feature = "ssr")]
+fn main() -> std::process::ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK_BYTES)
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(serve_or_run_command()),
+        Err(e) => {
+            eprintln!("switchyard: cannot start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn serve_or_run_command() -> std::process::ExitCode {
     use std::process::ExitCode;
     use switchyard::server::{shutdown_signal, Application};
     use switchyard::settings::Settings;

@@ -111,7 +111,8 @@ const SHOT = { fullPage: true, maxDiffPixelRatio: 0.02, animations: "disabled" }
 
 test("every page with data: no serious accessibility violation, and it looks as committed", async ({ page, server }) => {
   test.setTimeout(180_000);
-  await page.setViewportSize({ width: 1400, height: 900 });
+  // 1280 px: every table must fit without scrolling sideways.
+  await page.setViewportSize({ width: 1280, height: 900 });
   await open(page, `${server.url}/login`);
   expect(await seriousViolations(page)).toEqual([]);
   await signIn(page, server, "admin", "admin-password-1");
@@ -127,6 +128,10 @@ test("every page with data: no serious accessibility violation, and it looks as 
     await expect(page.locator("h1")).toBeVisible();
     if (name === "audit") await onlyAdminChanges(page);
     expect(await seriousViolations(page), name).toEqual([]);
+    const overflowing = await page.locator(".table-card").evaluateAll((cards) =>
+      cards.filter((c) => c.scrollWidth > c.clientWidth + 1).length,
+    );
+    expect(overflowing, `${name}: tables wider than the page at 1280 px`).toBe(0);
     // The dashboard's live charts are compared by their own tests.
     if (name === "dashboard") continue;
     await expect(page).toHaveScreenshot(`${name}.png`, { ...SHOT, mask: VOLATILE(page) });

@@ -231,14 +231,13 @@ fn AccountTable(
                     <th scope="col">"Name"</th><th scope="col" class="health">"Health"</th>
                     <th scope="col" class="num">"Latency"</th><th scope="col" class="num">"Requests / min"</th>
                     <th scope="col" class="num">"Tokens / min"</th><th scope="col" class="num">"Spend this month"</th>
-                    <th scope="col">"API key"</th>
                     <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr></thead>
                 <tbody>
                     {list.into_iter().map(|a| {
                         let key = match &a.api_key_last4 {
-                            Some(last4) if a.api_key_set => view! { <span class="mono">{format!("…{last4}")}</span> }.into_any(),
-                            _ => view! { <span class="badge warn">"▲ not set"</span> }.into_any(),
+                            Some(last4) if a.api_key_set => view! { " · "<span class="nowrap">"key "<span class="mono">{format!("…{last4}")}</span></span> }.into_any(),
+                            _ => view! { " · "<span class="badge warn">"▲ no API key"</span> }.into_any(),
                         };
                         let base = a.base_url.clone().or_else(|| a.kind.default_base_url().map(str::to_string)).unwrap_or_default();
                         let edit = a.clone();
@@ -260,7 +259,8 @@ fn AccountTable(
                                 <td>
                                     <span class="strong">{a.name.clone()}</span>
                                     {(!a.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
-                                    <span class="cell-detail">{a.kind.label()}{(!base.is_empty()).then(|| view! { " · "<span class="mono">{base.clone()}</span> })}</span>
+                                    <span class="cell-detail">{a.kind.label()}{key}</span>
+                                    {(!base.is_empty()).then(|| view! { <span class="cell-detail mono">{base.clone()}</span> })}
                                 </td>
                                 <Transition fallback=|| view! { <td></td><td></td><td></td><td></td><td></td> }>
                                     {
@@ -275,7 +275,6 @@ fn AccountTable(
                                         }
                                     }
                                 </Transition>
-                                <td>{key}</td>
                                 <RowActions name=name.clone() show=can_edit on_edit confirm can_delete=is_admin extra/>
                             </tr>
                         }
