@@ -99,6 +99,12 @@ impl Application {
         tracing::debug!(accounts = resumed, "resumed this month's spend");
         let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
             .context("cannot open the usage spill file")?;
+        telemetry
+            .recent
+            .resume(&db.pool, crate::store::now_millis())
+            .await
+            .context("cannot load the last hour of traffic")?;
+        telemetry::retention::spawn(db.pool.clone(), settings.usage_retention_days);
 
         let (cut, cut_watch) = tokio::sync::watch::channel(false);
         let state = AppState {
@@ -116,7 +122,9 @@ impl Application {
             live,
             telemetry,
             provider_clients: ProviderClients::default(),
+            live_hub: crate::api::live::ssr::LiveHub::new(),
         };
+        state.live_hub.spawn(state.clone());
         if settings.probe_interval_secs > 0 {
             crate::proxy::probes::spawn(
                 state.config.clone(),
@@ -165,8 +173,11 @@ impl Application {
         tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let live_hub = self.state.live_hub.clone();
         let signal = async move {
             shutdown.await;
+            // Live streams never end by themselves; in-flight proxy requests still finish.
+            live_hub.stop();
             let _ = stopping.send(());
         };
         let serving = axum::serve(
@@ -331,6 +342,10 @@ fn router(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(
+            crate::api::live::LIVE_PATH,
+            get(crate::api::live::ssr::live_stream),
+        )
         .merge(crate::proxy::routes())
         .merge(app)
         .fallback(site_files)
@@ -497,10 +512,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     }
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let mut text = crate::telemetry::metrics::render(&snapshot.routing, &state.live, now);
-    text.push_str(&crate::telemetry::metrics::render_telemetry(
+    let text = state.telemetry.metrics().render(
+        &snapshot.routing,
+        &state.live,
         &state.telemetry.stats(),
-    ));
+        now,
+    );
     (
         [
             (

@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `SWITCHYARD_PROBE_INTERVAL_SECS`: how often each provider account is probed; 0 never.
     pub probe_interval_secs: u64,
+    /// `SWITCHYARD_USAGE_RETENTION_DAYS`: days the per-request ledger is kept; 0 keeps it
+    /// forever. Hour and day rollups are kept regardless.
+    pub usage_retention_days: u32,
     /// `SWITCHYARD_MASTER_KEY`: base64 of the 32-byte credential key; a key file in `data_dir`
     /// otherwise.
     pub master_key: Option<crate::providers::Secret>,
@@ -61,6 +64,13 @@ struct Defaults {
     database: DatabaseDefaults,
     auth: AuthDefaults,
     proxy: ProxyDefaults,
+    usage: UsageDefaults,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageDefaults {
+    retention_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -170,6 +180,11 @@ impl Settings {
                 "SWITCHYARD_PROBE_INTERVAL_SECS",
                 defaults.proxy.probe_interval_secs,
             )?,
+            usage_retention_days: number(
+                &lookup,
+                "SWITCHYARD_USAGE_RETENTION_DAYS",
+                defaults.usage.retention_days,
+            )?,
             master_key: lookup("SWITCHYARD_MASTER_KEY")
                 .filter(|k| !k.is_empty())
                 .map(crate::providers::Secret::new),
@@ -260,6 +275,7 @@ mod tests {
         assert!(s.config_file.is_none());
         assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(s.probe_interval_secs, 60);
+        assert_eq!(s.usage_retention_days, 30);
     }
 
     #[test]

@@ -32,4 +32,6 @@ pub struct AppState {
     /// Turns true when the shutdown grace period is over: requests still running end now
     /// (streams with an error event) and settle their usage before the process exits.
     pub cut: tokio::sync::watch::Receiver<bool>,
+    /// The live stream's ticks, fanned out to every dashboard viewer.
+    pub live_hub: crate::api::live::ssr::LiveHub,
 }

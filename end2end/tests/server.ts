@@ -36,8 +36,8 @@ export class Server {
   readonly dataDir: string;
   port = 0;
 
-  /** `env`: extra settings for the server, e.g. `SWITCHYARD_CONFIG`. */
-  constructor(private readonly env: Record<string, string> = {}) {
+  /** `env`: extra settings for the server, e.g. `SWITCHYARD_CONFIG` (read at each start). */
+  constructor(public env: Record<string, string> = {}) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "switchyard-e2e-"));
   }
 

@@ -314,27 +314,6 @@ pub async fn account_live_status() -> Result<Vec<LiveAccount>, ApiError> {
     use crate::domain::Role;
     super::ssr::require(Role::Viewer).await?;
     let state = super::ssr::state()?;
-    let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let mut accounts: Vec<LiveAccount> = snapshot
-        .routing
-        .accounts()
-        .map(|account| {
-            let live = state.live.account_view(&account.name, now);
-            LiveAccount {
-                name: account.name.clone(),
-                health: live.health.level,
-                health_reason: live.health.reason,
-                latency_ewma_ms: live.latency_ewma_ms,
-                requests_last_minute: live.requests_last_minute,
-                rpm_limit: account.rpm_limit,
-                tokens_last_minute: live.tokens_last_minute,
-                tpm_limit: account.tpm_limit,
-                spent_this_month: live.spent_this_month,
-                monthly_budget: account.monthly_budget,
-            }
-        })
-        .collect();
-    accounts.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(accounts)
+    Ok(super::live::ssr::live_accounts(&state, now))
 }

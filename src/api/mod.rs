@@ -8,8 +8,10 @@ pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
 mod change;
+pub mod dashboard;
 mod error;
 pub mod keys;
+pub mod live;
 pub mod models;
 pub mod policies;
 pub mod prices;

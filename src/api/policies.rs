@@ -260,44 +260,10 @@ pub struct LivePolicy {
 #[server(endpoint = "policy_live_status", input = Json)]
 pub async fn policy_live_status() -> Result<Vec<LivePolicy>, ApiError> {
     use crate::domain::Role;
-    use std::collections::HashSet;
     super::ssr::require(Role::Viewer).await?;
     let state = super::ssr::state()?;
-    let snapshot = state.config.load();
-    let routing = &snapshot.routing;
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    Ok(routing
-        .policies()
-        .iter()
-        .map(|policy| {
-            let stats = state.live.policy_stats(&policy.name);
-            let mut seen = HashSet::new();
-            let targets = policy
-                .routed_models()
-                .filter_map(|name| routing.logical_model(name))
-                .flat_map(|model| model.targets.iter().map(move |t| (model, &t.target)))
-                .filter(|(_, target)| seen.insert(*target))
-                .map(|(model, target)| {
-                    let circuit = state.live.circuit_view(target, now);
-                    TargetCircuit {
-                        target: target.to_string(),
-                        logical_model: model.name.clone(),
-                        circuit: circuit.state,
-                        reopens_at_ms: circuit.reopens_at_ms,
-                    }
-                })
-                .collect();
-            LivePolicy {
-                name: policy.name.clone(),
-                matches: stats.matches,
-                successes: stats.successes,
-                errors: stats.errors,
-                fallbacks: stats.fallbacks,
-                retries: stats.retries,
-                targets,
-            }
-        })
-        .collect())
+    Ok(super::live::ssr::live_policies(&state, now))
 }
 
 /// How far back the per-arm comparison of split policies looks.

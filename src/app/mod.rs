@@ -66,9 +66,14 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Frame>
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("models") view=ModelsPage/>
+                    <Route path=path!("models/:name") view=ModelDetailPage/>
                     <Route path=path!("accounts") view=AccountsPage/>
+                    <Route path=path!("accounts/:name") view=AccountDetailPage/>
                     <Route path=path!("policies") view=PoliciesPage/>
+                    <Route path=path!("policies/:name") view=PolicyDetailPage/>
                     <Route path=path!("keys") view=KeysPage/>
+                    <Route path=path!("keys/:name") view=KeyDetailPage/>
+                    <Route path=path!("requests") view=RequestLogPage/>
                     <Route path=path!("prices") view=PricesPage/>
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("users") view=UsersPage/>
@@ -79,8 +84,9 @@ pub fn App() -> impl IntoView {
     }
 }
 
-const NAVIGATION: [(&str, &str); 9] = [
+const NAVIGATION: [(&str, &str); 10] = [
     ("/", "Dashboard"),
+    ("/requests", "Request log"),
     ("/models", "Models"),
     ("/accounts", "Accounts"),
     ("/policies", "Policies"),

@@ -10,6 +10,7 @@ mod provider_account;
 mod provider_kind;
 mod purpose;
 mod step_type;
+mod traffic;
 mod user;
 mod validation;
 
@@ -32,6 +33,7 @@ pub use provider_account::{
 pub use provider_kind::{ProviderKind, UnknownProviderKind};
 pub use purpose::Purpose;
 pub use step_type::StepType;
+pub use traffic::{Grain, LatencyHistogram, StatusClass, LATENCY_BOUNDS_MS, LATENCY_BUCKETS};
 pub use user::{
     normalize_username, validate_password, validate_username, Role, UserView, PASSWORD_MIN,
 };

@@ -508,13 +508,25 @@ impl ProviderAdapter for Anthropic {
         PROVIDER
     }
 
+    fn request_body(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
+        http::encode_body(PROVIDER, &build_request(ctx, req, stream).0)
+    }
+
     async fn send(
         &self,
         ctx: &CallContext,
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
         let (body, json_tool) = build_request(ctx, req, false);
-        let target = request(ctx, reqwest::Method::POST, "/v1/messages")?.json(&body);
+        let target = http::with_json(
+            request(ctx, reqwest::Method::POST, "/v1/messages")?,
+            http::encode_body(PROVIDER, &body)?,
+        );
         let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
         let parsed: MessagesResponse = http::read_json(PROVIDER, ctx, response).await?;
         Ok(into_response(ctx, parsed, json_tool.as_deref()))
@@ -526,7 +538,10 @@ impl ProviderAdapter for Anthropic {
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
         let (body, json_tool) = build_request(ctx, req, true);
-        let target = request(ctx, reqwest::Method::POST, "/v1/messages")?.json(&body);
+        let target = http::with_json(
+            request(ctx, reqwest::Method::POST, "/v1/messages")?,
+            http::encode_body(PROVIDER, &body)?,
+        );
         let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
         let translator = AnthropicStream {
             id: String::new(),

@@ -57,6 +57,15 @@ impl ProviderAdapter for Azure {
         ProviderKind::Azure
     }
 
+    fn request_body(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
+        DIALECT.request_body(ctx, req, stream)
+    }
+
     async fn send(
         &self,
         ctx: &CallContext,

@@ -318,13 +318,24 @@ impl ProviderAdapter for Cohere {
         PROVIDER
     }
 
+    fn request_body(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
+        http::encode_body(PROVIDER, &build_request(ctx, req, stream))
+    }
+
     async fn send(
         &self,
         ctx: &CallContext,
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
-        let target = bearer_request(PROVIDER, ctx, reqwest::Method::POST, "/v2/chat")?
-            .json(&build_request(ctx, req, false));
+        let target = http::with_json(
+            bearer_request(PROVIDER, ctx, reqwest::Method::POST, "/v2/chat")?,
+            self.request_body(ctx, req, false)?,
+        );
         let response = http::send(PROVIDER, ctx, target, parse_error).await?;
         let parsed: CohereResponse = http::read_json(PROVIDER, ctx, response).await?;
         Ok(into_response(ctx, parsed))
@@ -335,8 +346,10 @@ impl ProviderAdapter for Cohere {
         ctx: &CallContext,
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
-        let target = bearer_request(PROVIDER, ctx, reqwest::Method::POST, "/v2/chat")?
-            .json(&build_request(ctx, req, true));
+        let target = http::with_json(
+            bearer_request(PROVIDER, ctx, reqwest::Method::POST, "/v2/chat")?,
+            self.request_body(ctx, req, true)?,
+        );
         let response = http::send(PROVIDER, ctx, target, parse_error).await?;
         let translator = CohereStream {
             id: String::new(),

@@ -540,6 +540,16 @@ impl ProviderAdapter for Google {
         PROVIDER
     }
 
+    fn request_body(
+        &self,
+        _ctx: &CallContext,
+        req: &ChatRequest,
+        _stream: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
+        // Streaming is chosen by the endpoint, not the body.
+        http::encode_body(PROVIDER, &build_request(req))
+    }
+
     async fn send(
         &self,
         ctx: &CallContext,
@@ -549,8 +559,8 @@ impl ProviderAdapter for Google {
             ctx,
             reqwest::Method::POST,
             &model_path(ctx, "generateContent"),
-        )?
-        .json(&build_request(req));
+        )?;
+        let target = http::with_json(target, self.request_body(ctx, req, false)?);
         let response = call(ctx, target).await?;
         let parsed: GenerateContentResponse = http::read_json(PROVIDER, ctx, response).await?;
         Ok(into_response(ctx, parsed))
@@ -566,8 +576,8 @@ impl ProviderAdapter for Google {
             reqwest::Method::POST,
             &model_path(ctx, "streamGenerateContent"),
         )?
-        .query(&[("alt", "sse")])
-        .json(&build_request(req));
+        .query(&[("alt", "sse")]);
+        let target = http::with_json(target, self.request_body(ctx, req, true)?);
         let response = call(ctx, target).await?;
         let translator = GeminiStream {
             id: None,

@@ -68,6 +68,28 @@ pub(crate) fn bearer_request(
         .header(reqwest::header::AUTHORIZATION, auth))
 }
 
+/// Encodes a provider request body; the error names the provider (a map with non-string keys
+/// is the only way it can fail).
+pub(crate) fn encode_body<T: serde::Serialize>(
+    provider: ProviderKind,
+    body: &T,
+) -> Result<Vec<u8>, ProviderError> {
+    serde_json::to_vec(body).map_err(|e| ProviderError::Config {
+        provider,
+        message: format!("cannot encode the request: {e}"),
+    })
+}
+
+/// `request` with an encoded JSON body, as `RequestBuilder::json` would set it.
+pub(crate) fn with_json(
+    request: reqwest::RequestBuilder,
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    request
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+}
+
 /// Sends the request and waits for the headers within the first-byte timeout; a non-2xx status
 /// becomes `ProviderError::Upstream` with the provider's message.
 pub(crate) async fn send(

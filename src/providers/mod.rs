@@ -43,6 +43,15 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError
 pub trait ProviderAdapter: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
+    /// The JSON body sent to the provider for `req`, encoded: the translation alone, without I/O
+    /// (`send` and `stream` send exactly this; benches time it per provider).
+    fn request_body(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Vec<u8>, ProviderError>;
+
     /// A non-streamed completion. `req.model` is ignored: `ctx.model` names the provider's model.
     async fn send(
         &self,

@@ -51,6 +51,15 @@ impl Dialect {
         body
     }
 
+    pub fn request_body(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
+        http::encode_body(self.provider, &self.body(ctx, req, stream))
+    }
+
     /// `request` is the chat endpoint with auth already set.
     pub async fn send(
         &self,
@@ -58,7 +67,7 @@ impl Dialect {
         request: reqwest::RequestBuilder,
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
-        let request = request.json(&self.body(ctx, req, false));
+        let request = http::with_json(request, self.request_body(ctx, req, false)?);
         let response = http::send(self.provider, ctx, request, self.parse_error).await?;
         http::read_json(self.provider, ctx, response).await
     }
@@ -69,7 +78,7 @@ impl Dialect {
         request: reqwest::RequestBuilder,
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
-        let request = request.json(&self.body(ctx, req, true));
+        let request = http::with_json(request, self.request_body(ctx, req, true)?);
         let response = http::send(self.provider, ctx, request, self.parse_error).await?;
         let translator = OpenAiChunks {
             provider: self.provider,
@@ -103,6 +112,15 @@ pub(crate) struct BearerCompatible(pub Dialect);
 impl ProviderAdapter for BearerCompatible {
     fn kind(&self) -> ProviderKind {
         self.0.provider
+    }
+
+    fn request_body(
+        &self,
+        ctx: &CallContext,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<Vec<u8>, ProviderError> {
+        self.0.request_body(ctx, req, stream)
     }
 
     async fn send(

@@ -14,6 +14,7 @@ use crate::routing::{
     SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
+use crate::telemetry::metrics::{status_class, Labels};
 use crate::telemetry::{BudgetAlert, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -268,7 +269,17 @@ impl Settlement {
                     .map(|u| u32::try_from(u.total_tokens).unwrap_or(u32::MAX)),
             }
         };
+        let answered = matches!(outcome, AttemptOutcome::Answered { .. });
         self.live.finish_attempt(attempt, outcome, now);
+        self.telemetry.metrics().upstream_call(
+            &Labels {
+                logical_model: &self.event.logical_model,
+                account: &self.target.account,
+                policy: self.event.policy.as_deref().unwrap_or_default(),
+                status_class: if answered { "2xx" } else { "error" },
+            },
+            self.call_started.elapsed(),
+        );
         let cost = self.cost();
         if let Some(account) = self.config.routing.account(&self.target.account) {
             if cost > Money::ZERO {
@@ -352,6 +363,7 @@ fn draft_event(prepared: &Prepared, plan: Option<&Plan>) -> UsageEvent {
         cost: Money::ZERO,
         latency_ms: 0,
         error: None,
+        trail: None,
     }
 }
 
@@ -361,14 +373,15 @@ fn record_failure(
     prepared: &Prepared,
     plan: Option<&Plan>,
     last: Option<&Target>,
-    calls: u32,
+    trail: Option<&Trail>,
     error: &ProxyError,
 ) {
     let mut event = draft_event(prepared, plan);
     event.account = last.map(|t| t.account.clone());
     event.provider_model = last.map(|t| t.model.clone());
     event.status = error.status().as_u16();
-    event.attempts = calls;
+    event.attempts = trail.map_or(0, |t| t.calls);
+    event.trail = trail.map(Trail::summary);
     event.latency_ms = elapsed_ms(prepared.started);
     event.error = Some(error.to_string());
     log_request(&event);
@@ -388,7 +401,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         Ok(plan) => plan,
         Err(e) => {
             let error = ProxyError::from(e);
-            record_failure(&runtime, &prepared, None, None, 0, &error);
+            record_failure(&runtime, &prepared, None, None, None, &error);
             let mut response = error.into_response();
             // The skips are in the message; the header still says how many calls were made.
             response.headers_mut().insert(
@@ -490,6 +503,18 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                     if let Some(attempt) = settlement.attempt.take() {
                         runtime.live.finish_attempt(attempt, outcome, now_ms());
                     }
+                    runtime.telemetry.metrics().upstream_call(
+                        &Labels {
+                            logical_model: &prepared.route.logical_model,
+                            account: &target.account,
+                            policy: plan.policy.as_deref().unwrap_or_default(),
+                            status_class: match &error {
+                                ProviderError::Upstream { status, .. } => status_class(*status),
+                                _ => "error",
+                            },
+                        },
+                        call_started.elapsed(),
+                    );
                     if let Some(status) = credentials_rejected {
                         runtime.live.reject_credentials(&target.account, status);
                     }
@@ -508,12 +533,13 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                         break;
                     }
                     let error = ProxyError::Provider(error);
-                    record_failure(&runtime, &prepared, Some(&plan), last, trail.calls, &error);
+                    record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
                     return respond_error(error, &plan, last, &trail);
                 }
             };
             trail.answered(target);
             settlement.answered = true;
+            settlement.event.trail = Some(trail.summary());
             let served = Served {
                 policy: plan.policy.as_deref(),
                 target: Some(target),
@@ -535,7 +561,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         }
     }
     let error = trail.exhausted();
-    record_failure(&runtime, &prepared, Some(&plan), last, trail.calls, &error);
+    record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
     // No account answered, so none is named; the attempts header lists every one.
     respond_error(error, &plan, None, &trail)
 }

@@ -11,8 +11,10 @@
 
 pub mod conditions;
 pub mod metrics;
+pub mod retention;
 pub mod rollups;
 pub mod spill;
+pub mod traffic;
 pub mod webhook;
 
 use crate::domain::Money;
@@ -79,6 +81,8 @@ pub struct UsageEvent {
     pub cost: Money,
     pub latency_ms: u64,
     pub error: Option<String>,
+    /// What happened to each target tried or skipped, for the request log.
+    pub trail: Option<String>,
 }
 
 /// A monthly budget threshold an account's spend just reached.
@@ -136,6 +140,9 @@ pub struct Telemetry {
     sender: mpsc::Sender<Message>,
     spill: Spill,
     counters: Arc<Counters>,
+    /// The last hour by minute, as written; the live stream reads it.
+    pub recent: traffic::RecentTraffic,
+    metrics: metrics::Metrics,
 }
 
 impl Telemetry {
@@ -152,8 +159,10 @@ impl Telemetry {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
         let outbox = Arc::new(tokio::sync::Notify::new());
         webhook::spawn_outbox(pool.clone(), outbox.clone());
+        let recent = traffic::RecentTraffic::default();
         let writer = Writer {
             pool,
+            recent: recent.clone(),
             spill: spill.clone(),
             outbox: outbox.clone(),
             replayed: 0,
@@ -161,16 +170,47 @@ impl Telemetry {
             next_replay: Instant::now(),
         };
         tokio::spawn(writer.run(receiver));
+        let metrics = metrics::Metrics::new();
+        let upkeep = metrics.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+            loop {
+                interval.tick().await;
+                upkeep.upkeep();
+            }
+        });
         Ok(Telemetry {
             sender,
             spill,
             counters: Arc::default(),
+            recent,
+            metrics,
         })
     }
 
     /// Never waits on the database: with the channel full the event goes to the spill file.
+    /// The `/metrics` figures are kept in memory and count it either way.
     pub fn record(&self, event: UsageEvent) {
+        self.metrics.request(
+            &metrics::Labels {
+                logical_model: &event.logical_model,
+                account: event.account.as_deref().unwrap_or_default(),
+                policy: event.policy.as_deref().unwrap_or_default(),
+                status_class: metrics::status_class(event.status),
+            },
+            &metrics::RequestFigures {
+                duration: Duration::from_millis(event.latency_ms),
+                prompt_tokens: event.prompt_tokens,
+                completion_tokens: event.completion_tokens,
+                cost_micros: event.cost.micros(),
+                fell_back: event.attempts > 1,
+            },
+        );
         self.send(Message::Usage(Box::new(event)));
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
     }
 
     pub fn record_alert(&self, alert: BudgetAlert) {
@@ -239,6 +279,8 @@ pub struct TelemetryStats {
 /// from which it replays in order once the database is back.
 struct Writer {
     pool: AnyPool,
+    /// The last hour by minute, fed with what each batch stored.
+    recent: traffic::RecentTraffic,
     spill: Spill,
     /// Woken when a batch queued webhook deliveries.
     outbox: Arc<tokio::sync::Notify>,
@@ -324,7 +366,8 @@ impl Writer {
         let written = tokio::time::timeout(WRITE_TIMEOUT, write)
             .await
             .map_err(|_| TelemetryError::Timeout(WRITE_TIMEOUT))??;
-        if written {
+        self.recent.add(&written.stored);
+        if written.queued_webhooks {
             self.outbox.notify_one();
         }
         Ok(())
@@ -372,21 +415,30 @@ impl Writer {
     }
 }
 
-async fn write_batch(
+/// What one committed batch did.
+struct BatchWritten<'a> {
+    /// The usage events stored for the first time (a replay skips those stored before).
+    stored: Vec<&'a UsageEvent>,
+    /// Whether webhook deliveries were queued in the outbox.
+    queued_webhooks: bool,
+}
+
+async fn write_batch<'a>(
     pool: &AnyPool,
-    batch: &[UsageEvent],
+    batch: &'a [UsageEvent],
     alerts: &[BudgetAlert],
     changes: &[&conditions::ConditionChange],
-) -> Result<bool, TelemetryError> {
+) -> Result<BatchWritten<'a>, TelemetryError> {
     let mut tx = pool.begin().await?;
+    let mut stored = Vec::with_capacity(batch.len());
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
     let mut last_used: HashMap<&str, i64> = HashMap::new();
     for e in batch {
         let inserted = sqlx::query(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms, error, arm) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             completion_tokens, cost_micros, latency_ms, error, trail, arm) VALUES ($1, $2, $3, \
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&e.id)
@@ -406,6 +458,7 @@ async fn write_batch(
         .bind(e.cost.micros())
         .bind(saturating_i64(e.latency_ms))
         .bind(e.error.as_deref())
+        .bind(e.trail.as_deref())
         .bind(e.arm.as_deref())
         .execute(&mut *tx)
         .await?
@@ -415,6 +468,7 @@ async fn write_batch(
         if inserted == 0 {
             continue;
         }
+        stored.push(e);
         let used = last_used.entry(e.key_id.as_str()).or_insert(e.at_ms);
         *used = (*used).max(e.at_ms);
         if let (Some(account), true) = (&e.account, e.cost > Money::ZERO) {
@@ -422,6 +476,7 @@ async fn write_batch(
             *spend.entry((account.as_str(), month)).or_default() += e.cost;
         }
     }
+    traffic::write_rollups(&mut tx, &stored).await?;
     let now = crate::store::now_millis();
     for ((account, month), cost) in spend {
         sqlx::query(
@@ -472,7 +527,10 @@ async fn write_batch(
         }
     }
     tx.commit().await?;
-    Ok(queued)
+    Ok(BatchWritten {
+        stored,
+        queued_webhooks: queued,
+    })
 }
 
 fn saturating_i64(n: u64) -> i64 {

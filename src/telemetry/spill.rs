@@ -191,6 +191,7 @@ mod tests {
             cost: Money::from_micros(7),
             latency_ms: 5,
             error: None,
+            trail: None,
         }
     }
 

@@ -141,6 +141,7 @@ fn spilled_event(id: &str, cost: i64) -> UsageEvent {
         cost: Money::from_micros(cost),
         latency_ms: 12,
         error: None,
+        trail: None,
     }
 }
 

@@ -238,10 +238,26 @@ async fn metrics_show_calls_failures_spend_and_policy_counters_in_prometheus_tex
         "switchyard_policy_successes_total{policy=\"main\"} 2",
         "switchyard_policy_errors_total{policy=\"main\"} 1",
         "switchyard_policy_fallbacks_total{policy=\"main\"} 1",
+        // Request and provider-call histograms and counters, labelled by logical model,
+        // account, policy and status class: the first request fell back from `first` (500)
+        // to `second`; the second was answered by `first`.
+        "# TYPE switchyard_request_duration_seconds histogram",
+        "switchyard_request_duration_seconds_count{logical_model=\"primary-llm\",account=\"second\",policy=\"main\",status_class=\"2xx\"} 1",
+        "switchyard_request_duration_seconds_count{logical_model=\"primary-llm\",account=\"first\",policy=\"main\",status_class=\"2xx\"} 1",
+        "switchyard_request_duration_seconds_bucket{logical_model=\"primary-llm\",account=\"first\",policy=\"main\",status_class=\"2xx\",le=\"+Inf\"} 1",
+        "switchyard_upstream_duration_seconds_count{logical_model=\"primary-llm\",account=\"first\",policy=\"main\",status_class=\"5xx\"} 1",
+        "switchyard_upstream_duration_seconds_count{logical_model=\"primary-llm\",account=\"first\",policy=\"main\",status_class=\"2xx\"} 1",
+        "switchyard_fallback_requests_total{logical_model=\"primary-llm\",account=\"second\",policy=\"main\",status_class=\"2xx\"} 1",
+        "switchyard_cost_microdollars_total{logical_model=\"primary-llm\",account=\"first\",policy=\"main\",status_class=\"2xx\"} 100",
     ] {
         assert!(
             text.lines().any(|l| l == line),
             "{line} missing from:\n{text}"
         );
     }
+    let tokens = "switchyard_tokens_total{logical_model=\"primary-llm\",account=\"first\",policy=\"main\",status_class=\"2xx\",kind=\"prompt\"} ";
+    assert!(
+        text.lines().any(|l| l.starts_with(tokens)),
+        "{tokens} missing from:\n{text}"
+    );
 }

@@ -14,5 +14,6 @@ mod faults;
 
 mod lifecycle;
 mod live_status;
+mod rollups;
 mod sdk;
 mod security;

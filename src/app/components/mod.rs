@@ -11,6 +11,8 @@ pub use format::{
     compact, defaults_text, dollars, grouped, money, unit_price, used_of, HealthBadge, Time,
 };
 
+pub mod chart;
+
 use crate::api::ApiError;
 use leptos::prelude::*;
 
@@ -37,18 +39,6 @@ where
             Some(Err(ApiError::Invalid { .. })) | None | Some(Ok(_)) => None,
             Some(Err(e)) => Some(e.to_string()),
         })
-    }
-}
-
-/// A page that a later part of the product fills; it says what will be there and shows no
-/// made-up data.
-#[component]
-pub fn PlannedPage(title: &'static str, children: Children) -> impl IntoView {
-    view! {
-        <section class="page">
-            <PageHeader title/>
-            <div class="card empty-state">{children()}</div>
-        </section>
     }
 }
 
@@ -95,16 +85,4 @@ pub fn split_list(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// A counter that goes up every `period`, for pages that refetch live figures. It only ticks
-/// in the browser: effects do not run during server rendering.
-pub fn use_tick(period: std::time::Duration) -> ReadSignal<u64> {
-    let (tick, set_tick) = signal(0u64);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || set_tick.update(|t| *t += 1), period) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-    tick
 }

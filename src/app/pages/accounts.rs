@@ -1,5 +1,5 @@
-//! Provider accounts: the list with key status, live health, traffic and spend (refreshed every
-//! few seconds) and "Test connection", and a form whose API key box is write-only (admins only;
+//! Provider accounts: the list with key status, live health, traffic and spend (kept current
+//! by the live stream) and "Test connection", and a form whose API key box is write-only (admins only;
 //! empty keeps the stored key).
 
 use crate::api::accounts::{
@@ -9,15 +9,11 @@ use crate::api::accounts::{
 use crate::api::models::list_models;
 use crate::app::components::{
     compact, dollars, grouped, loaded, money, optional_number, split_list, text_input, use_can,
-    use_tick, used_of, AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, HealthBadge,
-    PageHeader, Problem, RowActions,
+    used_of, AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, HealthBadge, PageHeader,
+    Problem, RowActions,
 };
 use crate::domain::{AzureSettings, ProviderKind, Role};
 use leptos::prelude::*;
-use std::time::Duration;
-
-/// How often the page refetches the live figures.
-const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 /// The account's own fields.
 #[derive(Clone, Copy)]
@@ -162,8 +158,9 @@ pub fn AccountsPage() -> impl IntoView {
         |_| list_accounts(),
     );
     let models = Resource::new(move || delete.version().get(), |_| list_models());
-    let tick = use_tick(LIVE_REFRESH);
-    let live = Resource::new(move || tick.get(), |_| account_live_status());
+    // The server renders the live cells once; the stream keeps them current.
+    let live = Resource::new(|| (), |_| account_live_status());
+    let stream = crate::api::live::use_live();
     let fields = Fields::new();
     let editor = Editor::new(save.value());
     let confirm = Confirm::new(delete.value());
@@ -196,7 +193,7 @@ pub fn AccountsPage() -> impl IntoView {
             </PageHeader>
             <div data-testid="test-result">{test_result}</div>
             {loaded(accounts, "No provider account yet. Add one with its API key to start routing requests.", move |list| {
-                view! { <AccountTable list live fields editor confirm test can_edit is_admin/> }
+                view! { <AccountTable list live stream fields editor confirm test can_edit is_admin/> }
             })}
             // Inside a Transition, so the server waits for the role before rendering the editor.
             <Transition fallback=|| ()>
@@ -217,6 +214,7 @@ pub fn AccountsPage() -> impl IntoView {
 fn AccountTable(
     list: Vec<AccountView>,
     live: Resource<Result<Vec<LiveAccount>, crate::api::ApiError>>,
+    stream: ReadSignal<Option<crate::api::live::LiveFigures>>,
     fields: Fields,
     editor: Editor,
     confirm: Confirm,
@@ -257,7 +255,7 @@ fn AccountTable(
                         view! {
                             <tr data-name=name.clone() class:disabled=!a.enabled>
                                 <td>
-                                    <span class="strong">{a.name.clone()}</span>
+                                    <a class="strong" href=format!("/accounts/{}", a.name)>{a.name.clone()}</a>
                                     {(!a.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                     <span class="cell-detail">{a.kind.label()}{key}</span>
                                     {(!base.is_empty()).then(|| view! { <span class="cell-detail mono">{base.clone()}</span> })}
@@ -269,8 +267,11 @@ fn AccountTable(
                                             let row = row.clone();
                                             Suspend::new(async move {
                                                 // The list still shows when the live figures fail to load.
-                                                let live = live.await.unwrap_or_default();
-                                                live_cells(&row, live.iter().find(|l| l.name == row.name))
+                                                let first = live.await.unwrap_or_default();
+                                                move || {
+                                                    let now = stream.with(|s| s.as_ref().map(|f| f.accounts.clone())).unwrap_or_else(|| first.clone());
+                                                    live_cells(&row, now.iter().find(|l| l.name == row.name))
+                                                }
                                             })
                                         }
                                     }

@@ -133,7 +133,7 @@ fn KeyTable(list: Vec<KeyView>, confirm: Confirm, is_admin: Signal<bool>) -> imp
                         };
                         view! {
                             <tr data-name=k.name.clone() class:disabled=revoked>
-                                <td class="strong">{k.name.clone()}</td>
+                                <td><a class="strong" href=format!("/keys/{}", k.name)>{k.name.clone()}</a></td>
                                 <td class="mono key-tail">{format!("sk-sy-…{}", k.last4)}</td>
                                 <td>{models}</td>
                                 <td><Time millis=k.created_at/></td>

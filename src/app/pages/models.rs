@@ -224,7 +224,7 @@ fn ModelTable(
                         view! {
                             <tr data-name=name.clone()>
                                 <td>
-                                    <span class="strong">{m.name.clone()}</span>
+                                    <a class="strong" href=format!("/models/{}", m.name)>{m.name.clone()}</a>
                                     {(!m.description.is_empty()).then(|| view! { <span class="cell-detail">{m.description.clone()}</span> })}
                                 </td>
                                 <td title=m.strategy.describe()>

@@ -1,17 +1,6 @@
-//! Pages whose content arrives with later parts of the product. Each says what it will show.
+//! The page for addresses that lead nowhere.
 
-use crate::app::components::PlannedPage;
 use leptos::prelude::*;
-
-#[component]
-pub fn DashboardPage() -> impl IntoView {
-    view! {
-        <PlannedPage title="Dashboard">
-            <p>"Live charts of spend, traffic, latency and error rates per logical model, provider account and policy will appear here once the proxy serves traffic."</p>
-            <p class="muted">"No traffic has been recorded yet."</p>
-        </PlannedPage>
-    }
-}
 
 #[component]
 pub fn NotFoundPage() -> impl IntoView {

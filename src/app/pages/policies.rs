@@ -1,5 +1,5 @@
-//! Router policies in evaluation order with their live counters and circuit states (refreshed
-//! every few seconds), the editor for one, and the "which policy matches?" tester.
+//! Router policies in evaluation order with their live counters and circuit states (kept
+//! current by the live stream), the editor for one, and the "which policy matches?" tester.
 
 use crate::api::models::list_models;
 use crate::api::policies::{
@@ -8,18 +8,14 @@ use crate::api::policies::{
 };
 use crate::app::components::{
     checkbox_group, compact, form_error, grouped, loaded, money, optional_number, text_input,
-    use_can, use_tick, AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog,
-    PageHeader, Problem, RowActions,
+    use_can, AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
+    RowActions,
 };
 use crate::domain::{
     CircuitBreakerSettings, CircuitState, MatchCriteria, Money, Policy, Purpose, Role, SplitArm,
     StepType, MAX_SPLIT_ARMS,
 };
 use leptos::prelude::*;
-use std::time::Duration;
-
-/// How often the page refetches the live figures.
-const LIVE_REFRESH: Duration = Duration::from_secs(5);
 
 /// The policy's own fields.
 #[derive(Clone, Copy)]
@@ -172,9 +168,14 @@ pub fn PoliciesPage() -> impl IntoView {
         |_| list_policies(),
     );
     let models = Resource::new(|| (), |_| list_models());
-    let tick = use_tick(LIVE_REFRESH);
-    let live = Resource::new(move || tick.get(), |_| policy_live_status());
-    let arms = Resource::new(move || tick.get(), |_| policy_arm_stats());
+    // The server renders the live cells once; the stream keeps them current.
+    let live = Resource::new(|| (), |_| policy_live_status());
+    let stream = crate::api::live::use_live();
+    // The arms' figures come from the ledger: read again when the stream says usage was written.
+    let arms = Resource::new(
+        move || stream.get().map(|figures| figures.written),
+        |_| policy_arm_stats(),
+    );
     let fields = Fields::new();
     let editor = Editor::new(save.value());
     let confirm = Confirm::new(delete.value());
@@ -189,7 +190,7 @@ pub fn PoliciesPage() -> impl IntoView {
                 <AddButton label="Add policy" show=can_edit on_add=add/>
             </PageHeader>
             {loaded(policies, "No router policy yet. Without one, each request goes to its logical model's own targets.", move |list| {
-                view! { <PolicyTable list live fields editor confirm can_edit/> }
+                view! { <PolicyTable list live stream fields editor confirm can_edit/> }
             })}
             <ArmComparison arms/>
             <Tester models/>
@@ -216,6 +217,7 @@ pub fn PoliciesPage() -> impl IntoView {
 fn PolicyTable(
     list: Vec<Policy>,
     live: Resource<Result<Vec<LivePolicy>, crate::api::ApiError>>,
+    stream: ReadSignal<Option<crate::api::live::LiveFigures>>,
     fields: Fields,
     editor: Editor,
     confirm: Confirm,
@@ -250,7 +252,7 @@ fn PolicyTable(
                             <tr data-name=name.clone() class:disabled=!p.enabled>
                                 <td class="num">{p.priority}</td>
                                 <td>
-                                    <span class="strong">{p.name.clone()}</span>
+                                    <a class="strong" href=format!("/policies/{}", p.name)>{p.name.clone()}</a>
                                     {(!p.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                 </td>
                                 <td class="muted">{criteria}</td>
@@ -262,8 +264,11 @@ fn PolicyTable(
                                             let name = live_name.clone();
                                             Suspend::new(async move {
                                                 // The list still shows when the live figures fail to load.
-                                                let live = live.await.unwrap_or_default();
-                                                live_cells(live.iter().find(|l| l.name == name))
+                                                let first = live.await.unwrap_or_default();
+                                                move || {
+                                                    let now = stream.with(|s| s.as_ref().map(|f| f.policies.clone())).unwrap_or_else(|| first.clone());
+                                                    live_cells(now.iter().find(|l| l.name == name))
+                                                }
                                             })
                                         }
                                     }
