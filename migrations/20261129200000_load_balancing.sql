@@ -9,6 +9,7 @@ ALTER TABLE logical_model_targets ADD COLUMN weight BIGINT NOT NULL DEFAULT 1;
 -- JSON list of {route, weight}; empty when the policy has a single route.
 ALTER TABLE policies ADD COLUMN split TEXT NOT NULL DEFAULT '[]';
 -- The canary arm (its first logical model) a split policy sent the request down.
+-- (The per-arm figures read by policy and time through usage_events_policy_at, made by the
+-- usage rollups migration.)
 ALTER TABLE usage_events ADD COLUMN arm TEXT;
-CREATE INDEX usage_events_policy_at ON usage_events (policy, at_ms);
 ALTER TABLE policy_stats_minute ADD COLUMN retries BIGINT NOT NULL DEFAULT 0;
