@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use rand::SeedableRng;
 use serde_json::json;
 use std::hint::black_box;
 use switchyard::domain::{LogicalModel, Policy, ProviderAccount, ProviderKind};
@@ -56,6 +57,7 @@ fn route_request(request: &ChatRequest) -> RouteRequest {
         step_type,
         purpose,
         needs: Default::default(),
+        estimated_prompt_tokens: prompt,
         estimated_tokens: estimate_request_tokens(prompt, request.output_limit()),
     }
 }
@@ -128,10 +130,12 @@ fn routing(c: &mut Criterion) {
     let live = LiveState::new();
     let request: ChatRequest = serde_json::from_slice(&body()).unwrap();
     let route = route_request(&request);
+    // Seeded, so every run plans the same draws.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     c.bench_function("plan a route", |b| {
-        b.iter(|| plan(&snapshot, black_box(&route), &live, NOW_MS).unwrap())
+        b.iter(|| plan(&snapshot, black_box(&route), &live, NOW_MS, &mut rng).unwrap())
     });
-    let planned = plan(&snapshot, &route, &live, NOW_MS).unwrap();
+    let planned = plan(&snapshot, &route, &live, NOW_MS, &mut rng).unwrap();
     let mut now = NOW_MS;
     c.bench_function("begin and settle an attempt", |b| {
         b.iter_batched(

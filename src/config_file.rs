@@ -785,10 +785,16 @@ models:
   - name: primary-llm
     capabilities: [streaming, tools, vision, json_mode]
     defaults: { temperature: 0.2, max_tokens: 1024, top_p: 1.0, stop: [] }
-    targets: [ { account: openai-main, model: gpt-4o }, { account: claude, model: claude-sonnet-4-5 } ]
+    strategy: weighted
+    targets: [ { account: openai-main, model: gpt-4o, weight: 3 }, { account: claude, model: claude-sonnet-4-5 } ]
+    retries: 2
   - name: fast-llm
     targets: [ { account: azure-eu, model: gpt-4o } ]
 policies:
+  - name: canary
+    priority: 200
+    match: { purposes: [summarization] }
+    split: [ { route: [primary-llm], weight: 95 }, { route: [fast-llm, primary-llm], weight: 5 } ]
   - name: cheap-classification
     priority: 100
     match: { step_types: [inference], purposes: [classification] }
@@ -882,6 +888,13 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 4") && err.contains("colour"), "{err}");
+        let err = parse("models:\n  - name: m\n    strategy: random\n    targets: []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("lowest_latency"),
+            "{err}"
+        );
         let err = parse("admin: { username: root, password: env:NOPE }")
             .unwrap_err()
             .to_string();
@@ -947,11 +960,29 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
         assert!(snapshot
             .keys
             .contains_key(&crate::snapshot::hash_gateway_key("sk-sy-app-key-from-env")));
+        let gpt4o = crate::domain::Target {
+            account: "openai-main".into(),
+            model: "gpt-4o".into(),
+        };
         assert_eq!(
-            snapshot.prices[&(ProviderKind::Openai, "gpt-4o".to_string())].input_per_mtok,
+            snapshot.routing.price(&gpt4o).unwrap().input_per_mtok,
             Money::from_dollars(2.75)
         );
-        assert_eq!(snapshot.routing.policies()[0].name, "cheap-classification");
+        let routing = &snapshot.routing;
+        assert_eq!(routing.policies()[0].name, "canary");
+        assert_eq!(routing.policies()[0].split[1].weight, 5);
+        assert_eq!(routing.policies()[1].name, "cheap-classification");
+        let primary = routing.logical_model("primary-llm").unwrap();
+        assert_eq!(primary.strategy, crate::domain::Strategy::Weighted);
+        assert_eq!(primary.retries, 2);
+        assert_eq!(
+            primary.targets.iter().map(|t| t.weight).collect::<Vec<_>>(),
+            vec![3, 1]
+        );
+        assert!(
+            exported.contains("strategy: weighted") && exported.contains("weight: 95"),
+            "{exported}"
+        );
     }
 
     #[tokio::test]
@@ -1007,6 +1038,27 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             err.contains("line 2") && err.contains("defaults.temperature"),
             "{err}"
         );
+
+        // (file, the line and the words the error must name)
+        let cases = [
+            (
+                "accounts:\n  - { name: a1, kind: openai, api_key: k }\nmodels:\n  - name: m1\n    targets: [ { account: a1, model: x } ]\npolicies:\n  - name: p1\n    split: [ { route: [m1], weight: 1 }, { route: [ghost], weight: 1 } ]\n",
+                ["line 7", "ghost"],
+            ),
+            (
+                "models:\n  - name: m\n    retries: 9\n    targets: [ { account: a1, model: x, weight: 0 } ]\n",
+                ["line 2", "retries"],
+            ),
+        ];
+        for (text, words) in cases {
+            let err = parse(text)
+                .unwrap()
+                .apply(&db, &cipher())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(words.iter().all(|w| err.contains(w)), "{err}");
+        }
     }
 
     #[tokio::test]

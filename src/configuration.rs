@@ -3,7 +3,8 @@
 //! configuration before it is committed, and [`reload`] swaps in a fresh snapshot after every
 //! committed change, so the proxy picks it up without a restart.
 
-use crate::domain::{DomainError, ProviderKind};
+use crate::domain::{DomainError, Price, ProviderKind};
+use crate::providers::prices::seed_price;
 use crate::providers::{Secret, Timeouts};
 use crate::routing::{RoutingError, RoutingSnapshot};
 use crate::snapshot::{
@@ -16,6 +17,7 @@ use crate::store::{Db, StoreError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
+use std::collections::HashMap;
 
 /// What marks a Switchyard gateway key, so it is recognisable in code and secret scanners.
 pub const GATEWAY_KEY_PREFIX: &str = "sk-sy-";
@@ -121,11 +123,17 @@ pub fn build_snapshot(
             },
         );
     }
-    for price in &stored.prices {
-        snapshot
-            .prices
-            .insert((price.kind, price.model.clone()), price.price);
-    }
+    let table: HashMap<(ProviderKind, &str), Price> = stored
+        .prices
+        .iter()
+        .map(|p| ((p.kind, p.model.as_str()), p.price))
+        .collect();
+    snapshot.routing = snapshot.routing.with_prices(|kind, model| {
+        table
+            .get(&(kind, model))
+            .copied()
+            .or_else(|| seed_price(kind, model))
+    });
     Ok(snapshot)
 }
 

@@ -3,7 +3,6 @@
 //! without a lock and without the database (DESIGN §1).
 
 use crate::domain::ProviderKind;
-use crate::providers::prices::Price;
 use crate::providers::{Secret, Timeouts};
 use crate::routing::RoutingSnapshot;
 use arc_swap::ArcSwap;
@@ -18,8 +17,6 @@ pub struct ConfigSnapshot {
     pub connections: HashMap<String, AccountConnection>,
     /// Gateway keys by the SHA-256 of the full key text.
     pub keys: HashMap<KeyHash, GatewayKey>,
-    /// Price per (provider kind, provider model name).
-    pub prices: HashMap<(ProviderKind, String), Price>,
 }
 
 impl ConfigSnapshot {
@@ -28,7 +25,6 @@ impl ConfigSnapshot {
             routing: RoutingSnapshot::default(),
             connections: HashMap::new(),
             keys: HashMap::new(),
-            prices: HashMap::new(),
         }
     }
 }

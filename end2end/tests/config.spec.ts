@@ -36,12 +36,12 @@ test("configure accounts, a model with two targets, a policy and a key in the br
   await page.fill("#model-name", "primary-llm");
   const rows = page.getByTestId("target-row");
   await rows.nth(0).locator("select").selectOption("main");
-  await rows.nth(0).locator("input").fill("gpt-4o");
-  await rows.nth(0).locator("input").press("Tab");
+  await rows.nth(0).getByLabel(/Provider model of target/).fill("gpt-4o");
+  await rows.nth(0).getByLabel(/Provider model of target/).press("Tab");
   await page.getByRole("button", { name: "Add target" }).click();
   await rows.nth(1).locator("select").selectOption("backup");
-  await rows.nth(1).locator("input").fill("gpt-4o-mini");
-  await rows.nth(1).locator("input").press("Tab");
+  await rows.nth(1).getByLabel(/Provider model of target/).fill("gpt-4o-mini");
+  await rows.nth(1).getByLabel(/Provider model of target/).press("Tab");
 
   // A validation error shows at its field, and the form keeps what was typed.
   await page.fill("#model-temperature", "5");
@@ -61,12 +61,21 @@ test("configure accounts, a model with two targets, a policy and a key in the br
   await page.getByRole("button", { name: "Save model" }).click();
   await expect(models).toContainText("backup/gpt-4o-mini → main/gpt-4o");
 
+  // Load balancing: weighted 3:1 with one retry.
+  await models.locator('tr[data-name="primary-llm"]').getByRole("button", { name: "Edit" }).click();
+  await page.selectOption("#model-strategy", "weighted");
+  await page.fill("#model-retries", "1");
+  await rows.nth(1).getByLabel("Weight of target 2").fill("3");
+  await page.getByRole("button", { name: "Save model" }).click();
+  await expect(models).toContainText("backup/gpt-4o-mini ×1 · main/gpt-4o ×3");
+  await expect(models.locator('tr[data-name="primary-llm"]')).toContainText("1 retry per target");
+
   // Create and delete a second model; deleting asks first.
   await page.getByRole("button", { name: "Add logical model" }).click();
   await page.fill("#model-name", "scratch");
   await rows.nth(0).locator("select").selectOption("main");
-  await rows.nth(0).locator("input").fill("gpt-4o");
-  await rows.nth(0).locator("input").press("Tab");
+  await rows.nth(0).getByLabel(/Provider model of target/).fill("gpt-4o");
+  await rows.nth(0).getByLabel(/Provider model of target/).press("Tab");
   await page.getByRole("button", { name: "Save model" }).click();
   await expect(models.locator('tr[data-name="scratch"]')).toBeVisible();
   await models.locator('tr[data-name="scratch"]').getByRole("button", { name: "Delete" }).click();

@@ -187,10 +187,9 @@ pub mod ssr {
                 let stats = state.live.policy_stats(&policy.name);
                 let mut seen = HashSet::new();
                 let targets = policy
-                    .route
-                    .iter()
+                    .routed_models()
                     .filter_map(|name| routing.logical_model(name))
-                    .flat_map(|model| model.targets.iter().map(move |t| (model, t)))
+                    .flat_map(|model| model.targets.iter().map(move |t| (model, &t.target)))
                     .filter(|(_, target)| seen.insert(*target))
                     .map(|(model, target)| {
                         let circuit = state.live.circuit_view(target, now);
@@ -208,6 +207,7 @@ pub mod ssr {
                     successes: stats.successes,
                     errors: stats.errors,
                     fallbacks: stats.fallbacks,
+                    retries: stats.retries,
                     targets,
                 }
             })

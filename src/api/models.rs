@@ -35,7 +35,7 @@ mod ssr {
                 .map(|a| a.account.name.as_str())
                 .collect();
             check_refs(
-                self.model.targets.iter().map(|t| &t.account),
+                self.model.targets.iter().map(|t| &t.target.account),
                 &accounts,
                 "provider account",
                 |i| format!("targets[{i}].account"),

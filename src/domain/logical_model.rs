@@ -10,6 +10,86 @@ pub const DESCRIPTION_MAX_LEN: usize = 500;
 pub const PROVIDER_MODEL_MAX_LEN: usize = 200;
 /// OpenAI accepts at most four stop sequences, and so does every provider we translate to.
 pub const MAX_STOP_SEQUENCES: usize = 4;
+/// Largest weight of a target or a split arm: enough for a 0.01 % canary, small enough that
+/// sums never overflow.
+pub const MAX_WEIGHT: u32 = 10_000;
+/// Most retries on one target before falling back: more only delays the fallback.
+pub const MAX_RETRIES: u32 = 5;
+
+/// How a logical model orders its targets for each request; fallback then walks the rest in
+/// that order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// As listed: the first available target takes all the traffic.
+    #[default]
+    Ordered,
+    /// At random, in proportion to the targets' weights.
+    Weighted,
+    /// Lowest average latency first, with a small share of exploration.
+    LowestLatency,
+    /// Lowest price for the request's estimated tokens first.
+    Cheapest,
+    /// Fewest requests in flight first, then the least rate-limit headroom used.
+    LeastBusy,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 5] = [
+        Strategy::Ordered,
+        Strategy::Weighted,
+        Strategy::LowestLatency,
+        Strategy::Cheapest,
+        Strategy::LeastBusy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Ordered => "ordered",
+            Strategy::Weighted => "weighted",
+            Strategy::LowestLatency => "lowest_latency",
+            Strategy::Cheapest => "cheapest",
+            Strategy::LeastBusy => "least_busy",
+        }
+    }
+
+    /// One line for forms and the policy tester.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Strategy::Ordered => "first available target in the listed order",
+            Strategy::Weighted => "random, in proportion to the targets' weights",
+            Strategy::LowestLatency => {
+                "lowest average latency first; a small share explores the others"
+            }
+            Strategy::Cheapest => "lowest price for the request's estimated tokens first",
+            Strategy::LeastBusy => "fewest requests in flight, then most rate-limit headroom",
+        }
+    }
+
+    fn is_ordered(&self) -> bool {
+        *self == Strategy::Ordered
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Strategy::ALL
+            .into_iter()
+            .find(|strategy| strategy.as_str() == s)
+            .ok_or_else(|| DomainError::UnknownValue {
+                what: "strategy",
+                value: s.to_string(),
+                allowed: allowed_list(&Strategy::ALL),
+            })
+    }
+}
 
 /// A feature a request may use and a logical model may declare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -168,6 +248,79 @@ impl fmt::Display for Target {
     }
 }
 
+/// One entry of a logical model's target list: the target and its share of the traffic under
+/// the `weighted` strategy. Written flat in files and forms: `{account, model, weight}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ModelTargetWire", into = "ModelTargetWire")]
+pub struct ModelTarget {
+    pub target: Target,
+    /// 0 keeps the target as a fallback only.
+    pub weight: u32,
+}
+
+pub const DEFAULT_WEIGHT: u32 = 1;
+
+impl ModelTarget {
+    pub fn new(account: impl Into<String>, model: impl Into<String>) -> Self {
+        ModelTarget {
+            target: Target {
+                account: account.into(),
+                model: model.into(),
+            },
+            weight: DEFAULT_WEIGHT,
+        }
+    }
+}
+
+impl fmt::Display for ModelTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.target.fmt(f)
+    }
+}
+
+fn default_weight() -> u32 {
+    DEFAULT_WEIGHT
+}
+
+fn is_default_weight(weight: &u32) -> bool {
+    *weight == DEFAULT_WEIGHT
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelTargetWire {
+    account: String,
+    model: String,
+    #[serde(default = "default_weight", skip_serializing_if = "is_default_weight")]
+    weight: u32,
+}
+
+impl From<ModelTargetWire> for ModelTarget {
+    fn from(wire: ModelTargetWire) -> Self {
+        ModelTarget {
+            target: Target {
+                account: wire.account,
+                model: wire.model,
+            },
+            weight: wire.weight,
+        }
+    }
+}
+
+impl From<ModelTarget> for ModelTargetWire {
+    fn from(entry: ModelTarget) -> Self {
+        ModelTargetWire {
+            account: entry.target.account,
+            model: entry.target.model,
+            weight: entry.weight,
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// The model name applications ask for (`primary-llm`), decoupled from any provider.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,8 +332,15 @@ pub struct LogicalModel {
     pub capabilities: Capabilities,
     #[serde(default)]
     pub defaults: Defaults,
-    /// In preference order: the first healthy one is tried first.
-    pub targets: Vec<Target>,
+    /// How the targets are ordered for each request.
+    #[serde(default, skip_serializing_if = "Strategy::is_ordered")]
+    pub strategy: Strategy,
+    /// Listed order: the preference under `ordered`, the tie-break under the other strategies.
+    pub targets: Vec<ModelTarget>,
+    /// Calls to the same target again, after a short random pause, before falling back, for
+    /// failures worth retrying (connect errors, timeouts, 429, 5xx) that came before any output.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
 }
 
 impl LogicalModel {
@@ -198,8 +358,14 @@ impl LogicalModel {
             "targets",
             "needs at least one target",
         );
+        check.require(
+            self.retries <= MAX_RETRIES,
+            "retries",
+            format!("must be from 0 to {MAX_RETRIES}"),
+        );
         let mut seen = HashSet::new();
-        for (i, target) in self.targets.iter().enumerate() {
+        for (i, entry) in self.targets.iter().enumerate() {
+            let target = &entry.target;
             check.name(format!("targets[{i}].account"), &target.account);
             let model = target.model.as_str();
             check.require(
@@ -213,6 +379,18 @@ impl LogicalModel {
                 seen.insert(target),
                 format!("targets[{i}]"),
                 format!("repeats target {target}"),
+            );
+            check.require(
+                entry.weight <= MAX_WEIGHT,
+                format!("targets[{i}].weight"),
+                format!("must be from 0 to {MAX_WEIGHT}"),
+            );
+        }
+        if self.strategy == Strategy::Weighted {
+            check.require(
+                self.targets.iter().any(|t| t.weight > 0),
+                "targets",
+                "the weighted strategy needs at least one target with a weight above 0",
             );
         }
         check.finish()
@@ -270,16 +448,12 @@ mod tests {
                 top_p: Some(1.0),
                 stop: vec![],
             },
+            strategy: Strategy::Ordered,
             targets: vec![
-                Target {
-                    account: "openai-main".into(),
-                    model: "gpt-4o".into(),
-                },
-                Target {
-                    account: "claude".into(),
-                    model: "claude-sonnet-4-5".into(),
-                },
+                ModelTarget::new("openai-main", "gpt-4o"),
+                ModelTarget::new("claude", "claude-sonnet-4-5"),
             ],
+            retries: 0,
         }
     }
 
@@ -343,18 +517,46 @@ mod tests {
             ("no targets", |m| m.targets.clear(), &["targets"]),
             (
                 "bad account",
-                |m| m.targets[1].account = String::new(),
+                |m| m.targets[1].target.account = String::new(),
                 &["targets[1].account"],
             ),
             (
                 "spaced model",
-                |m| m.targets[0].model = "gpt 4o".into(),
+                |m| m.targets[0].target.model = "gpt 4o".into(),
                 &["targets[0].model"],
             ),
             (
                 "repeated target",
                 |m| m.targets[1] = m.targets[0].clone(),
                 &["targets[1]"],
+            ),
+            (
+                "same target, other weight",
+                |m| {
+                    m.targets[1] = m.targets[0].clone();
+                    m.targets[1].weight = 3;
+                },
+                &["targets[1]"],
+            ),
+            (
+                "weight too high",
+                |m| m.targets[0].weight = MAX_WEIGHT + 1,
+                &["targets[0].weight"],
+            ),
+            ("weight zero ok", |m| m.targets[0].weight = 0, &[]),
+            (
+                "weighted with all weights zero",
+                |m| {
+                    m.strategy = Strategy::Weighted;
+                    m.targets.iter_mut().for_each(|t| t.weight = 0);
+                },
+                &["targets"],
+            ),
+            ("retries at most", |m| m.retries = MAX_RETRIES, &[]),
+            (
+                "too many retries",
+                |m| m.retries = MAX_RETRIES + 1,
+                &["retries"],
             ),
             (
                 "two problems",
@@ -446,5 +648,43 @@ mod tests {
         );
         let bad = r#"{"name":"x","targets":[],"colour":"red"}"#;
         assert!(serde_json::from_str::<LogicalModel>(bad).is_err());
+        let bad_target = r#"{"name":"x","targets":[{"account":"a","model":"m","colour":1}]}"#;
+        assert!(serde_json::from_str::<LogicalModel>(bad_target).is_err());
+    }
+
+    #[test]
+    fn strategy_weight_and_retries_round_trip_and_stay_out_when_default() {
+        let json = r#"{"name":"m","strategy":"lowest_latency","retries":2,
+            "targets":[{"account":"a","model":"x","weight":3},{"account":"b","model":"y"}]}"#;
+        let model: LogicalModel = serde_json::from_str(json).unwrap();
+        assert_eq!(model.strategy, Strategy::LowestLatency);
+        assert_eq!(model.retries, 2);
+        assert_eq!(
+            model.targets.iter().map(|t| t.weight).collect::<Vec<_>>(),
+            vec![3, 1]
+        );
+        let back: LogicalModel =
+            serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+        assert_eq!(back, model);
+        let plain = LogicalModel {
+            strategy: Strategy::Ordered,
+            retries: 0,
+            ..model
+        };
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(
+            !text.contains("strategy") && !text.contains("retries"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""weight":3"#) && !text.contains(r#""weight":1"#),
+            "{text}"
+        );
+        assert_eq!("least_busy".parse::<Strategy>(), Ok(Strategy::LeastBusy));
+        assert!("random"
+            .parse::<Strategy>()
+            .unwrap_err()
+            .to_string()
+            .contains("ordered, weighted, lowest_latency, cheapest, least_busy"));
     }
 }

@@ -18,12 +18,14 @@ pub use alert::{AlertView, BudgetReached, Condition, ConditionChange};
 pub use audit::AuditEntry;
 pub use live_status::{CircuitState, HealthLevel};
 pub use logical_model::{
-    Capabilities, Capability, Defaults, LogicalModel, Target, DESCRIPTION_MAX_LEN,
-    MAX_STOP_SEQUENCES, PROVIDER_MODEL_MAX_LEN,
+    Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Strategy, Target,
+    DEFAULT_WEIGHT, DESCRIPTION_MAX_LEN, MAX_RETRIES, MAX_STOP_SEQUENCES, MAX_WEIGHT,
+    PROVIDER_MODEL_MAX_LEN,
 };
-pub use money::Money;
+pub use money::{Money, Price};
 pub use policy::{
-    CircuitBreakerSettings, MatchCriteria, Policy, MAX_FAILURE_THRESHOLD, MAX_RECOVERY_SECONDS,
+    CircuitBreakerSettings, MatchCriteria, Policy, SplitArm, MAX_FAILURE_THRESHOLD,
+    MAX_RECOVERY_SECONDS, MAX_SPLIT_ARMS,
 };
 pub use provider_account::{
     AzureSettings, ProviderAccount, DEFAULT_ALERT_THRESHOLDS, MAX_ALERT_THRESHOLDS,

@@ -55,6 +55,33 @@ impl fmt::Display for Money {
     }
 }
 
+/// A list price: USD per million tokens, in micro-dollars (`$2.50` = `2_500_000`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Price {
+    pub input_per_mtok: Money,
+    pub output_per_mtok: Money,
+}
+
+const TOKENS_PER_MTOK: i128 = 1_000_000;
+
+impl Price {
+    pub const fn from_micros(input_per_mtok: i64, output_per_mtok: i64) -> Self {
+        Price {
+            input_per_mtok: Money(input_per_mtok),
+            output_per_mtok: Money(output_per_mtok),
+        }
+    }
+
+    /// Cost of one call: both sides are summed before the single division, which rounds half up
+    /// to the micro-dollar.
+    pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> Money {
+        let scaled = i128::from(prompt_tokens) * i128::from(self.input_per_mtok.micros())
+            + i128::from(completion_tokens) * i128::from(self.output_per_mtok.micros());
+        let micros = (scaled + TOKENS_PER_MTOK / 2).div_euclid(TOKENS_PER_MTOK);
+        Money(i64::try_from(micros).unwrap_or(i64::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

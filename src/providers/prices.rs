@@ -2,36 +2,8 @@
 //! cost is integer arithmetic end to end: no floating point error accumulates over millions of
 //! requests.
 
-use crate::domain::{Money, ProviderKind};
-
-use super::types::Usage;
-
-/// USD per million tokens, in micro-dollars (`$2.50` = `2_500_000`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Price {
-    pub input_per_mtok: Money,
-    pub output_per_mtok: Money,
-}
-
-const TOKENS_PER_MTOK: i128 = 1_000_000;
-
-impl Price {
-    pub const fn from_micros(input_per_mtok: i64, output_per_mtok: i64) -> Self {
-        Price {
-            input_per_mtok: Money(input_per_mtok),
-            output_per_mtok: Money(output_per_mtok),
-        }
-    }
-
-    /// Cost of one call: both sides are summed before the single division, which rounds half up
-    /// to the micro-dollar.
-    pub fn cost(&self, usage: &Usage) -> Money {
-        let scaled = i128::from(usage.prompt_tokens) * i128::from(self.input_per_mtok.micros())
-            + i128::from(usage.completion_tokens) * i128::from(self.output_per_mtok.micros());
-        let micros = (scaled + TOKENS_PER_MTOK / 2).div_euclid(TOKENS_PER_MTOK);
-        Money(i64::try_from(micros).unwrap_or(i64::MAX))
-    }
-}
+pub use crate::domain::Price;
+use crate::domain::ProviderKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeedPrice {
@@ -111,20 +83,21 @@ pub fn seed_price(kind: ProviderKind, model: &str) -> Option<Price> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Money;
 
     #[test]
     fn cost_is_exact_integer_micros() {
         let gpt4o = seed_price(Openai, "gpt-4o").unwrap();
         // 1,000 prompt tokens at $2.50/M = $0.0025; 500 completion at $10/M = $0.005.
-        assert_eq!(gpt4o.cost(&Usage::new(1_000, 500)), Money(7_500));
+        assert_eq!(gpt4o.cost(1_000, 500), Money(7_500));
         // Sub-micro amounts round half up once, not per side.
         let small = seed_price(Cohere, "command-r7b-12-2024").unwrap();
-        assert_eq!(small.cost(&Usage::new(13, 1)), Money(1)); // 0.4875 + 0.15 = 0.6375 µ$
-        assert_eq!(small.cost(&Usage::new(1, 1)), Money(0)); // 0.1875 µ$
-                                                             // A million calls add up exactly.
+        assert_eq!(small.cost(13, 1), Money(1)); // 0.4875 + 0.15 = 0.6375 µ$
+        assert_eq!(small.cost(1, 1), Money(0)); // 0.1875 µ$
+                                                // A million calls add up exactly.
         let mut total = Money::ZERO;
         for _ in 0..1_000_000 {
-            total += gpt4o.cost(&Usage::new(1_000, 500));
+            total += gpt4o.cost(1_000, 500);
         }
         assert_eq!(total, Money::from_dollars(7_500.0));
     }

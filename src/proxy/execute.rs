@@ -4,14 +4,14 @@
 
 use super::error::ProxyError;
 use crate::domain::{Money, Target};
-use crate::providers::prices::seed_price;
 use crate::providers::types::Usage;
 use crate::providers::ProviderClients;
 use crate::providers::{
     adapter_for, peek_first, AzureExtras, CallContext, ChatRequest, ChunkStream, ProviderError,
 };
 use crate::routing::{
-    month_of, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip, SkipReason,
+    month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip,
+    SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
 use crate::telemetry::metrics::{status_class, Labels};
@@ -20,9 +20,10 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use rand::Rng;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const POLICY_HEADER: &str = "x-switchyard-policy";
 const ACCOUNT_HEADER: &str = "x-switchyard-account";
@@ -65,6 +66,8 @@ fn elapsed_ms(since: Instant) -> u64 {
 /// message when nothing is left.
 #[derive(Default)]
 struct Trail {
+    /// The route's strategy, and the canary arm when the policy split its traffic.
+    strategy: String,
     entries: Vec<String>,
     calls: u32,
     /// Soonest time (ms) a rate-limited candidate has room again, while all were rate-limited.
@@ -74,8 +77,9 @@ struct Trail {
 }
 
 impl Trail {
-    fn new(skips: &[Skip]) -> Self {
+    fn new(strategy: String, skips: &[Skip]) -> Self {
         let mut trail = Trail {
+            strategy,
             all_rate_limited: true,
             all_timed_out: true,
             ..Trail::default()
@@ -84,6 +88,16 @@ impl Trail {
             trail.skipped(skip);
         }
         trail
+    }
+
+    /// `weighted`, or `weighted, arm m-candidate` when a split policy drew an arm.
+    fn for_plan(plan: &Plan) -> Self {
+        let mut strategy = plan.strategy_summary();
+        if let Some(arm) = &plan.arm {
+            strategy.push_str(", arm ");
+            strategy.push_str(arm);
+        }
+        Trail::new(strategy, &plan.skips)
     }
 
     fn skipped(&mut self, skip: &Skip) {
@@ -125,14 +139,19 @@ impl Trail {
         self.entries.push(format!("{target} ok"));
     }
 
+    fn retrying(&mut self, target: &Target, wait_ms: u64) {
+        self.entries
+            .push(format!("{target} retried after {wait_ms} ms"));
+    }
+
     fn summary(&self) -> String {
         self.entries.join("; ")
     }
 
-    /// `N; target outcome; …` with only visible ASCII, as a header value must be.
+    /// `N; strategy; target outcome; …` with only visible ASCII, as a header value must be.
     fn header(&self) -> HeaderValue {
         let mut text = self.calls.to_string();
-        for entry in &self.entries {
+        for entry in std::iter::once(&self.strategy).chain(&self.entries) {
             text.push_str("; ");
             let mut chars = entry.chars();
             text.extend(chars.by_ref().take(MAX_REASON_CHARS).map(|c| {
@@ -295,19 +314,11 @@ impl Settlement {
 
     /// Provider-reported tokens × the price table; the seed price when the table lacks the model.
     fn cost(&self) -> Money {
-        let (Some(usage), Some(account)) = (
-            &self.usage,
-            self.config.routing.account(&self.target.account),
-        ) else {
+        let (Some(usage), Some(price)) = (&self.usage, self.config.routing.price(&self.target))
+        else {
             return Money::ZERO;
         };
-        let key = (account.kind, self.target.model.clone());
-        self.config
-            .prices
-            .get(&key)
-            .copied()
-            .or_else(|| seed_price(account.kind, &self.target.model))
-            .map_or(Money::ZERO, |price| price.cost(usage))
+        price.cost(usage.prompt_tokens, usage.completion_tokens)
     }
 }
 
@@ -332,13 +343,14 @@ fn log_request(event: &UsageEvent) {
     );
 }
 
-fn draft_event(prepared: &Prepared, policy: Option<&str>) -> UsageEvent {
+fn draft_event(prepared: &Prepared, plan: Option<&Plan>) -> UsageEvent {
     UsageEvent {
         id: crate::store::new_id(),
         at_ms: crate::store::now_millis(),
         key_id: prepared.key.id.clone(),
         logical_model: prepared.route.logical_model.clone(),
-        policy: policy.map(str::to_string),
+        policy: plan.and_then(|p| p.policy.clone()),
+        arm: plan.and_then(|p| p.arm.clone()),
         step_type: prepared.route.step_type.as_str().to_string(),
         purpose: prepared.route.purpose.as_str().to_string(),
         account: None,
@@ -359,12 +371,12 @@ fn draft_event(prepared: &Prepared, policy: Option<&str>) -> UsageEvent {
 fn record_failure(
     runtime: &Runtime<'_>,
     prepared: &Prepared,
-    policy: Option<&str>,
+    plan: Option<&Plan>,
     last: Option<&Target>,
     trail: Option<&Trail>,
     error: &ProxyError,
 ) {
-    let mut event = draft_event(prepared, policy);
+    let mut event = draft_event(prepared, plan);
     event.account = last.map(|t| t.account.clone());
     event.provider_model = last.map(|t| t.model.clone());
     event.status = error.status().as_u16();
@@ -378,12 +390,14 @@ fn record_failure(
 
 /// Plans and runs the request; always answers.
 pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
-    let plan = match crate::routing::plan(
+    let planned = crate::routing::plan(
         &runtime.config.routing,
         &prepared.route,
         &**runtime.live,
         now_ms(),
-    ) {
+        &mut rand::thread_rng(),
+    );
+    let plan = match planned {
         Ok(plan) => plan,
         Err(e) => {
             let error = ProxyError::from(e);
@@ -398,7 +412,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         }
     };
     runtime.live.record_plan(&plan);
-    let mut trail = Trail::new(&plan.skips);
+    let mut trail = Trail::for_plan(&plan);
     let mut last: Option<&Target> = None;
     for candidate in &plan.candidates {
         let target = &candidate.target;
@@ -406,146 +420,168 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             trail.unconfigured(target);
             continue;
         };
-        let attempt = match runtime.live.begin_attempt(
-            &runtime.config.routing,
-            &plan,
-            candidate,
-            prepared.route.estimated_tokens,
-            now_ms(),
-        ) {
-            Ok(attempt) => attempt,
-            Err(skip) => {
-                trail.skipped(&skip);
-                continue;
-            }
-        };
-        trail.calls += 1;
-        last = Some(target);
-        let call_started = Instant::now();
-        let mut event = draft_event(&prepared, plan.policy.as_deref());
-        event.account = Some(target.account.clone());
-        event.provider_model = Some(target.model.clone());
-        event.attempts = trail.calls;
-        // Created before the call so that a client leaving mid-call still settles the attempt.
-        let mut settlement = Settlement {
-            live: runtime.live.clone(),
-            telemetry: runtime.telemetry.clone(),
-            config: runtime.config.clone(),
-            attempt: Some(attempt),
-            answered: false,
-            target: target.clone(),
-            call_started,
-            request_started: prepared.started,
-            usage: None,
-            error: None,
-            event,
-        };
-        let result = match runtime.clients.for_timeouts(&connection.timeouts) {
-            Ok(client) => {
-                let ctx = call_context(client, connection, &target.model);
-                let mut cut = runtime.cut.clone();
-                tokio::select! {
-                    result = call(connection, &ctx, &prepared.request) => result,
-                    _ = cut.wait_for(|cut| *cut) => {
-                        let error = ProxyError::ShuttingDown;
-                        settlement.error = Some(error.to_string());
-                        settlement.answered = true;
-                        drop(settlement);
-                        return error.into_response();
+        let retries = runtime
+            .config
+            .routing
+            .logical_model(&candidate.logical_model)
+            .map_or(0, |model| model.retries);
+        let mut retried = 0;
+        // Each pass is one call to this target: the first, then up to `retries` repeats.
+        loop {
+            let attempt = match runtime.live.begin_attempt(
+                &runtime.config.routing,
+                &plan,
+                candidate,
+                prepared.route.estimated_tokens,
+                now_ms(),
+            ) {
+                Ok(attempt) => attempt,
+                Err(skip) => {
+                    trail.skipped(&skip);
+                    break;
+                }
+            };
+            trail.calls += 1;
+            last = Some(target);
+            let call_started = Instant::now();
+            let mut event = draft_event(&prepared, Some(&plan));
+            event.account = Some(target.account.clone());
+            event.provider_model = Some(target.model.clone());
+            event.attempts = trail.calls;
+            // Created before the call so that a client leaving mid-call still settles the attempt.
+            let mut settlement = Settlement {
+                live: runtime.live.clone(),
+                telemetry: runtime.telemetry.clone(),
+                config: runtime.config.clone(),
+                attempt: Some(attempt),
+                answered: false,
+                target: target.clone(),
+                call_started,
+                request_started: prepared.started,
+                usage: None,
+                error: None,
+                event,
+            };
+            let result = match runtime.clients.for_timeouts(&connection.timeouts) {
+                Ok(client) => {
+                    let ctx = call_context(client, connection, &target.model);
+                    let mut cut = runtime.cut.clone();
+                    tokio::select! {
+                        result = call(connection, &ctx, &prepared.request) => result,
+                        _ = cut.wait_for(|cut| *cut) => {
+                            let error = ProxyError::ShuttingDown;
+                            settlement.error = Some(error.to_string());
+                            settlement.answered = true;
+                            drop(settlement);
+                            return error.into_response();
+                        }
                     }
                 }
-            }
-            Err(e) => Err(ProviderError::Config {
-                provider: connection.kind,
-                message: format!("cannot build an HTTP client: {e}"),
-            }),
-        };
-        let answer = match result {
-            Ok(answer) => answer,
-            Err(error) => {
-                let latency_ms = elapsed_ms(call_started);
-                // Revoked or wrong credentials are the account's fault, not the request's:
-                // the next target may well answer.
-                let credentials_rejected = match &error {
-                    ProviderError::Upstream { status, .. } if matches!(status, 401 | 403) => {
-                        Some(*status)
+                Err(e) => Err(ProviderError::Config {
+                    provider: connection.kind,
+                    message: format!("cannot build an HTTP client: {e}"),
+                }),
+            };
+            let answer = match result {
+                Ok(answer) => answer,
+                Err(error) => {
+                    let latency_ms = elapsed_ms(call_started);
+                    // Revoked or wrong credentials are the account's fault, not the request's:
+                    // the next target may well answer.
+                    let credentials_rejected = match &error {
+                        ProviderError::Upstream { status, .. } if matches!(status, 401 | 403) => {
+                            Some(*status)
+                        }
+                        _ => None,
+                    };
+                    let retryable = error.is_retryable() || credentials_rejected.is_some();
+                    let outcome = if retryable {
+                        AttemptOutcome::Failed { latency_ms }
+                    } else {
+                        AttemptOutcome::Refused { latency_ms }
+                    };
+                    if let Some(attempt) = settlement.attempt.take() {
+                        runtime.live.finish_attempt(attempt, outcome, now_ms());
                     }
-                    _ => None,
-                };
-                let retryable = error.is_retryable() || credentials_rejected.is_some();
-                let outcome = if retryable {
-                    AttemptOutcome::Failed { latency_ms }
-                } else {
-                    AttemptOutcome::Refused { latency_ms }
-                };
-                if let Some(attempt) = settlement.attempt.take() {
-                    runtime.live.finish_attempt(attempt, outcome, now_ms());
-                }
-                runtime.telemetry.metrics().upstream_call(
-                    &Labels {
-                        logical_model: &prepared.route.logical_model,
-                        account: &target.account,
-                        policy: plan.policy.as_deref().unwrap_or_default(),
-                        status_class: match &error {
-                            ProviderError::Upstream { status, .. } => status_class(*status),
-                            _ => "error",
+                    runtime.telemetry.metrics().upstream_call(
+                        &Labels {
+                            logical_model: &prepared.route.logical_model,
+                            account: &target.account,
+                            policy: plan.policy.as_deref().unwrap_or_default(),
+                            status_class: match &error {
+                                ProviderError::Upstream { status, .. } => status_class(*status),
+                                _ => "error",
+                            },
                         },
-                    },
-                    call_started.elapsed(),
-                );
-                if let Some(status) = credentials_rejected {
-                    runtime.live.reject_credentials(&target.account, status);
+                        call_started.elapsed(),
+                    );
+                    if let Some(status) = credentials_rejected {
+                        runtime.live.reject_credentials(&target.account, status);
+                    }
+                    tracing::warn!(target = %target, error = %error, retryable, "provider call failed");
+                    trail.failed(target, &error);
+                    // Only errors before any output reach here (a stream is answered once its
+                    // first chunk arrived), so a retry never repeats output the app has seen.
+                    if let Some(wait_ms) = retry_wait_ms(&error, retried, retries) {
+                        retried += 1;
+                        runtime.live.record_retry(&plan);
+                        trail.retrying(target, wait_ms);
+                        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                        continue;
+                    }
+                    if retryable {
+                        break;
+                    }
+                    let error = ProxyError::Provider(error);
+                    record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
+                    return respond_error(error, &plan, last, &trail);
                 }
-                tracing::warn!(target = %target, error = %error, retryable, "provider call failed");
-                trail.failed(target, &error);
-                if retryable {
-                    continue;
+            };
+            trail.answered(target);
+            settlement.answered = true;
+            settlement.event.trail = Some(trail.summary());
+            let served = Served {
+                policy: plan.policy.as_deref(),
+                target: Some(target),
+            };
+            let mut response = match answer {
+                Answer::Complete(body) => complete_response(body, settlement),
+                Answer::Stream(chunks) => {
+                    let include_usage = prepared
+                        .request
+                        .stream_options
+                        .as_ref()
+                        .and_then(|o| o.include_usage)
+                        == Some(true);
+                    stream_response(chunks, include_usage, settlement, runtime.cut.clone())
                 }
-                let error = ProxyError::Provider(error);
-                record_failure(
-                    &runtime,
-                    &prepared,
-                    plan.policy.as_deref(),
-                    last,
-                    Some(&trail),
-                    &error,
-                );
-                return respond_error(error, &plan, last, &trail);
-            }
-        };
-        trail.answered(target);
-        settlement.answered = true;
-        settlement.event.trail = Some(trail.summary());
-        let served = Served {
-            policy: plan.policy.as_deref(),
-            target: Some(target),
-        };
-        let mut response = match answer {
-            Answer::Complete(body) => complete_response(body, settlement),
-            Answer::Stream(chunks) => {
-                let include_usage = prepared
-                    .request
-                    .stream_options
-                    .as_ref()
-                    .and_then(|o| o.include_usage)
-                    == Some(true);
-                stream_response(chunks, include_usage, settlement, runtime.cut.clone())
-            }
-        };
-        set_headers(&mut response, &served, &trail);
-        return response;
+            };
+            set_headers(&mut response, &served, &trail);
+            return response;
+        }
     }
     let error = trail.exhausted();
-    record_failure(
-        &runtime,
-        &prepared,
-        plan.policy.as_deref(),
-        last,
-        Some(&trail),
-        &error,
-    );
+    record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
     // No account answered, so none is named; the attempts header lists every one.
     respond_error(error, &plan, None, &trail)
+}
+
+/// How long to wait before calling the same target again, or `None` to fall back instead:
+/// only retryable failures, at most `retries` times, and not when a rate limit asks for a
+/// longer wait than the backoff would give (the next target is the better bet then).
+fn retry_wait_ms(error: &ProviderError, retried: u32, retries: u32) -> Option<u64> {
+    if !error.is_retryable() || retried >= retries {
+        return None;
+    }
+    let wait_ms = retry_backoff_ms(retried, rand::thread_rng().gen());
+    match error {
+        ProviderError::Upstream {
+            status: 429,
+            retry_after: Some(after),
+            ..
+        } if after.as_millis() > u128::from(wait_ms) => None,
+        _ => Some(wait_ms),
+    }
 }
 
 /// `answered_by` is the account whose refusal is passed on, if any.
@@ -689,7 +725,7 @@ mod tests {
 
     #[test]
     fn the_attempts_header_is_plain_ascii_and_bounded() {
-        let mut trail = Trail::new(&[]);
+        let mut trail = Trail::new("ordered".into(), &[]);
         trail.calls = 2;
         trail.failed(
             &target("a"),
@@ -704,7 +740,7 @@ mod tests {
         let header = trail.header();
         let text = header.to_str().unwrap();
         assert!(
-            text.starts_with("2; a/m failed (openai returned HTTP 500: d?j? vu?xx"),
+            text.starts_with("2; ordered; a/m failed (openai returned HTTP 500: d?j? vu?xx"),
             "{text}"
         );
         assert!(text.ends_with("...; b/m ok"), "{text}");
@@ -719,7 +755,7 @@ mod tests {
             message: "slow down".into(),
             retry_after: Some(std::time::Duration::from_secs(7)),
         };
-        let mut trail = Trail::new(&[]);
+        let mut trail = Trail::new("ordered".into(), &[]);
         trail.failed(&target("a"), &limited);
         trail.failed(&target("b"), &limited);
         assert_eq!(trail.exhausted().status(), StatusCode::TOO_MANY_REQUESTS);
@@ -731,7 +767,7 @@ mod tests {
             },
         );
         assert_eq!(trail.exhausted().status(), StatusCode::SERVICE_UNAVAILABLE);
-        let mut timeouts = Trail::new(&[]);
+        let mut timeouts = Trail::new("ordered".into(), &[]);
         timeouts.calls = 1;
         timeouts.failed(
             &target("a"),

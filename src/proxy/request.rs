@@ -122,6 +122,7 @@ pub fn route_request(
         purpose,
         needs: needs(request),
         estimated_tokens: estimate_request_tokens(prompt, request.output_limit()),
+        estimated_prompt_tokens: prompt,
     })
 }
 

@@ -15,4 +15,6 @@ pub struct AccountLive {
     pub calls: u64,
     /// Of those, the ones that counted against the account (connect errors, timeouts, 429, 5xx).
     pub failures: u64,
+    /// Calls made and not finished yet (`least_busy` orders by it).
+    pub in_flight: u32,
 }

@@ -15,13 +15,15 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters per policy, for the dashboard. `successes` and `errors` count attempts;
-/// `fallbacks` counts attempts on any candidate but the plan's first.
+/// `fallbacks` counts attempts on any candidate but the plan's first; `retries` counts
+/// attempts that repeated a call on the same target.
 #[derive(Debug, Default)]
 struct PolicyStats {
     matches: AtomicU64,
     successes: AtomicU64,
     errors: AtomicU64,
     fallbacks: AtomicU64,
+    retries: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -30,6 +32,7 @@ pub struct PolicyStatsSnapshot {
     pub successes: u64,
     pub errors: u64,
     pub fallbacks: u64,
+    pub retries: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -41,6 +44,7 @@ pub struct AccountView {
     pub latency_ewma_ms: Option<f64>,
     pub calls: u64,
     pub failures: u64,
+    pub in_flight: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -137,9 +141,15 @@ impl LiveState {
         self.count(plan.policy.as_deref(), |s| &s.matches);
     }
 
+    /// Counts a call repeated on the same target (the model's `retries`).
+    pub fn record_retry(&self, plan: &Plan) {
+        self.count(plan.policy.as_deref(), |s| &s.retries);
+    }
+
     /// Claims what one call needs right before it is made: rate room for `estimated_tokens`
-    /// and, when the circuit is half-open, its single trial. Another request may have taken
-    /// either since the plan was made; then the candidate is skipped with the reason.
+    /// and, when the circuit is half-open, its single trial; and counts the call in flight.
+    /// Another request may have taken either since the plan was made; then the candidate is
+    /// skipped with the reason.
     pub fn begin_attempt(
         &self,
         snapshot: &RoutingSnapshot,
@@ -161,7 +171,9 @@ impl LiveState {
         };
         let reservation = self
             .with_account(&account.name, |live| {
-                live.rate.reserve(limits, estimated_tokens, now_ms)
+                let reservation = live.rate.reserve(limits, estimated_tokens, now_ms)?;
+                live.in_flight += 1;
+                Ok(reservation)
             })
             .map_err(|denial| skip(SkipReason::RateLimited(denial)))?;
         let admission = self.with_circuit(&candidate.target, |circuit| {
@@ -173,7 +185,10 @@ impl LiveState {
             Admission::TrialInFlight => Some(SkipReason::TrialInFlight),
         };
         if let Some(reason) = refused {
-            self.with_account(&account.name, |live| live.rate.release(reservation));
+            self.with_account(&account.name, |live| {
+                live.rate.release(reservation);
+                live.in_flight = live.in_flight.saturating_sub(1);
+            });
             return Err(skip(reason));
         }
         if plan
@@ -215,6 +230,7 @@ impl LiveState {
                 }
             }
             live.health.record_outcome(target_ok, latency_ms, now_ms);
+            live.in_flight = live.in_flight.saturating_sub(1);
             live.calls += 1;
             if !target_ok {
                 live.failures += 1;
@@ -274,6 +290,7 @@ impl LiveState {
                 latency_ewma_ms: live.health.latency_ewma_ms(),
                 calls: live.calls,
                 failures: live.failures,
+                in_flight: live.in_flight,
             }
         })
     }
@@ -294,6 +311,7 @@ impl LiveState {
                 successes: s.successes.load(Ordering::Relaxed),
                 errors: s.errors.load(Ordering::Relaxed),
                 fallbacks: s.fallbacks.load(Ordering::Relaxed),
+                retries: s.retries.load(Ordering::Relaxed),
             })
             .unwrap_or_default()
     }
@@ -306,8 +324,14 @@ mod tests {
     use crate::routing::plan::plan;
     use crate::routing::snapshot::tests::{account, logical_model, policy, target};
     use crate::routing::{RouteRequest, RoutingError};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
 
     const NOW: u64 = 1_795_000_000_000;
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(1)
+    }
 
     fn snapshot(edit: impl FnOnce(&mut Vec<ProviderAccount>)) -> RoutingSnapshot {
         let mut accounts = vec![
@@ -349,6 +373,7 @@ mod tests {
             purpose: Purpose::Chat,
             needs: Capabilities::default(),
             estimated_tokens: tokens,
+            estimated_prompt_tokens: 0,
         }
     }
 
@@ -363,7 +388,7 @@ mod tests {
     fn an_attempt_reserves_then_corrects_with_reported_usage() {
         let snapshot = snapshot(|_| {});
         let live = LiveState::new();
-        let plan = plan(&snapshot, &request(500), &live, NOW).unwrap();
+        let plan = plan(&snapshot, &request(500), &live, NOW, &mut rng()).unwrap();
         live.record_plan(&plan);
         let attempt = live
             .begin_attempt(&snapshot, &plan, &plan.candidates[0], 500, NOW)
@@ -374,6 +399,7 @@ mod tests {
             (view.requests_last_minute, view.tokens_last_minute),
             (1, 500)
         );
+        assert_eq!(view.in_flight, 1, "counted in flight until finished");
 
         live.finish_attempt(attempt, answered(42), NOW + 300);
         let view = live.account_view("openai-main", NOW + 300);
@@ -382,13 +408,15 @@ mod tests {
             (1, 42)
         );
         assert_eq!(view.latency_ewma_ms, Some(300.0));
+        assert_eq!(view.in_flight, 0);
         assert_eq!(
             live.policy_stats("primary-first"),
             PolicyStatsSnapshot {
                 matches: 1,
                 successes: 1,
                 errors: 0,
-                fallbacks: 0
+                fallbacks: 0,
+                retries: 0,
             }
         );
     }
@@ -410,6 +438,7 @@ mod tests {
             successes,
             errors,
             fallbacks: 0,
+            retries: 0,
         };
         let cases: Vec<Case> = vec![
             (
@@ -454,7 +483,7 @@ mod tests {
         for (label, outcomes, tokens, state, expected_stats) in cases {
             let snapshot = snapshot(|_| {});
             let live = LiveState::new();
-            let plan = plan(&snapshot, &request(100), &live, NOW).unwrap();
+            let plan = plan(&snapshot, &request(100), &live, NOW, &mut rng()).unwrap();
             for outcome in outcomes {
                 let attempt = live
                     .begin_attempt(&snapshot, &plan, &plan.candidates[0], 100, NOW)
@@ -485,7 +514,7 @@ mod tests {
         let snapshot = snapshot(|_| {});
         let live = LiveState::new();
         let gpt4o = target("openai-main", "gpt-4o");
-        let first = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        let first = plan(&snapshot, &request(10), &live, NOW, &mut rng()).unwrap();
         for _ in 0..2 {
             let attempt = live
                 .begin_attempt(&snapshot, &first, &first.candidates[0], 10, NOW)
@@ -499,7 +528,7 @@ mod tests {
                 reopens_at_ms: Some(NOW + 10_000)
             }
         );
-        let during = plan(&snapshot, &request(10), &live, NOW + 1_000).unwrap();
+        let during = plan(&snapshot, &request(10), &live, NOW + 1_000, &mut rng()).unwrap();
         assert_eq!(during.candidates.len(), 1);
         assert_eq!(
             during.skips[0].reason,
@@ -510,8 +539,8 @@ mod tests {
 
         // Two requests planned at the same moment after the window: both see the trial...
         let later = NOW + 10_000;
-        let plan_a = plan(&snapshot, &request(10), &live, later).unwrap();
-        let plan_b = plan(&snapshot, &request(10), &live, later).unwrap();
+        let plan_a = plan(&snapshot, &request(10), &live, later, &mut rng()).unwrap();
+        let plan_b = plan(&snapshot, &request(10), &live, later, &mut rng()).unwrap();
         assert_eq!(plan_a.candidates[0].target, gpt4o);
         assert_eq!(plan_b.candidates[0].target, gpt4o);
         // ...but only one gets it; the other's reservation is given back.
@@ -526,6 +555,8 @@ mod tests {
                 reason: SkipReason::TrialInFlight
             })
         );
+        // The refused attempt gave its in-flight count back; the trial holds one.
+        assert_eq!(live.account_view("openai-main", later).in_flight, 1);
         // The two failed requests and the trial; not the refused one.
         assert_eq!(
             live.account_view("openai-main", later).requests_last_minute,
@@ -550,8 +581,8 @@ mod tests {
     fn rate_room_taken_since_planning_skips_the_candidate_and_counts_fallbacks() {
         let snapshot = snapshot(|accounts| accounts[0].rpm_limit = Some(1));
         let live = LiveState::new();
-        let plan_a = plan(&snapshot, &request(10), &live, NOW).unwrap();
-        let plan_b = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        let plan_a = plan(&snapshot, &request(10), &live, NOW, &mut rng()).unwrap();
+        let plan_b = plan(&snapshot, &request(10), &live, NOW, &mut rng()).unwrap();
         live.record_plan(&plan_a);
         live.record_plan(&plan_b);
         let a = live
@@ -575,11 +606,12 @@ mod tests {
                 matches: 2,
                 successes: 2,
                 errors: 0,
-                fallbacks: 1
+                fallbacks: 1,
+                retries: 0,
             }
         );
         // A third request finds no room on the first account and plans around it.
-        let third = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        let third = plan(&snapshot, &request(10), &live, NOW, &mut rng()).unwrap();
         assert_eq!(third.candidates.len(), 1);
         assert_eq!(
             live.policy_stats("unknown-policy"),
@@ -607,7 +639,7 @@ mod tests {
             live.account_view("openai-main", NOW).spent_this_month,
             Money::from_dollars(15.0)
         );
-        let planned = plan(&snapshot, &request(10), &live, NOW).unwrap();
+        let planned = plan(&snapshot, &request(10), &live, NOW, &mut rng()).unwrap();
         assert_eq!(
             planned.skips[0].to_string(),
             "openai-main/gpt-4o: monthly budget used up ($15.00 of $10.00)"
@@ -642,7 +674,7 @@ mod tests {
                 detail: "HTTP 503".into(),
             },
         );
-        let result = plan(&snapshot, &request(10), &live, NOW + 1_000);
+        let result = plan(&snapshot, &request(10), &live, NOW + 1_000, &mut rng());
         let Ok(planned) = result else {
             panic!("{result:?}")
         };
@@ -659,7 +691,8 @@ mod tests {
             accounts[0].enabled = false;
             accounts[1].monthly_budget = Some(Money::from_dollars(10.0));
         });
-        let Err(RoutingError::Exhausted(exhausted)) = plan(&snapshot, &request(10), &live, NOW)
+        let Err(RoutingError::Exhausted(exhausted)) =
+            plan(&snapshot, &request(10), &live, NOW, &mut rng())
         else {
             panic!("exhausted")
         };
@@ -670,7 +703,7 @@ mod tests {
     fn concurrent_attempts_lose_no_updates() {
         let snapshot = snapshot(|_| {});
         let live = LiveState::new();
-        let planned = plan(&snapshot, &request(3), &live, NOW).unwrap();
+        let planned = plan(&snapshot, &request(3), &live, NOW, &mut rng()).unwrap();
         std::thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| {
@@ -689,5 +722,11 @@ mod tests {
             (1_600, 3_200)
         );
         assert_eq!(live.policy_stats("primary-first").successes, 1_600);
+        assert_eq!(
+            view.in_flight, 0,
+            "every finished call left the in-flight count"
+        );
+        live.record_retry(&planned);
+        assert_eq!(live.policy_stats("primary-first").retries, 1);
     }
 }

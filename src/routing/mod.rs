@@ -12,7 +12,9 @@ mod plan;
 mod policy_match;
 mod rate;
 mod request;
+mod retry;
 mod snapshot;
+mod strategy;
 mod tokens;
 
 pub use account::AccountLive;
@@ -28,7 +30,9 @@ pub use plan::{plan, Candidate, Exhausted, LiveView, Plan, Skip, SkipReason};
 pub use policy_match::{criteria_match, select_route, Route};
 pub use rate::{RateDenial, RateLimits, RateUsage, RateWindow, Reservation, WINDOW_SECONDS};
 pub use request::{classify, ClassificationHints, RouteRequest, PURPOSE_HEADER, STEP_TYPE_HEADER};
+pub use retry::{retry_backoff_ms, RETRY_BACKOFF_BASE_MS, RETRY_BACKOFF_MAX_MS};
 pub use snapshot::RoutingSnapshot;
+pub use strategy::{pick_weighted, Rank, Standing, EXPLORATION_SHARE};
 pub use tokens::{
     estimate_prompt_tokens, estimate_request_tokens, estimate_text_tokens, CHARS_PER_TOKEN,
     DEFAULT_COMPLETION_TOKENS, MESSAGE_OVERHEAD_TOKENS,

@@ -6,12 +6,14 @@ use super::budget::{budget_exhausted, month_of};
 use super::circuit::{Admission, CircuitBreaker};
 use super::health::{Health, HealthLevel};
 use super::policy_match::select_route;
-use super::rate::{RateDenial, RateLimits};
+use super::rate::{RateDenial, RateLimits, RateUsage};
+use super::strategy::{self, Rank, Standing};
 use super::{RouteRequest, RoutingError, RoutingSnapshot};
 use crate::domain::{
-    Capability, CircuitBreakerSettings, Money, ProviderAccount, ProviderKind, Target,
+    Capability, CircuitBreakerSettings, Money, ProviderAccount, ProviderKind, Strategy, Target,
 };
 use chrono::DateTime;
+use rand::Rng;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -31,6 +33,8 @@ pub struct Candidate {
     pub target: Target,
     pub kind: ProviderKind,
     pub health: Health,
+    /// Why the logical model's strategy put it where it is.
+    pub rank: Rank,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,11 +109,30 @@ impl fmt::Display for Skip {
 pub struct Plan {
     /// The matched policy; `None` when the requested logical model's own targets are the route.
     pub policy: Option<String>,
+    /// The canary arm drawn when the policy splits its traffic (named by its first model).
+    pub arm: Option<String>,
+    /// Each logical model of the route, in order, with its strategy.
+    pub strategies: Vec<(String, Strategy)>,
     /// The breaker settings failures are counted with (the policy's, else the defaults).
     pub circuit_breaker: CircuitBreakerSettings,
     /// In the order to try them; never empty.
     pub candidates: Vec<Candidate>,
     pub skips: Vec<Skip>,
+}
+
+impl Plan {
+    /// `weighted` when every logical model of the route has that strategy, else each model's:
+    /// `weighted (primary-llm), ordered (fast-llm)`.
+    pub fn strategy_summary(&self) -> String {
+        match self.strategies.as_slice() {
+            [(_, only), rest @ ..] if rest.iter().all(|(_, s)| s == only) => only.to_string(),
+            all => all
+                .iter()
+                .map(|(model, strategy)| format!("{strategy} ({model})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }
 
 /// Nothing left to try.
@@ -144,21 +167,27 @@ impl fmt::Display for Exhausted {
     }
 }
 
-/// Plans one request. Pure: reads the snapshot and live state, changes nothing.
+/// Plans one request. Pure: reads the snapshot and live state, changes nothing; `rng` draws
+/// a split policy's arm and the random parts of the strategies.
 pub fn plan(
     snapshot: &RoutingSnapshot,
     request: &RouteRequest,
     live: &impl LiveView,
     now_ms: u64,
+    rng: &mut impl Rng,
 ) -> Result<Plan, RoutingError> {
-    let route = select_route(snapshot, request)?;
+    let route = select_route(snapshot, request, rng)?;
     let settings = route.policy.map(|p| p.circuit_breaker).unwrap_or_default();
     let month = month_of(now_ms);
     let mut seen = HashSet::new();
     let (mut preferred, mut unhealthy, mut skips) = (Vec::new(), Vec::new(), Vec::new());
+    let mut strategies = Vec::with_capacity(route.logical_models.len());
     for model in &route.logical_models {
+        strategies.push((model.name.clone(), model.strategy));
         let lacks = model.capabilities.first_missing(request.needs);
-        for target in &model.targets {
+        let mut available = Vec::with_capacity(model.targets.len());
+        for (position, entry) in model.targets.iter().enumerate() {
+            let target = &entry.target;
             let verdict = match lacks {
                 Some(capability) => Err(SkipReason::LacksCapability {
                     logical_model: model.name.clone(),
@@ -173,26 +202,39 @@ pub fn plan(
                     settings,
                     now_ms,
                     &month,
+                    model.strategy,
                 ),
             };
             match verdict {
-                Ok((kind, health)) => {
-                    let candidate = Candidate {
-                        logical_model: model.name.clone(),
-                        target: target.clone(),
-                        kind,
-                        health,
+                Ok(assessed) => {
+                    let standing = Standing {
+                        position,
+                        weight: entry.weight,
+                        estimated_cost: (model.strategy == Strategy::Cheapest)
+                            .then(|| estimated_cost(snapshot, target, request))
+                            .flatten(),
+                        ..assessed.standing
                     };
-                    if candidate.health.level == HealthLevel::Unhealthy {
-                        unhealthy.push(candidate);
-                    } else {
-                        preferred.push(candidate);
-                    }
+                    available.push(((target, assessed.kind, assessed.health), standing));
                 }
                 Err(reason) => skips.push(Skip {
                     target: target.clone(),
                     reason,
                 }),
+            }
+        }
+        for ((target, kind, health), rank) in strategy::order(model.strategy, available, rng) {
+            let candidate = Candidate {
+                logical_model: model.name.clone(),
+                target: target.clone(),
+                kind,
+                health,
+                rank,
+            };
+            if candidate.health.level == HealthLevel::Unhealthy {
+                unhealthy.push(candidate);
+            } else {
+                preferred.push(candidate);
             }
         }
     }
@@ -203,14 +245,40 @@ pub fn plan(
     }
     Ok(Plan {
         policy,
+        arm: route.arm.map(|arm| arm.name().to_string()),
+        strategies,
         circuit_breaker: settings,
         candidates: preferred,
         skips,
     })
 }
 
+/// The request's estimated tokens at the target's price: the prompt estimate as input, the
+/// completion limit as output.
+fn estimated_cost(
+    snapshot: &RoutingSnapshot,
+    target: &Target,
+    request: &RouteRequest,
+) -> Option<Money> {
+    let prompt = request
+        .estimated_prompt_tokens
+        .min(request.estimated_tokens);
+    let completion = request.estimated_tokens - prompt;
+    snapshot
+        .price(target)
+        .map(|price| price.cost(u64::from(prompt), u64::from(completion)))
+}
+
+/// A target that may be tried, with what the strategies rank it by.
+struct Assessed {
+    kind: ProviderKind,
+    health: Health,
+    standing: Standing,
+}
+
 /// Whether one target may be tried now; checks in the order a person would ask: is it on, is
 /// there money, is the circuit closed, is there rate room.
+#[allow(clippy::too_many_arguments)]
 fn assess_target(
     account: Option<&ProviderAccount>,
     target: &Target,
@@ -219,7 +287,8 @@ fn assess_target(
     settings: CircuitBreakerSettings,
     now_ms: u64,
     month: &str,
-) -> Result<(ProviderKind, Health), SkipReason> {
+    strategy: Strategy,
+) -> Result<Assessed, SkipReason> {
     let account = account.ok_or(SkipReason::AccountNotConfigured)?;
     if !account.enabled {
         return Err(SkipReason::AccountDisabled);
@@ -228,11 +297,23 @@ fn assess_target(
         rpm: account.rpm_limit,
         tpm: account.tpm_limit,
     };
-    let (spent, rate, health) = live.read_account(&account.name, |live| {
+    let (spent, rate, health, standing) = live.read_account(&account.name, |live| {
+        let standing = Standing {
+            latency_ewma_ms: live.health.latency_ewma_ms(),
+            in_flight: live.in_flight,
+            // Only `least_busy` looks at it; the others skip summing the window.
+            headroom_used: if strategy == Strategy::LeastBusy {
+                headroom_used(limits, live.rate.usage(now_ms))
+            } else {
+                0.0
+            },
+            ..Standing::default()
+        };
         (
             live.spend.spent_in(month),
             live.rate.check(limits, request.estimated_tokens, now_ms),
             live.health.assess(now_ms),
+            standing,
         )
     });
     if let Some(budget) = account.monthly_budget {
@@ -246,7 +327,21 @@ fn assess_target(
         Admission::TrialInFlight => return Err(SkipReason::TrialInFlight),
     }
     rate.map_err(SkipReason::RateLimited)?;
-    Ok((account.kind, health))
+    Ok(Assessed {
+        kind: account.kind,
+        health,
+        standing,
+    })
+}
+
+/// The tighter of the two limits' used share; 0 for an account without limits.
+fn headroom_used(limits: RateLimits, usage: RateUsage) -> f64 {
+    let share = |used: f64, limit: Option<u32>| {
+        limit
+            .filter(|l| *l > 0)
+            .map_or(0.0, |l| used / f64::from(l))
+    };
+    share(f64::from(usage.requests), limits.rpm).max(share(usage.tokens as f64, limits.tpm))
 }
 
 #[cfg(test)]
@@ -257,6 +352,8 @@ mod tests {
     use crate::routing::health::ProbeResult;
     use crate::routing::rate::RateLimits;
     use crate::routing::snapshot::tests::{account, logical_model, policy, target};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
     use std::collections::HashMap;
 
     /// 2026-11-18T11:06:40Z
@@ -381,6 +478,7 @@ mod tests {
             purpose,
             needs: needs.iter().copied().collect(),
             estimated_tokens,
+            estimated_prompt_tokens: estimated_tokens / 2,
         }
     }
 
@@ -393,7 +491,8 @@ mod tests {
         setup(&mut config, &mut live);
         let snapshot =
             RoutingSnapshot::new(config.accounts, config.models, config.policies).unwrap();
-        (plan(&snapshot, request, &live, NOW), live)
+        let mut rng = StdRng::seed_from_u64(3);
+        (plan(&snapshot, request, &live, NOW, &mut rng), live)
     }
 
     fn names<T: ToString>(items: impl IntoIterator<Item = T>) -> Vec<String> {
@@ -632,5 +731,221 @@ mod tests {
         unknown.logical_model = "gpt-5".into();
         let (result, _) = run(&unknown, |_, _| {});
         assert_eq!(result, Err(RoutingError::ModelNotFound("gpt-5".into())));
+    }
+
+    /// Claude's Sonnet priced below gpt-4o, so `cheapest` puts the second target first.
+    fn test_prices(kind: ProviderKind, model: &str) -> Option<crate::domain::Price> {
+        use crate::domain::Price;
+        match (kind, model) {
+            (ProviderKind::Openai, "gpt-4o") => Some(Price::from_micros(2_500_000, 10_000_000)),
+            (ProviderKind::Anthropic, _) => Some(Price::from_micros(1_000_000, 5_000_000)),
+            _ => None,
+        }
+    }
+
+    fn plan_with(
+        strategy: Strategy,
+        setup: fn(&mut Config, &mut FakeLive),
+        rng: &mut StdRng,
+    ) -> Plan {
+        let mut config = config();
+        config.models[0].strategy = strategy;
+        let mut live = FakeLive::default();
+        setup(&mut config, &mut live);
+        let snapshot = RoutingSnapshot::new(config.accounts, config.models, config.policies)
+            .unwrap()
+            .with_prices(test_prices);
+        plan(
+            &snapshot,
+            &request(Purpose::Chat, &[], 1_000),
+            &live,
+            NOW,
+            rng,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn strategies_order_the_candidates_and_every_skip_still_applies() {
+        const OPENAI: &str = "openai-main/gpt-4o";
+        const CLAUDE: &str = "claude/claude-sonnet-4-5";
+        type Case = (
+            &'static str,
+            Strategy,
+            fn(&mut Config, &mut FakeLive),
+            Vec<&'static str>,
+            &'static str,
+            usize,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "ordered keeps the list",
+                Strategy::Ordered,
+                |_, _| {},
+                vec![OPENAI, CLAUDE],
+                "listed #1",
+                0,
+            ),
+            (
+                "cheapest by the estimate (500 in, 500 out)",
+                Strategy::Cheapest,
+                |_, _| {},
+                vec![CLAUDE, OPENAI],
+                "about $0.003000 for the estimated tokens",
+                0,
+            ),
+            (
+                "cheapest over its budget is skipped",
+                Strategy::Cheapest,
+                |c, l| {
+                    c.account("claude").monthly_budget = Some(Money::from_dollars(1.0));
+                    l.account("claude").spend =
+                        MonthlySpend::resume("2026-11", Money::from_dollars(1.0), []);
+                },
+                vec![OPENAI],
+                "about $0.006250 for the estimated tokens",
+                1,
+            ),
+            (
+                "cheapest but unhealthy goes last",
+                Strategy::Cheapest,
+                |_, l| {
+                    l.account("claude").health.record_probe(ProbeResult {
+                        at_ms: NOW - 1_000,
+                        ok: false,
+                        latency_ms: 0,
+                        detail: "timeout".into(),
+                    });
+                },
+                vec![OPENAI, CLAUDE],
+                "about $0.006250 for the estimated tokens",
+                0,
+            ),
+            (
+                "least busy by calls in flight",
+                Strategy::LeastBusy,
+                |_, l| l.account("openai-main").in_flight = 3,
+                vec![CLAUDE, OPENAI],
+                "0 in flight, 0 % of its rate limit used",
+                0,
+            ),
+            (
+                "least busy, then by rate headroom used",
+                Strategy::LeastBusy,
+                |c, l| {
+                    c.account("openai-main").rpm_limit = Some(10);
+                    c.account("claude").tpm_limit = Some(100_000);
+                    l.used("openai-main", 1_000, 10);
+                    l.used("claude", 1_000, 60_000);
+                },
+                vec![OPENAI, CLAUDE],
+                "0 in flight, 10 % of its rate limit used",
+                0,
+            ),
+            (
+                "lowest latency by the average",
+                Strategy::LowestLatency,
+                |_, l| {
+                    l.account("openai-main")
+                        .health
+                        .record_outcome(true, 900, NOW);
+                    l.account("claude").health.record_outcome(true, 150, NOW);
+                },
+                vec![CLAUDE, OPENAI],
+                "average latency 150 ms",
+                0,
+            ),
+            (
+                "weighted never draws a target whose circuit is open",
+                Strategy::Weighted,
+                |c, l| {
+                    c.models[0].targets[1].weight = 1_000;
+                    l.circuits.insert(
+                        target("claude", "claude-sonnet-4-5"),
+                        CircuitBreaker::Open {
+                            until_ms: NOW + 5_000,
+                        },
+                    );
+                },
+                vec![OPENAI],
+                "weight 1 of 1 (100 % of first picks)",
+                1,
+            ),
+        ];
+        for (label, strategy, setup, order, first_rank, skips) in cases {
+            let plan = plan_with(strategy, setup, &mut StdRng::seed_from_u64(11));
+            assert_eq!(
+                names(plan.candidates.iter().map(|c| &c.target)),
+                order,
+                "{label}"
+            );
+            assert_eq!(plan.candidates[0].rank.to_string(), first_rank, "{label}");
+            assert_eq!(plan.skips.len(), skips, "{label}");
+            assert_eq!(plan.strategy_summary(), strategy.as_str(), "{label}");
+        }
+    }
+
+    #[test]
+    fn weighted_plans_split_three_to_one_within_tolerance() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let draws = 4_000;
+        let mut openai_first = 0;
+        for _ in 0..draws {
+            let plan = plan_with(
+                Strategy::Weighted,
+                |c, _| c.models[0].targets[0].weight = 3,
+                &mut rng,
+            );
+            assert_eq!(
+                plan.candidates.len(),
+                2,
+                "the other target stays as fallback"
+            );
+            if plan.candidates[0].target.account == "openai-main" {
+                openai_first += 1;
+            }
+        }
+        let share = f64::from(openai_first) / f64::from(draws);
+        // One standard deviation is about 0.7 % at 4,000 draws.
+        assert!((share - 0.75).abs() < 0.03, "{share}");
+    }
+
+    #[test]
+    fn a_split_policy_names_its_arm_and_each_models_strategy() {
+        let mut config = config();
+        config.models[1].strategy = Strategy::LeastBusy;
+        let mut canary = policy("canary", 500, MatchCriteria::default(), &[]);
+        canary.split = vec![
+            crate::domain::SplitArm {
+                route: vec!["fast-llm".into(), "primary-llm".into()],
+                weight: 1,
+            },
+            crate::domain::SplitArm {
+                route: vec!["backup-llm".into()],
+                weight: 0,
+            },
+        ];
+        config.policies.push(canary);
+        let snapshot =
+            RoutingSnapshot::new(config.accounts, config.models, config.policies).unwrap();
+        let plan = plan(
+            &snapshot,
+            &request(Purpose::Chat, &[], 10),
+            &FakeLive::default(),
+            NOW,
+            &mut StdRng::seed_from_u64(1),
+        )
+        .unwrap();
+        assert_eq!(plan.policy.as_deref(), Some("canary"));
+        assert_eq!(
+            plan.arm.as_deref(),
+            Some("fast-llm"),
+            "weight 0 is never drawn"
+        );
+        assert_eq!(
+            plan.strategy_summary(),
+            "least_busy (fast-llm), ordered (primary-llm)"
+        );
+        assert_eq!(plan.candidates[0].logical_model, "fast-llm");
     }
 }

@@ -1,13 +1,17 @@
 //! Which route a request takes: the first enabled policy that matches, else the requested
 //! logical model's own targets.
 
+use super::strategy::pick_weighted;
 use super::{RouteRequest, RoutingError, RoutingSnapshot};
-use crate::domain::{LogicalModel, MatchCriteria, Policy};
+use crate::domain::{LogicalModel, MatchCriteria, Policy, SplitArm};
+use rand::Rng;
 
-/// The logical models to try, in order, and the policy that chose them.
+/// The logical models to try, in order, and the policy (and canary arm) that chose them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Route<'a> {
     pub policy: Option<&'a Policy>,
+    /// The arm drawn when the policy splits its traffic.
+    pub arm: Option<&'a SplitArm>,
     pub logical_models: Vec<&'a LogicalModel>,
 }
 
@@ -19,9 +23,11 @@ pub fn criteria_match(criteria: &MatchCriteria, request: &RouteRequest) -> bool 
             || criteria.logical_models.contains(&request.logical_model))
 }
 
+/// `rng` draws the arm of a split policy, in proportion to the arms' weights.
 pub fn select_route<'a>(
     snapshot: &'a RoutingSnapshot,
     request: &RouteRequest,
+    rng: &mut impl Rng,
 ) -> Result<Route<'a>, RoutingError> {
     let requested = snapshot
         .logical_model(&request.logical_model)
@@ -37,28 +43,43 @@ pub fn select_route<'a>(
         .policies()
         .iter()
         .find(|p| criteria_match(&p.criteria, request));
-    let logical_models: Vec<&LogicalModel> = match policy {
-        Some(policy) => policy
-            .route
-            .iter()
-            .filter_map(|name| snapshot.logical_model(name))
-            .collect(),
-        None => vec![requested],
+    let arm = policy.filter(|p| !p.split.is_empty()).and_then(|p| {
+        let weights: Vec<u32> = p.split.iter().map(|arm| arm.weight).collect();
+        pick_weighted(&weights, rng).and_then(|i| p.split.get(i))
+    });
+    let logical_models: Vec<&LogicalModel> = match (policy, arm) {
+        (_, Some(arm)) => names_to_models(snapshot, &arm.route),
+        (Some(policy), None) => names_to_models(snapshot, &policy.route),
+        (None, None) => vec![requested],
     };
     if logical_models.is_empty() {
         return Err(RoutingError::ModelNotFound(request.logical_model.clone()));
     }
     Ok(Route {
         policy,
+        arm,
         logical_models,
     })
+}
+
+fn names_to_models<'a>(snapshot: &'a RoutingSnapshot, names: &[String]) -> Vec<&'a LogicalModel> {
+    names
+        .iter()
+        .filter_map(|name| snapshot.logical_model(name))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Capabilities, Capability, ProviderKind, Purpose, StepType};
+    use crate::domain::{Capabilities, Capability, ProviderKind, Purpose, SplitArm, StepType};
     use crate::routing::snapshot::tests::{account, logical_model, policy, target};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    fn rng() -> StdRng {
+        StdRng::seed_from_u64(7)
+    }
 
     fn snapshot() -> RoutingSnapshot {
         let text = Capabilities {
@@ -128,6 +149,7 @@ mod tests {
             purpose,
             needs: needs.iter().copied().collect(),
             estimated_tokens: 100,
+            estimated_prompt_tokens: 20,
         }
     }
 
@@ -183,7 +205,7 @@ mod tests {
             ),
         ];
         for (label, req, policy_name, models) in cases {
-            let route = select_route(&snapshot, &req).unwrap();
+            let route = select_route(&snapshot, &req, &mut rng()).unwrap();
             assert_eq!(
                 route.policy.map(|p| p.name.as_str()),
                 policy_name,
@@ -222,9 +244,52 @@ mod tests {
                 Purpose::Classification,
                 &[],
             ),
+            &mut rng(),
         )
         .unwrap();
         assert_eq!(route.policy, None);
+    }
+
+    #[test]
+    fn a_split_policy_draws_an_arm_in_proportion_to_the_weights() {
+        let base = snapshot();
+        let mut canary = policy("canary", 1_000, MatchCriteria::default(), &[]);
+        canary.split = vec![
+            SplitArm {
+                route: vec!["primary-llm".into()],
+                weight: 3,
+            },
+            SplitArm {
+                route: vec!["fast-llm".into(), "primary-llm".into()],
+                weight: 1,
+            },
+        ];
+        let models = vec![
+            base.logical_model("primary-llm").cloned().unwrap(),
+            base.logical_model("fast-llm").cloned().unwrap(),
+        ];
+        let accounts = base.accounts().cloned().collect();
+        let snapshot = RoutingSnapshot::new(accounts, models, vec![canary]).unwrap();
+        let req = request("primary-llm", StepType::Inference, Purpose::Chat, &[]);
+        let mut rng = rng();
+        let draws = 8_000;
+        let mut candidate = 0;
+        for _ in 0..draws {
+            let route = select_route(&snapshot, &req, &mut rng).unwrap();
+            let arm = route.arm.unwrap();
+            let names: Vec<&str> = route
+                .logical_models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
+            assert_eq!(names, arm.route, "the arm's route is the route");
+            if arm.name() == "fast-llm" {
+                candidate += 1;
+            }
+        }
+        let share = f64::from(candidate) / f64::from(draws);
+        // One standard deviation is about 0.5 % at 8,000 draws.
+        assert!((share - 0.25).abs() < 0.02, "{share}");
     }
 
     #[test]
@@ -251,7 +316,7 @@ mod tests {
             ),
         ];
         for (req, err, message) in cases {
-            let got = select_route(&snapshot, &req).unwrap_err();
+            let got = select_route(&snapshot, &req, &mut rng()).unwrap_err();
             assert_eq!(got, err);
             assert_eq!(got.to_string(), message);
         }

@@ -17,6 +17,8 @@ pub struct RouteRequest {
     pub needs: Capabilities,
     /// Prompt estimate plus completion limit, reserved against the account's TPM limit.
     pub estimated_tokens: u32,
+    /// The prompt's share of `estimated_tokens`; the rest is priced as completion (`cheapest`).
+    pub estimated_prompt_tokens: u32,
 }
 
 /// The raw signals step type and purpose are derived from.

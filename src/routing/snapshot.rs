@@ -2,7 +2,7 @@
 //! and shared read-only (behind an `Arc`) by every request until the next change.
 
 use super::RoutingError;
-use crate::domain::{LogicalModel, Policy, ProviderAccount};
+use crate::domain::{LogicalModel, Policy, Price, ProviderAccount, ProviderKind, Target};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -11,6 +11,8 @@ pub struct RoutingSnapshot {
     logical_models: HashMap<String, LogicalModel>,
     /// Enabled policies in match order: highest priority first, ties broken by name.
     policies: Vec<Policy>,
+    /// The price of every target that has one, for `cheapest` and for pricing calls.
+    prices: HashMap<Target, Price>,
 }
 
 impl RoutingSnapshot {
@@ -37,7 +39,7 @@ impl RoutingSnapshot {
             if let Err(err) = model.validate() {
                 problems.push(format!("logical model `{}`: {err}", model.name));
             }
-            for target in &model.targets {
+            for target in model.targets.iter().map(|t| &t.target) {
                 if !account_map.contains_key(&target.account) {
                     problems.push(format!(
                         "logical model `{}`: target {target} uses unknown provider account `{}`",
@@ -55,7 +57,10 @@ impl RoutingSnapshot {
             if let Err(err) = policy.validate() {
                 problems.push(format!("policy `{}`: {err}", policy.name));
             }
-            for model in policy.route.iter().chain(&policy.criteria.logical_models) {
+            for model in policy
+                .routed_models()
+                .chain(&policy.criteria.logical_models)
+            {
                 if !model_map.contains_key(model) {
                     problems.push(format!(
                         "policy `{}`: unknown logical model `{model}`",
@@ -80,7 +85,27 @@ impl RoutingSnapshot {
             accounts: account_map,
             logical_models: model_map,
             policies: enabled,
+            prices: HashMap::new(),
         })
+    }
+
+    /// Looks up the price of every target once (`price_of(kind, provider model)`: the price
+    /// table, else the seed list), so the hot path only reads a map.
+    pub fn with_prices(mut self, price_of: impl Fn(ProviderKind, &str) -> Option<Price>) -> Self {
+        let mut prices = HashMap::new();
+        for entry in self.logical_models.values().flat_map(|m| &m.targets) {
+            let target = &entry.target;
+            let kind = self.accounts.get(&target.account).map(|a| a.kind);
+            if let Some(price) = kind.and_then(|kind| price_of(kind, &target.model)) {
+                prices.insert(target.clone(), price);
+            }
+        }
+        self.prices = prices;
+        self
+    }
+
+    pub fn price(&self, target: &Target) -> Option<Price> {
+        self.prices.get(target).copied()
     }
 
     pub fn account(&self, name: &str) -> Option<&ProviderAccount> {
@@ -111,8 +136,8 @@ impl RoutingSnapshot {
 pub(crate) mod tests {
     use super::*;
     use crate::domain::{
-        Capabilities, CircuitBreakerSettings, MatchCriteria, Money, ProviderKind, Target,
-        DEFAULT_ALERT_THRESHOLDS,
+        Capabilities, CircuitBreakerSettings, MatchCriteria, ModelTarget, Money, ProviderKind,
+        Strategy, DEFAULT_ALERT_THRESHOLDS,
     };
 
     pub(crate) fn account(name: &str, kind: ProviderKind) -> ProviderAccount {
@@ -145,7 +170,12 @@ pub(crate) mod tests {
             description: String::new(),
             capabilities,
             defaults: Default::default(),
-            targets,
+            strategy: Strategy::Ordered,
+            targets: targets
+                .into_iter()
+                .map(|target| ModelTarget { target, weight: 1 })
+                .collect(),
+            retries: 0,
         }
     }
 
@@ -161,6 +191,7 @@ pub(crate) mod tests {
             enabled: true,
             criteria,
             route: route.iter().map(|m| m.to_string()).collect(),
+            split: vec![],
             circuit_breaker: CircuitBreakerSettings::default(),
         }
     }

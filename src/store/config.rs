@@ -7,7 +7,7 @@
 
 use super::StoreError;
 use crate::domain::{
-    AuditEntry, AzureSettings, CircuitBreakerSettings, LogicalModel, Money, Policy,
+    AuditEntry, AzureSettings, CircuitBreakerSettings, LogicalModel, ModelTarget, Money, Policy,
     ProviderAccount, ProviderKind, Target,
 };
 use crate::providers::prices::Price;
@@ -119,12 +119,12 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
         .collect();
 
     let target_rows = sqlx::query(
-        "SELECT model_id, account_id, provider_model FROM logical_model_targets \
+        "SELECT model_id, account_id, provider_model, weight FROM logical_model_targets \
          ORDER BY model_id, position",
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut targets: HashMap<String, Vec<Target>> = HashMap::new();
+    let mut targets: HashMap<String, Vec<ModelTarget>> = HashMap::new();
     for row in &target_rows {
         let model_id: String = row.try_get("model_id")?;
         let account_id: String = row.try_get("account_id")?;
@@ -132,13 +132,17 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
             .get(&account_id)
             .cloned()
             .ok_or_else(|| decode_err(format!("target of {model_id} names a missing account")))?;
-        targets.entry(model_id).or_default().push(Target {
-            account,
-            model: row.try_get("provider_model")?,
+        targets.entry(model_id).or_default().push(ModelTarget {
+            target: Target {
+                account,
+                model: row.try_get("provider_model")?,
+            },
+            weight: u32_of(row, "weight")?,
         });
     }
     let models = sqlx::query(
-        "SELECT id, name, description, capabilities, defaults FROM logical_models ORDER BY name",
+        "SELECT id, name, description, capabilities, defaults, strategy, retries \
+         FROM logical_models ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?
@@ -151,7 +155,12 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
                 description: row.try_get("description")?,
                 capabilities: json(row, "capabilities")?,
                 defaults: json(row, "defaults")?,
+                strategy: row
+                    .try_get::<String, _>("strategy")?
+                    .parse()
+                    .map_err(|e| decode_err(format!("strategy: {e}")))?,
                 targets: targets.remove(&id).unwrap_or_default(),
+                retries: u32_of(row, "retries")?,
             },
             id,
         })
@@ -159,7 +168,7 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
     .collect::<Result<Vec<_>, StoreError>>()?;
 
     let policies = sqlx::query(
-        "SELECT id, name, priority, enabled, match_criteria, route, failure_threshold, \
+        "SELECT id, name, priority, enabled, match_criteria, route, split, failure_threshold, \
          recovery_seconds FROM policies ORDER BY priority DESC, name",
     )
     .fetch_all(&mut *conn)
@@ -175,6 +184,7 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
                 enabled: flag(row, "enabled")?,
                 criteria: json(row, "match_criteria")?,
                 route: json(row, "route")?,
+                split: json(row, "split")?,
                 circuit_breaker: CircuitBreakerSettings {
                     failure_threshold: u32_of(row, "failure_threshold")?,
                     recovery_seconds: u32_of(row, "recovery_seconds")?,
@@ -326,16 +336,18 @@ pub async fn save_model(
 ) -> Result<(), StoreError> {
     let m = &record.model;
     sqlx::query(
-        "INSERT INTO logical_models (id, name, description, capabilities, defaults, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+        "INSERT INTO logical_models (id, name, description, capabilities, defaults, strategy, \
+         retries, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
          ON CONFLICT (id) DO UPDATE SET name = $2, description = $3, capabilities = $4, \
-         defaults = $5, updated_at = $6",
+         defaults = $5, strategy = $6, retries = $7, updated_at = $8",
     )
     .bind(&record.id)
     .bind(&m.name)
     .bind(&m.description)
     .bind(to_json(&m.capabilities)?)
     .bind(to_json(&m.defaults)?)
+    .bind(m.strategy.as_str())
+    .bind(i64::from(m.retries))
     .bind(now)
     .execute(&mut *conn)
     .await
@@ -344,18 +356,20 @@ pub async fn save_model(
         .bind(&record.id)
         .execute(&mut *conn)
         .await?;
-    for (position, target) in m.targets.iter().enumerate() {
+    for (position, entry) in m.targets.iter().enumerate() {
+        let target = &entry.target;
         let account_id = account_ids
             .get(&target.account)
             .ok_or_else(|| decode_err(format!("unknown account `{}`", target.account)))?;
         sqlx::query(
-            "INSERT INTO logical_model_targets (model_id, position, account_id, provider_model) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO logical_model_targets (model_id, position, account_id, provider_model, \
+             weight) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&record.id)
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .bind(account_id)
         .bind(&target.model)
+        .bind(i64::from(entry.weight))
         .execute(&mut *conn)
         .await?;
     }
@@ -381,12 +395,12 @@ pub async fn save_policy(
 ) -> Result<(), StoreError> {
     let p = &record.policy;
     sqlx::query(
-        "INSERT INTO policies (id, name, priority, enabled, match_criteria, route, \
+        "INSERT INTO policies (id, name, priority, enabled, match_criteria, route, split, \
          failure_threshold, recovery_seconds, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
          ON CONFLICT (id) DO UPDATE SET name = $2, priority = $3, enabled = $4, \
-         match_criteria = $5, route = $6, failure_threshold = $7, recovery_seconds = $8, \
-         updated_at = $9",
+         match_criteria = $5, route = $6, split = $7, failure_threshold = $8, \
+         recovery_seconds = $9, updated_at = $10",
     )
     .bind(&record.id)
     .bind(&p.name)
@@ -394,6 +408,7 @@ pub async fn save_policy(
     .bind(i64::from(p.enabled))
     .bind(to_json(&p.criteria)?)
     .bind(to_json(&p.route)?)
+    .bind(to_json(&p.split)?)
     .bind(i64::from(p.circuit_breaker.failure_threshold))
     .bind(i64::from(p.circuit_breaker.recovery_seconds))
     .bind(now)

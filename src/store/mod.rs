@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod cipher;
 pub mod config;
+pub mod split_stats;
 pub mod users;
 
 use sqlx::any::AnyPoolOptions;

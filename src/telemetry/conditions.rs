@@ -47,7 +47,7 @@ pub fn current(
     let targets: BTreeSet<&Target> = snapshot
         .routing
         .logical_models()
-        .flat_map(|m| m.targets.iter())
+        .flat_map(|m| m.targets.iter().map(|t| &t.target))
         .collect();
     for target in targets {
         let circuit = live.circuit_view(target, now_ms);

@@ -58,7 +58,7 @@ const ACCOUNT_FAMILIES: [(&str, &str, bool); 5] = [
         false,
     ),
 ];
-const POLICY_FAMILIES: [(&str, &str); 4] = [
+const POLICY_FAMILIES: [(&str, &str); 5] = [
     (
         "switchyard_policy_matches_total",
         "Requests the policy matched since start-up.",
@@ -74,6 +74,10 @@ const POLICY_FAMILIES: [(&str, &str); 4] = [
     (
         "switchyard_policy_fallbacks_total",
         "Provider calls under the policy on a candidate other than the plan's first.",
+    ),
+    (
+        "switchyard_policy_retries_total",
+        "Provider calls under the policy that repeated a failed call on the same target.",
     ),
 ];
 
@@ -309,6 +313,7 @@ impl Metrics {
                 stats.successes,
                 stats.errors,
                 stats.fallbacks,
+                stats.retries,
             ];
             for ((name, _), value) in POLICY_FAMILIES.into_iter().zip(values) {
                 let key = Key::from_parts(name, vec![Label::new("policy", policy.name.clone())]);

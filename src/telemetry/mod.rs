@@ -62,6 +62,10 @@ pub struct UsageEvent {
     pub key_id: String,
     pub logical_model: String,
     pub policy: Option<String>,
+    /// The canary arm of a split policy the request went down. Defaulted, so events spilled
+    /// to disk by an older version still read back.
+    #[serde(default)]
+    pub arm: Option<String>,
     pub step_type: String,
     pub purpose: String,
     /// The account and provider model that answered, or failed last; `None` if none was tried.
@@ -433,8 +437,8 @@ async fn write_batch<'a>(
         let inserted = sqlx::query(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms, error, trail) VALUES ($1, $2, $3, $4, \
-             $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             completion_tokens, cost_micros, latency_ms, error, trail, arm) VALUES ($1, $2, $3, \
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&e.id)
@@ -455,6 +459,7 @@ async fn write_batch<'a>(
         .bind(saturating_i64(e.latency_ms))
         .bind(e.error.as_deref())
         .bind(e.trail.as_deref())
+        .bind(e.arm.as_deref())
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -70,8 +70,9 @@ impl PolicyRollups {
                 delta(now.successes, before.successes),
                 delta(now.errors, before.errors),
                 delta(now.fallbacks, before.fallbacks),
+                delta(now.retries, before.retries),
             );
-            if row != (0, 0, 0, 0) {
+            if row != (0, 0, 0, 0, 0) {
                 grown.push((policy.name.clone(), now, row));
             }
         }
@@ -79,14 +80,16 @@ impl PolicyRollups {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        for (policy, _, (matches, successes, errors, fallbacks)) in &grown {
+        for (policy, _, (matches, successes, errors, fallbacks, retries)) in &grown {
             sqlx::query(
                 "INSERT INTO policy_stats_minute (policy, minute_ms, matches, successes, errors, \
-                 fallbacks) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (policy, minute_ms) DO \
+                 fallbacks, retries) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (policy, minute_ms) DO \
                  UPDATE SET matches = policy_stats_minute.matches + excluded.matches, \
                  successes = policy_stats_minute.successes + excluded.successes, \
                  errors = policy_stats_minute.errors + excluded.errors, \
-                 fallbacks = policy_stats_minute.fallbacks + excluded.fallbacks",
+                 fallbacks = policy_stats_minute.fallbacks + excluded.fallbacks, \
+                 retries = policy_stats_minute.retries + excluded.retries",
             )
             .bind(policy)
             .bind(minute_ms)
@@ -94,6 +97,7 @@ impl PolicyRollups {
             .bind(successes)
             .bind(errors)
             .bind(fallbacks)
+            .bind(retries)
             .execute(&mut *tx)
             .await?;
         }

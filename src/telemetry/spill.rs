@@ -178,6 +178,7 @@ mod tests {
             key_id: "k".into(),
             logical_model: "m".into(),
             policy: None,
+            arm: None,
             step_type: "inference".into(),
             purpose: "chat".into(),
             account: Some("a".into()),

@@ -347,7 +347,21 @@ async fn invalid_input_is_refused_at_its_field(backend: Backend) {
         .await;
     let mut hot = model("hot", &[("main", "gpt-4o")]);
     hot["defaults"]["temperature"] = json!(5.0);
+    let mut eager = model("eager", &[("main", "gpt-4o")]);
+    eager["retries"] = json!(9);
+    let mut heavy = model("heavy", &[("main", "gpt-4o")]);
+    heavy["targets"][0]["weight"] = json!(20_000);
+    let mut ghost_arm = policy("p", &[]);
+    ghost_arm["split"] =
+        json!([{"route": ["hot"], "weight": 1}, {"route": ["ghost"], "weight": 1}]);
     let cases = [
+        ("save_model", json!({"model": eager}), "retries"),
+        ("save_model", json!({"model": heavy}), "targets[0].weight"),
+        (
+            "save_policy",
+            json!({"policy": ghost_arm}),
+            "split[0].route[0]",
+        ),
         ("save_model", json!({"model": hot}), "defaults.temperature"),
         ("save_model", json!({"model": model("m", &[])}), "targets"),
         (
@@ -444,8 +458,18 @@ async fn provider_keys_never_leave_the_server(backend: Backend) {
         )
         .await;
     assert_eq!(matched["policy"], "extract");
-    assert_eq!(matched["candidates"][0], "main/gpt-4o (from primary-llm)");
-    assert_eq!(matched["candidates"][1], "mocked/gpt-4o (from primary-llm)");
+    assert_eq!(
+        matched["candidates"][0],
+        "main/gpt-4o (from primary-llm): listed #1"
+    );
+    assert_eq!(
+        matched["candidates"][1],
+        "mocked/gpt-4o (from primary-llm): listed #2"
+    );
+    assert_eq!(
+        matched["strategies"][0],
+        "primary-llm: ordered (first available target in the listed order)"
+    );
     let unmatched = viewer
         .ok(
             "which_policy",
@@ -492,6 +516,86 @@ on_both_databases!(every_role_gets_exactly_its_rights);
 on_both_databases!(committed_changes_swap_the_snapshot_at_once);
 on_both_databases!(invalid_input_is_refused_at_its_field);
 on_both_databases!(provider_keys_never_leave_the_server);
+on_both_databases!(strategies_and_splits_are_saved_and_shown_in_the_tester);
+
+/// A model's strategy, weights and retries and a policy's split arms survive a save and a
+/// reload on both databases (the additive migration), and the tester explains the order.
+async fn strategies_and_splits_are_saved_and_shown_in_the_tester(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, viewer) = team(&app).await;
+    for name in ["main", "spare"] {
+        admin
+            .ok(
+                "save_account",
+                json!({"account": account(name, "http://127.0.0.1:9", None)}),
+            )
+            .await;
+    }
+    let mut current = model("m-current", &[("main", "gpt-4o"), ("spare", "gpt-4o")]);
+    current["strategy"] = json!("weighted");
+    current["targets"][0]["weight"] = json!(3);
+    current["retries"] = json!(2);
+    editor.ok("save_model", json!({"model": current})).await;
+    editor
+        .ok(
+            "save_model",
+            json!({"model": model("m-candidate", &[("spare", "gpt-4o-mini")])}),
+        )
+        .await;
+    let mut canary = policy("canary", &[]);
+    canary["split"] = json!([
+        {"route": ["m-current"], "weight": 95},
+        {"route": ["m-candidate", "m-current"], "weight": 5},
+    ]);
+    editor.ok("save_policy", json!({"policy": canary})).await;
+
+    let models = viewer.ok("list_models", json!({})).await;
+    let saved = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "m-current")
+        .unwrap();
+    assert_eq!(saved["strategy"], "weighted");
+    assert_eq!(saved["retries"], 2);
+    assert_eq!(saved["targets"][0]["weight"], 3);
+    assert_eq!(
+        saved["targets"][1].get("weight"),
+        None,
+        "default weight stays out"
+    );
+    let policies = viewer.ok("list_policies", json!({})).await;
+    assert_eq!(policies[0]["split"][1]["weight"], 5);
+    assert_eq!(policies[0].get("route"), None);
+
+    let matched = viewer
+        .ok(
+            "which_policy",
+            json!({"step_type": "extraction", "purpose": "chat", "model": "m-current"}),
+        )
+        .await;
+    assert_eq!(matched["policy"], "canary");
+    assert_eq!(
+        matched["arms"],
+        json!([
+            "m-current: weight 95 of 100 (95 %), route m-current",
+            "m-candidate: weight 5 of 100 (5 %), route m-candidate → m-current",
+        ])
+    );
+    let arm = matched["arm"].as_str().unwrap();
+    assert!(["m-current", "m-candidate"].contains(&arm), "{matched}");
+    let candidates = matched["candidates"].to_string();
+    assert!(
+        candidates.contains("of 4 (75 % of first picks)") || candidates.contains("listed #1"),
+        "{matched}"
+    );
+
+    let arms = viewer.ok("policy_arm_stats", json!({})).await;
+    assert_eq!(arms.as_array().unwrap().len(), 2, "{arms}");
+    assert_eq!(arms[0]["requests"], 0);
+    assert_eq!(arms[1]["share_percent"], 5.0);
+}
 
 const STARTUP_FILE: &str = "
 accounts:

@@ -41,7 +41,7 @@ async fn non_stream_answer_has_openai_shape_headers_and_a_ledger_row() {
     assert_eq!(header(&response, "x-switchyard-provider-model"), "gpt-4o");
     assert_eq!(
         header(&response, "x-switchyard-attempts"),
-        "1; main/gpt-4o ok"
+        "1; ordered; main/gpt-4o ok"
     );
     assert_eq!(header(&response, "x-switchyard-policy"), "");
     let body: Value = response.json().await.unwrap();

@@ -128,6 +128,7 @@ fn spilled_event(id: &str, cost: i64) -> UsageEvent {
         key_id: "key-all".into(),
         logical_model: "primary-llm".into(),
         policy: None,
+        arm: None,
         step_type: "inference".into(),
         purpose: "chat".into(),
         account: Some("main".into()),

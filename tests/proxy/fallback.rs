@@ -47,7 +47,7 @@ async fn a_failing_target_falls_back_to_the_next() {
         assert_eq!(header(&response, "x-switchyard-account"), "second");
         let attempts = header(&response, "x-switchyard-attempts").to_string();
         assert!(
-            attempts.starts_with("2; first/gpt-4o failed ("),
+            attempts.starts_with("2; ordered; first/gpt-4o failed ("),
             "{attempts}"
         );
         assert!(attempts.contains(reason), "{attempts}");
@@ -167,7 +167,7 @@ async fn the_circuit_opens_after_threshold_failures() {
     assert_eq!(response.status(), 200);
     let attempts = header(&response, "x-switchyard-attempts").to_string();
     assert!(
-        attempts.starts_with("1; first/gpt-4o skipped (circuit open until"),
+        attempts.starts_with("1; ordered; first/gpt-4o skipped (circuit open until"),
         "{attempts}"
     );
     assert_eq!(first.requests().len(), 2);
@@ -357,6 +357,6 @@ async fn an_account_failing_its_probes_goes_last() {
     let response = app.chat(hello()).await;
     assert_eq!(
         header(&response, "x-switchyard-attempts"),
-        "1; second/claude-sonnet-4-5 ok"
+        "1; ordered; second/claude-sonnet-4-5 ok"
     );
 }

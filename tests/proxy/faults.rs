@@ -77,7 +77,7 @@ impl Setup {
         assert_eq!(header(&response, "x-switchyard-account"), "second");
         let attempts = header(&response, "x-switchyard-attempts").to_string();
         assert!(
-            attempts.starts_with("2; first/gpt-4o failed (") && attempts.contains(reason),
+            attempts.starts_with("2; ordered; first/gpt-4o failed (") && attempts.contains(reason),
             "{reason}: {attempts}"
         );
         let body = response.text().await.unwrap();

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard::domain::{
-    Capabilities, CircuitBreakerSettings, Defaults, LogicalModel, MatchCriteria, Policy,
-    ProviderAccount, ProviderKind, Target, DEFAULT_ALERT_THRESHOLDS,
+    Capabilities, CircuitBreakerSettings, Defaults, LogicalModel, MatchCriteria, ModelTarget,
+    Policy, ProviderAccount, ProviderKind, Strategy, DEFAULT_ALERT_THRESHOLDS,
 };
 use switchyard::providers::mock::{MockProvider, MOCK_API_KEY, MOCK_AZURE_API_VERSION};
+use switchyard::providers::prices::seed_price;
 use switchyard::providers::{Secret, Timeouts};
 use switchyard::routing::RoutingSnapshot;
 use switchyard::server::Application;
@@ -180,13 +181,12 @@ pub fn model(name: &str, capabilities: Capabilities, targets: &[(&str, &str)]) -
         description: String::new(),
         capabilities,
         defaults: Defaults::default(),
+        strategy: Strategy::Ordered,
         targets: targets
             .iter()
-            .map(|(account, model)| Target {
-                account: account.to_string(),
-                model: model.to_string(),
-            })
+            .map(|(account, model)| ModelTarget::new(*account, *model))
             .collect(),
+        retries: 0,
     }
 }
 
@@ -197,6 +197,7 @@ pub fn policy(name: &str, route: &[&str], threshold: u32, recovery_seconds: u32)
         enabled: true,
         criteria: MatchCriteria::default(),
         route: route.iter().map(|m| m.to_string()).collect(),
+        split: vec![],
         circuit_breaker: CircuitBreakerSettings {
             failure_threshold: threshold,
             recovery_seconds,
@@ -261,10 +262,9 @@ pub fn snapshot(
         ),
     ]);
     ConfigSnapshot {
-        routing,
+        routing: routing.with_prices(seed_price),
         connections,
         keys,
-        prices: HashMap::new(),
     }
 }
 

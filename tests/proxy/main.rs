@@ -6,6 +6,7 @@ mod helpers;
 
 mod alerts;
 mod bad_input;
+mod balancing;
 mod chat;
 mod durability;
 mod fallback;

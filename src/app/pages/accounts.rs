@@ -174,7 +174,7 @@ pub fn AccountsPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
-            .filter(|m| m.targets.iter().any(|t| t.account == name))
+            .filter(|m| m.targets.iter().any(|t| t.target.account == name))
             .map(|m| format!("logical model {} targets it", m.name))
             .collect::<Vec<_>>()
     });

@@ -7,7 +7,10 @@ use crate::app::components::{
     checkbox_group, defaults_text, loaded, optional_number, split_list, text_input, use_can,
     AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions,
 };
-use crate::domain::{Capabilities, Capability, Defaults, LogicalModel, Role, Target};
+use crate::domain::{
+    Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Role, Strategy, Target,
+    DEFAULT_WEIGHT, MAX_RETRIES,
+};
 use leptos::prelude::*;
 
 /// The model's own fields.
@@ -20,7 +23,10 @@ struct Fields {
     max_tokens: RwSignal<String>,
     top_p: RwSignal<String>,
     stop: RwSignal<String>,
-    targets: RwSignal<Vec<(String, String)>>,
+    strategy: RwSignal<Strategy>,
+    retries: RwSignal<String>,
+    /// (account, provider model, weight)
+    targets: RwSignal<Vec<(String, String, String)>>,
 }
 
 fn text(n: Option<impl ToString>) -> String {
@@ -37,6 +43,8 @@ impl Fields {
             max_tokens: RwSignal::new(String::new()),
             top_p: RwSignal::new(String::new()),
             stop: RwSignal::new(String::new()),
+            strategy: RwSignal::new(Strategy::Ordered),
+            retries: RwSignal::new(String::new()),
             targets: RwSignal::new(Vec::new()),
         };
         fields.fill(None);
@@ -50,10 +58,9 @@ impl Fields {
             description: String::new(),
             capabilities: [Capability::Streaming].into_iter().collect(),
             defaults: Defaults::default(),
-            targets: vec![Target {
-                account: String::new(),
-                model: String::new(),
-            }],
+            strategy: Strategy::Ordered,
+            targets: vec![ModelTarget::new("", "")],
+            retries: 0,
         };
         let m = model.unwrap_or(&blank);
         self.name.set(m.name.clone());
@@ -63,10 +70,15 @@ impl Fields {
         self.max_tokens.set(text(m.defaults.max_tokens));
         self.top_p.set(text(m.defaults.top_p));
         self.stop.set(m.defaults.stop.join(", "));
+        self.strategy.set(m.strategy);
+        self.retries.set(m.retries.to_string());
         self.targets.set(
             m.targets
                 .iter()
-                .map(|t| (t.account.clone(), t.model.clone()))
+                .map(|t| {
+                    let Target { account, model } = t.target.clone();
+                    (account, model, t.weight.to_string())
+                })
                 .collect(),
         );
     }
@@ -92,15 +104,24 @@ impl Fields {
                 top_p: optional_number(&self.top_p.get_untracked(), "defaults.top_p")?,
                 stop: split_list(&self.stop.get_untracked()),
             },
+            strategy: self.strategy.get_untracked(),
             targets: self
                 .targets
                 .get_untracked()
                 .into_iter()
-                .map(|(account, model)| Target {
-                    account,
-                    model: model.trim().to_string(),
+                .enumerate()
+                .map(|(i, (account, model, weight))| {
+                    let weight = optional_number(&weight, &format!("targets[{i}].weight"))?;
+                    Ok(ModelTarget {
+                        target: Target {
+                            account,
+                            model: model.trim().to_string(),
+                        },
+                        weight: weight.unwrap_or(DEFAULT_WEIGHT),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, Problem>>()?,
+            retries: optional_number(&self.retries.get_untracked(), "retries")?.unwrap_or(0),
         })
     }
 }
@@ -129,14 +150,16 @@ pub fn ModelsPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
-            .filter(|p| p.route.contains(&name) || p.criteria.logical_models.contains(&name))
+            .filter(|p| {
+                p.routed_models().any(|m| *m == name) || p.criteria.logical_models.contains(&name)
+            })
             .map(|p| format!("policy {} routes to or matches it", p.name))
             .collect::<Vec<_>>()
     });
     view! {
         <section class="page">
             <PageHeader title="Logical models"
-                description="The names apps ask for. Each is served by its targets, tried in order.">
+                description="The names apps ask for. Each is served by its targets, in the order its strategy gives each request.">
                 <AddButton label="Add logical model" show=can_edit on_add=add/>
             </PageHeader>
             {loaded(models, "No logical model yet. Add one, naming the provider account and model that serve it.", move |list| {
@@ -175,7 +198,7 @@ fn ModelTable(
             <table class="table" data-testid="models-table">
                 <thead>
                     <tr>
-                        <th scope="col">"Name"</th><th scope="col">"Targets, in order"</th>
+                        <th scope="col">"Name"</th><th scope="col">"Strategy"</th><th scope="col">"Targets"</th>
                         <th scope="col">"Capabilities"</th><th scope="col">"Defaults"</th>
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
@@ -183,7 +206,15 @@ fn ModelTable(
                 <tbody>
                     {list.into_iter().map(|m| {
                         let caps = m.capabilities.iter().map(|c| view! { <span class="tag">{c.to_string()}</span> }).collect_view();
-                        let targets = m.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(" → ");
+                        let weighted = m.strategy == Strategy::Weighted;
+                        let targets = m.targets.iter().map(|t| {
+                            if weighted { format!("{t} ×{}", t.weight) } else { t.to_string() }
+                        }).collect::<Vec<_>>().join(if m.strategy == Strategy::Ordered { " → " } else { " · " });
+                        let retries = match m.retries {
+                            0 => "no retries".to_string(),
+                            1 => "1 retry per target".to_string(),
+                            n => format!("{n} retries per target"),
+                        };
                         let defaults = defaults_text(&m.defaults);
                         let (name, edit) = (m.name.clone(), m.clone());
                         let on_edit = Callback::new(move |()| {
@@ -195,6 +226,10 @@ fn ModelTable(
                                 <td>
                                     <a class="strong" href=format!("/models/{}", m.name)>{m.name.clone()}</a>
                                     {(!m.description.is_empty()).then(|| view! { <span class="cell-detail">{m.description.clone()}</span> })}
+                                </td>
+                                <td title=m.strategy.describe()>
+                                    <span class="tag">{m.strategy.as_str()}</span>
+                                    <span class="cell-detail">{retries}</span>
                                 </td>
                                 <td class="mono wrap">{targets}</td>
                                 <td><span class="tags">{caps}</span></td>
@@ -231,17 +266,42 @@ fn ModelEditor(
             {input("model-name", "Name", "name", fields.name)}
             {input("model-description", "Description", "description", fields.description)}
             {checkbox_group("Capabilities", Capability::ALL, |c| c.as_str(), fields.capabilities)}
+            <div class="field">
+                <label for="model-strategy">"Load balancing strategy"</label>
+                <select id="model-strategy" on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse() { fields.strategy.set(v); }
+                }>
+                    {Strategy::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || fields.strategy.get() == s>{s.as_str()}</option>
+                    }).collect_view()}
+                </select>
+                <p class="field-hint muted">{move || fields.strategy.get().describe()}</p>
+                <p class="field-error" data-field="strategy">{editor.error_at("strategy")}</p>
+            </div>
+            <div class="field">
+                <label for="model-retries">{format!("Retries on the same target (0–{MAX_RETRIES})")}</label>
+                <input id="model-retries" type="number" min="0" max=MAX_RETRIES.to_string()
+                    prop:value=move || fields.retries.get()
+                    on:input=move |ev| fields.retries.set(event_target_value(&ev))/>
+                <p class="field-hint muted">"After a connect error, timeout or 5xx before any output, with a short random pause; then the next target."</p>
+                <p class="field-error" data-field="retries">{editor.error_at("retries")}</p>
+            </div>
             <fieldset class="field wide">
-                <legend>"Targets, in the order they are tried"</legend>
+                <legend>{move || if fields.strategy.get() == Strategy::Ordered {
+                    "Targets, in the order they are tried"
+                } else {
+                    "Targets (the order breaks ties; the weight counts under weighted)"
+                }}</legend>
                 <p class="field-error" data-field="targets">{editor.error_at("targets")}</p>
                 {move || {
                     let account_names = account_names.clone();
                     let rows = fields.targets.get();
                     let count = rows.len();
-                    rows.into_iter().enumerate().map(|(i, (account, model))| {
+                    rows.into_iter().enumerate().map(|(i, (account, model, weight))| {
                         let names = account_names.clone();
                         let field = format!("targets[{i}].account");
                         let model_field = format!("targets[{i}].model");
+                        let weight_field = format!("targets[{i}].weight");
                         view! {
                             <div class="target-row" data-testid="target-row">
                                 <span class="chip-rank">{i + 1}</span>
@@ -263,6 +323,13 @@ fn ModelEditor(
                                         let v = event_target_value(&ev);
                                         fields.targets.update(|t| if let Some(row) = t.get_mut(i) { row.1 = v; });
                                     }/>
+                                <input type="number" min="0" class="weight-input" title="Weight: its share of the traffic under the weighted strategy"
+                                    aria-label=format!("Weight of target {}", i + 1)
+                                    prop:value=weight
+                                    on:change=move |ev| {
+                                        let v = event_target_value(&ev);
+                                        fields.targets.update(|t| if let Some(row) = t.get_mut(i) { row.2 = v; });
+                                    }/>
                                 <button type="button" class="icon-button" disabled=i == 0
                                     aria-label=format!("Move target {} up", i + 1)
                                     on:click=move |_| fields.targets.update(|t| t.swap(i, i - 1))>"↑"</button>
@@ -274,12 +341,13 @@ fn ModelEditor(
                                     on:click=move |_| fields.targets.update(|t| { t.remove(i); })>"×"</button>
                                 <p class="field-error" data-field=field.clone()>{editor.error_at(field.clone())}</p>
                                 <p class="field-error" data-field=model_field.clone()>{editor.error_at(model_field.clone())}</p>
+                                <p class="field-error" data-field=weight_field.clone()>{editor.error_at(weight_field.clone())}</p>
                             </div>
                         }
                     }).collect_view()
                 }}
                 <button type="button" class="small"
-                    on:click=move |_| fields.targets.update(|t| t.push((String::new(), String::new())))>"Add target"</button>
+                    on:click=move |_| fields.targets.update(|t| t.push((String::new(), String::new(), DEFAULT_WEIGHT.to_string())))>"Add target"</button>
             </fieldset>
             {input("model-temperature", "Default temperature (0–2)", "defaults.temperature", fields.temperature)}
             {input("model-max-tokens", "Default max tokens", "defaults.max_tokens", fields.max_tokens)}

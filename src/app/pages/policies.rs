@@ -3,14 +3,17 @@
 
 use crate::api::models::list_models;
 use crate::api::policies::{
-    list_policies, policy_live_status, DeletePolicy, LivePolicy, SavePolicy, WhichPolicy,
+    list_policies, policy_arm_stats, policy_live_status, ArmStats, DeletePolicy, LivePolicy,
+    SavePolicy, WhichPolicy, ARM_STATS_HOURS,
 };
 use crate::app::components::{
-    checkbox_group, compact, form_error, loaded, optional_number, text_input, use_can, AddButton,
-    Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions,
+    checkbox_group, compact, form_error, grouped, loaded, money, optional_number, text_input,
+    use_can, AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
+    RowActions,
 };
 use crate::domain::{
-    CircuitBreakerSettings, CircuitState, MatchCriteria, Policy, Purpose, Role, StepType,
+    CircuitBreakerSettings, CircuitState, MatchCriteria, Money, Policy, Purpose, Role, SplitArm,
+    StepType, MAX_SPLIT_ARMS,
 };
 use leptos::prelude::*;
 
@@ -24,9 +27,39 @@ struct Fields {
     purposes: RwSignal<Vec<Purpose>>,
     models: RwSignal<Vec<String>>,
     route: RwSignal<Vec<String>>,
+    /// Canary arms: each one's route and weight; an arm without a route is left out.
+    arms: [(RwSignal<Vec<String>>, RwSignal<String>); MAX_SPLIT_ARMS],
     threshold: RwSignal<String>,
     recovery: RwSignal<String>,
 }
+
+/// Each arm's Chooser needs its id, label and error fields as constants.
+const ARM_FIELDS: [(&str, &str, &str, &str); MAX_SPLIT_ARMS] = [
+    (
+        "policy-arm-1",
+        "Arm 1 route",
+        "split[0].route",
+        "split[0].weight",
+    ),
+    (
+        "policy-arm-2",
+        "Arm 2 route",
+        "split[1].route",
+        "split[1].weight",
+    ),
+    (
+        "policy-arm-3",
+        "Arm 3 route",
+        "split[2].route",
+        "split[2].weight",
+    ),
+    (
+        "policy-arm-4",
+        "Arm 4 route",
+        "split[3].route",
+        "split[3].weight",
+    ),
+];
 
 impl Fields {
     fn new() -> Self {
@@ -38,6 +71,7 @@ impl Fields {
             purposes: RwSignal::new(vec![]),
             models: RwSignal::new(vec![]),
             route: RwSignal::new(vec![]),
+            arms: std::array::from_fn(|_| (RwSignal::new(vec![]), RwSignal::new(String::new()))),
             threshold: RwSignal::new(String::new()),
             recovery: RwSignal::new(String::new()),
         };
@@ -53,6 +87,7 @@ impl Fields {
             enabled: true,
             criteria: MatchCriteria::default(),
             route: vec![],
+            split: vec![],
             circuit_breaker: CircuitBreakerSettings::default(),
         };
         let p = policy.unwrap_or(&blank);
@@ -63,6 +98,11 @@ impl Fields {
         self.purposes.set(p.criteria.purposes.clone());
         self.models.set(p.criteria.logical_models.clone());
         self.route.set(p.route.clone());
+        for (i, (route, weight)) in self.arms.iter().enumerate() {
+            let arm = p.split.get(i);
+            route.set(arm.map(|a| a.route.clone()).unwrap_or_default());
+            weight.set(arm.map(|a| a.weight.to_string()).unwrap_or_default());
+        }
         self.threshold
             .set(p.circuit_breaker.failure_threshold.to_string());
         self.recovery
@@ -84,6 +124,19 @@ impl Fields {
                 logical_models: self.models.get_untracked(),
             },
             route: self.route.get_untracked(),
+            split: self
+                .arms
+                .iter()
+                .zip(ARM_FIELDS)
+                .filter(|((route, _), _)| !route.with_untracked(Vec::is_empty))
+                .map(|((route, weight), (_, _, _, weight_field))| {
+                    Ok(SplitArm {
+                        route: route.get_untracked(),
+                        weight: optional_number(&weight.get_untracked(), weight_field)?
+                            .unwrap_or(1),
+                    })
+                })
+                .collect::<Result<_, Problem>>()?,
             circuit_breaker: CircuitBreakerSettings {
                 failure_threshold: required("circuit_breaker.failure_threshold", self.threshold)?,
                 recovery_seconds: required("circuit_breaker.recovery_seconds", self.recovery)?,
@@ -118,6 +171,11 @@ pub fn PoliciesPage() -> impl IntoView {
     // The server renders the live cells once; the stream keeps them current.
     let live = Resource::new(|| (), |_| policy_live_status());
     let stream = crate::api::live::use_live();
+    // The arms' figures come from the ledger: read again when the stream says usage was written.
+    let arms = Resource::new(
+        move || stream.get().map(|figures| figures.written),
+        |_| policy_arm_stats(),
+    );
     let fields = Fields::new();
     let editor = Editor::new(save.value());
     let confirm = Confirm::new(delete.value());
@@ -134,6 +192,7 @@ pub fn PoliciesPage() -> impl IntoView {
             {loaded(policies, "No router policy yet. Without one, each request goes to its logical model's own targets.", move |list| {
                 view! { <PolicyTable list live stream fields editor confirm can_edit/> }
             })}
+            <ArmComparison arms/>
             <Tester models/>
             // Inside a Transition, so the server waits for the role before rendering the editor.
             <Transition fallback=|| ()>
@@ -197,7 +256,7 @@ fn PolicyTable(
                                     {(!p.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                 </td>
                                 <td class="muted">{criteria}</td>
-                                <td class="route">{p.route.iter().map(|m| view! { <span class="mono">{m.clone()}</span> }).collect_view()}</td>
+                                <td class="route">{route_cell(&p)}</td>
                                 <td class="nowrap">{format!("{} failures", p.circuit_breaker.failure_threshold)}<span class="cell-detail">{format!("then open {} s", p.circuit_breaker.recovery_seconds)}</span></td>
                                 <Transition fallback=|| view! { <td></td><td></td> }>
                                     {
@@ -224,6 +283,97 @@ fn PolicyTable(
     }
 }
 
+/// The route, or each canary arm with its share of the traffic.
+fn route_cell(p: &Policy) -> impl IntoView {
+    let models = |route: &[String]| {
+        route
+            .iter()
+            .map(|m| view! { <span class="mono">{m.clone()}</span> })
+            .collect_view()
+    };
+    if p.split.is_empty() {
+        return models(&p.route).into_any();
+    }
+    let total: u32 = p.split.iter().map(|a| a.weight).sum();
+    p.split
+        .iter()
+        .map(|arm| {
+            let share = f64::from(arm.weight) * 100.0 / f64::from(total.max(1));
+            view! {
+                <div class="arm" data-arm=arm.name().to_string()>
+                    <span class="badge">{format!("{share:.0} %")}</span>" "{models(&arm.route)}
+                </div>
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+/// The arms of each split policy side by side over the last day, from the usage ledger: the
+/// comparison a canary is run for. Nothing shows while no policy splits its traffic.
+#[component]
+fn ArmComparison(arms: Resource<Result<Vec<ArmStats>, crate::api::ApiError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let arms = arms.await.unwrap_or_default();
+                let mut policies: Vec<String> = arms.iter().map(|a| a.policy.clone()).collect();
+                policies.dedup();
+                (!arms.is_empty()).then(|| view! {
+                    <div class="card table-card" data-testid="canary-arms">
+                        <h2>{format!("Canary splits, last {ARM_STATS_HOURS} hours")}</h2>
+                        <p class="muted">"Each arm's requests, how many got an answer, how fast and at what cost, side by side."</p>
+                        {policies.into_iter().map(|policy| {
+                            let rows: Vec<ArmStats> = arms.iter().filter(|a| a.policy == policy).cloned().collect();
+                            let total: u64 = rows.iter().map(|a| a.requests).sum();
+                            view! {
+                                <h3>{policy.clone()}</h3>
+                                <table class="table" data-policy=policy>
+                                    <thead><tr>
+                                        <th scope="col">"Arm"</th><th scope="col">"Route"</th>
+                                        <th scope="col" class="num">"Configured share"</th>
+                                        <th scope="col" class="num">"Requests"</th>
+                                        <th scope="col" class="num">"Success rate"</th>
+                                        <th scope="col" class="num">"Avg latency"</th>
+                                        <th scope="col" class="num">"Cost"</th>
+                                        <th scope="col" class="num">"Cost / request"</th>
+                                    </tr></thead>
+                                    <tbody>{rows.into_iter().map(|a| arm_row(a, total)).collect_view()}</tbody>
+                                </table>
+                            }
+                        }).collect_view()}
+                    </div>
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // display only
+fn arm_row(a: ArmStats, total: u64) -> impl IntoView {
+    let percent = |part: u64, whole: u64| {
+        (whole > 0).then(|| format!("{:.1} %", part as f64 * 100.0 / whole as f64))
+    };
+    let none = || "—".to_string();
+    let per_request = (a.requests > 0).then(|| {
+        money(Money::from_micros(
+            a.cost.micros() / i64::try_from(a.requests).unwrap_or(i64::MAX),
+        ))
+    });
+    view! {
+        <tr data-arm=a.arm.clone()>
+            <td class="strong mono">{a.arm.clone()}</td>
+            <td class="mono">{a.route.join(" → ")}</td>
+            <td class="num">{format!("{:.0} %", a.share_percent)}<span class="cell-detail">{format!("weight {}", a.weight)}</span></td>
+            <td class="num">{grouped(a.requests)}<span class="cell-detail">{percent(a.requests, total).map(|p| format!("{p} of traffic"))}</span></td>
+            <td class="num">{percent(a.successes, a.requests).unwrap_or_else(none)}</td>
+            <td class="num">{a.avg_latency_ms.map(|ms| format!("{} ms", grouped(ms))).unwrap_or_else(none)}</td>
+            <td class="num">{money(a.cost)}</td>
+            <td class="num">{per_request.unwrap_or_else(none)}</td>
+        </tr>
+    }
+}
+
 /// The policy's counters since the server started, and each route target's circuit.
 fn live_cells(live: Option<&LivePolicy>) -> impl IntoView {
     let Some(live) = live else {
@@ -232,10 +382,11 @@ fn live_cells(live: Option<&LivePolicy>) -> impl IntoView {
     };
     let counters = format!("{} matched", compact(live.matches));
     let attempts = format!(
-        "{} ok · {} errors · {} fallbacks",
+        "{} ok · {} errors · {} fallbacks · {} retries",
         compact(live.successes),
         compact(live.errors),
-        compact(live.fallbacks)
+        compact(live.fallbacks),
+        compact(live.retries)
     );
     // All closed is the normal case: one badge. Otherwise only the targets that are not.
     let tripped: Vec<_> = live
@@ -304,10 +455,23 @@ fn Tester(
     let result = move || {
         which.value().get().and_then(Result::ok).map(|m| {
             let policy = m.policy.unwrap_or_else(|| "no policy: the model's own targets".into());
+            let drawn = m.arm.clone();
             view! {
                 <div class="tester-result" data-testid="tester-result">
                     <p>"Winning policy: " <strong>{policy}</strong></p>
-                    <ol class="candidates">{m.candidates.into_iter().map(|c| view! { <li class="mono">{c}</li> }).collect_view()}</ol>
+                    {(!m.arms.is_empty()).then(|| view! {
+                        <p>"Canary split; this draw took arm " <strong class="mono">{drawn.clone()}</strong></p>
+                        <ul class="arms">{m.arms.into_iter().map(|a| view! { <li class="mono">{a}</li> }).collect_view()}</ul>
+                    })}
+                    <p class="muted">"Strategy: " {m.strategies.join("; ")}</p>
+                    <ol class="candidates">{m.candidates.into_iter().map(|c| {
+                        // `target (from model): why`
+                        let (target, why) = match c.split_once("): ") {
+                            Some((target, why)) => (format!("{target})"), why.to_string()),
+                            None => (c, String::new()),
+                        };
+                        view! { <li><span class="mono">{target}</span>" "<span class="muted">{why}</span></li> }
+                    }).collect_view()}</ol>
                     {(!m.skipped.is_empty()).then(|| view! {
                         <p class="muted">"Skipped: " {m.skipped.join("; ")}</p>
                     })}
@@ -318,7 +482,7 @@ fn Tester(
     view! {
         <div class="card">
             <h2>"Which policy matches?"</h2>
-            <p class="muted">"The route a request would take with the current configuration, before live limits and circuits."</p>
+            <p class="muted">"The route a request would take now, and why each target has its place: the strategies read live latency, load and budgets, and limits and circuits rule targets out. Random strategies and splits show one draw."</p>
             <form class="toolbar" on:submit=submit>
                 <div class="field">
                     <label for="tester-step">"Step type"</label>
@@ -385,7 +549,33 @@ fn PolicyEditor(
                 options=model_names.clone() chosen=fields.models none_means="Any model: the policy matches whatever model is requested."
                 editor/>
             <Chooser id="policy-route" label="Route: primary, then fallbacks" field="route"
-                options=model_names chosen=fields.route ordered=true editor/>
+                options=model_names.clone() chosen=fields.route ordered=true
+                none_means="No single route: the canary split below gives each request its route."
+                editor/>
+            <fieldset class="field wide">
+                <legend>"Canary split (optional): each request takes one arm, in proportion to the weights"</legend>
+                <p class="field-error" data-field="split">{editor.error_at("split")}</p>
+                {fields.arms.into_iter().zip(ARM_FIELDS).enumerate().map(|(i, ((route, weight), (id, label, field, weight_field)))| {
+                    let options = model_names.clone();
+                    // The third and fourth arm show once the one before has a route.
+                    let shown = move || i < 2 || !fields.arms[i - 1].0.with(Vec::is_empty);
+                    view! {
+                        <Show when=shown>
+                            <div class="arm-row">
+                                <Chooser id label field options=options.clone() chosen=route ordered=true
+                                    none_means="Unused arm." editor/>
+                                <div class="field">
+                                    <label for=format!("{id}-weight")>"Weight"</label>
+                                    <input id=format!("{id}-weight") type="number" min="0" class="weight-input"
+                                        prop:value=move || weight.get()
+                                        on:input=move |ev| weight.set(event_target_value(&ev))/>
+                                    <p class="field-error" data-field=weight_field>{editor.error_at(weight_field)}</p>
+                                </div>
+                            </div>
+                        </Show>
+                    }
+                }).collect_view()}
+            </fieldset>
             {input("policy-threshold", "Circuit breaker: failures to open", "circuit_breaker.failure_threshold", fields.threshold)}
             {input("policy-recovery", "Circuit breaker: seconds open", "circuit_breaker.recovery_seconds", fields.recovery)}
             <label class="check">

@@ -317,6 +317,11 @@ impl MockProvider {
         lock(&self.shared.replies).push_back(reply);
     }
 
+    /// Drops the scripted replies not used yet: later requests get the default answer.
+    pub fn clear_replies(&self) {
+        lock(&self.shared.replies).clear();
+    }
+
     /// Every request received so far, rejected ones included.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
