@@ -91,6 +91,7 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
             json!({"step_type": "inference", "purpose": "chat", "model": "m"}),
         ),
         ("policy_live_status", Viewer, json!({})),
+        ("policy_arm_stats", Viewer, json!({})),
         (
             "window_overview",
             Viewer,
