@@ -9,14 +9,16 @@ use std::time::Duration;
 /// Minute rollups older than this are deleted; charts over longer windows use hours or days.
 pub const MINUTE_ROLLUP_DAYS: i64 = 7;
 const DAY_MS: i64 = 86_400_000;
+const FIRST_PRUNE: Duration = Duration::from_secs(60);
 const EVERY: Duration = Duration::from_secs(3600);
 /// Rows deleted per statement.
 const CHUNK: i64 = 10_000;
 
-/// Prunes now and then every hour, until the runtime stops. `retention_days` 0 keeps the ledger.
+/// Prunes a minute after start-up (which stays free of this I/O) and then every hour, until the
+/// runtime stops. `retention_days` 0 keeps the ledger.
 pub fn spawn(pool: AnyPool, retention_days: u32) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(EVERY);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_PRUNE, EVERY);
         loop {
             ticks.tick().await;
             match prune(&pool, retention_days, crate::store::now_millis()).await {
