@@ -5,6 +5,7 @@
 //! written, at most every few seconds.
 
 use crate::api::accounts::LiveAccount;
+use crate::api::alerts::AcknowledgeAlert;
 use crate::api::dashboard::{
     window_overview, AccountMonth, Breakdown, Overview, Scope, Totals, Window,
 };
@@ -13,8 +14,9 @@ use crate::api::policies::LivePolicy;
 use crate::app::components::chart::{
     format_ms, format_rate, BarList, BarRow, BudgetBar, Series, Sparkline, TimeChart, Unit,
 };
-use crate::app::components::{compact, money, HealthBadge, LoadError};
-use crate::domain::{CircuitState, Grain, Money};
+use crate::app::components::{compact, money, use_can, HealthBadge, LoadError};
+use crate::app::pages::alerts::AlertTable;
+use crate::domain::{AlertView, CircuitState, Grain, Money, Role};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -252,6 +254,8 @@ fn body(d: Overview) -> impl IntoView {
                 {month_by_day(&d.months)}
                 {by_model(&d)}
             </div>
+            <h2>"Circuit, health and budget events"</h2>
+            {account_events(d.events)}
         }
         .into_any(),
         Scope::Model(_) => view! {
@@ -290,6 +294,21 @@ fn body(d: Overview) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// The account's alerts, acknowledged here as on the Alerts page.
+fn account_events(events: Vec<AlertView>) -> impl IntoView {
+    if events.is_empty() {
+        return view! {
+            <div class="card empty-state" data-testid="account-events-empty">
+                <p>"No circuit has opened, the account has not turned unhealthy and no budget threshold was reached."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let can_acknowledge = use_can(Role::Editor);
+    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
+    view! { <AlertTable list=events can_acknowledge acknowledge/> }.into_any()
 }
 
 fn totals_row(
