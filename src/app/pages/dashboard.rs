@@ -534,7 +534,10 @@ fn account_tile(a: &LiveAccount, d: &Overview) -> impl IntoView {
             <p class="tile-reason"><HealthBadge level=a.health reason=a.health_reason.clone()/></p>
             <dl class="tile-figures">
                 <dt>"Latency"</dt><dd>{a.latency_ewma_ms.map_or("—".to_string(), format_ms)}</dd>
-                <dt>"Failed requests"</dt><dd>{format!("{} of {}", format_rate(errors, requests), compact(requests))}</dd>
+                // Not the health's error rate: a call that failed here and fell back to another
+                // account counts there, not here, since the app got an answer.
+                <dt title="Requests this account answered last in the window whose answer to the app was an error. Calls that failed here but fell back to another account count in its health, not here.">"Errors to apps"</dt>
+                <dd>{format!("{} of {}", format_rate(errors, requests), compact(requests))}</dd>
                 <dt>"Now"</dt><dd>{format!("{} req/min", a.requests_last_minute)}</dd>
                 <dt>"Circuits"</dt><dd class=circuit_class>{circuit_text}</dd>
             </dl>
