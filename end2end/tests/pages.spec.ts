@@ -44,6 +44,10 @@ policies:
     priority: 10
     match: { step_types: [extraction], logical_models: [fast-llm] }
     route: [primary-llm]
+  - name: summarizer-canary
+    priority: 50
+    match: { purposes: [summarization] }
+    split: [ { route: [summarizer, primary-llm], weight: 90 }, { route: [fast-llm, primary-llm], weight: 10 } ]
 keys:
   - { name: ci-app, models: [primary-llm] }
   - { name: batch-jobs, models: [fast-llm, summarizer] }
