@@ -34,6 +34,10 @@ models:
   - name: summarizer
     capabilities: [streaming]
     targets: [ { account: claude, model: claude-haiku-4-5 } ]
+  - name: embed-llm
+    description: Embeddings for retrieval
+    capabilities: [embeddings]
+    targets: [ { account: openai-main, model: text-embedding-3-small }, { account: gemini, model: gemini-embedding-001 } ]
 policies:
   - name: cheap-classification
     priority: 100

@@ -1,11 +1,15 @@
 //! Anthropic Messages API: `POST {base}/v1/messages` with `x-api-key` and `anthropic-version`.
 //! System text travels outside the messages, `max_tokens` is required, tool calls and results are
 //! content blocks, and the stream is a sequence of typed events.
+//!
+//! Apps that speak the Messages API themselves (`/v1/messages`) reach an Anthropic target
+//! through the `native_*` functions below: their body goes out as sent, with only the model
+//! replaced, and the answer comes back as Anthropic sent it.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::context::CallContext;
 use super::error::ProviderError;
@@ -15,7 +19,7 @@ use super::types::{
     ImageSource, ResponseFormat, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
     ToolChoiceMode, ToolKind, Usage,
 };
-use super::{ChunkStream, ProviderAdapter};
+use super::{ChunkStream, ItemStream, ProviderAdapter, StreamItem};
 use crate::domain::ProviderKind;
 
 pub(crate) struct Anthropic;
@@ -405,6 +409,8 @@ impl AnthropicStream {
 }
 
 impl StreamTranslator for AnthropicStream {
+    type Item = ChatChunk;
+
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
         let chunks = match http::parse_event::<StreamEvent>(PROVIDER, event, data)? {
             StreamEvent::MessageStart { message } => {
@@ -500,6 +506,188 @@ fn request(
         .request(method, ctx.url(path))
         .header("x-api-key", key)
         .header("anthropic-version", API_VERSION))
+}
+
+/// The app's Messages body aimed at the provider model.
+fn native_body(ctx: &CallContext, body: &Map<String, Value>) -> Map<String, Value> {
+    let mut body = body.clone();
+    body.insert("model".into(), Value::String(ctx.model.clone()));
+    body
+}
+
+/// `POST /v1/messages` with the app's body; `beta` is the app's `anthropic-beta` header, passed
+/// on so features in beta keep working behind the gateway.
+fn native_request(
+    ctx: &CallContext,
+    path: &str,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<reqwest::RequestBuilder, ProviderError> {
+    let mut target = request(ctx, reqwest::Method::POST, path)?;
+    if let Some(beta) = beta {
+        target = target.header("anthropic-beta", beta);
+    }
+    Ok(http::with_json(target, http::encode_body(PROVIDER, body)?))
+}
+
+/// A non-streamed Messages call passed through: Anthropic's answer as sent, and its usage.
+pub async fn native_messages(
+    ctx: &CallContext,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<(Value, Usage), ProviderError> {
+    let target = native_request(ctx, "/v1/messages", &native_body(ctx, body), beta)?;
+    let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
+    let answer: Value = http::read_json(PROVIDER, ctx, response).await?;
+    let usage = answer
+        .get("usage")
+        .and_then(|u| AnthropicUsage::deserialize(u).ok())
+        .unwrap_or_default();
+    Ok((answer, usage.to_openai()))
+}
+
+/// A streamed Messages call passed through, event by event.
+pub async fn native_messages_stream(
+    ctx: &CallContext,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<ItemStream<NativeEvent>, ProviderError> {
+    let target = native_request(ctx, "/v1/messages", &native_body(ctx, body), beta)?;
+    let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
+    let translator = NativeStream {
+        usage: AnthropicUsage::default(),
+        stopped: false,
+    };
+    Ok(http::translate_sse(PROVIDER, ctx, response, translator))
+}
+
+/// The fields `/v1/messages/count_tokens` accepts; it refuses the others (`max_tokens`, …).
+const COUNT_TOKENS_FIELDS: [&str; 5] = ["messages", "system", "tools", "tool_choice", "thinking"];
+
+/// Anthropic's own count of the prompt tokens of a Messages body, for `ctx.model`.
+pub async fn count_tokens(
+    ctx: &CallContext,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<u64, ProviderError> {
+    let mut counted: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| COUNT_TOKENS_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    counted.insert("model".into(), Value::String(ctx.model.clone()));
+    let target = native_request(ctx, "/v1/messages/count_tokens", &counted, beta)?;
+    let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
+    #[derive(Deserialize)]
+    struct Counted {
+        input_tokens: u64,
+    }
+    let counted: Counted = http::read_json(PROVIDER, ctx, response).await?;
+    Ok(counted.input_tokens)
+}
+
+/// One event of an Anthropic stream, kept exactly as sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeEvent {
+    pub event: String,
+    pub data: String,
+    /// The message's usage so far, on `message_delta`.
+    usage: Option<Usage>,
+    output: bool,
+}
+
+impl StreamItem for NativeEvent {
+    fn has_output(&self) -> bool {
+        self.output
+    }
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+/// Only what the gateway itself needs from each passed-through event.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum NativeKind {
+    MessageStart {
+        message: NativeStart,
+    },
+    ContentBlockDelta {},
+    MessageDelta {
+        #[serde(default)]
+        usage: Option<AnthropicUsage>,
+    },
+    MessageStop {},
+    Error {
+        error: ErrorBody,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct NativeStart {
+    #[serde(default)]
+    usage: AnthropicUsage,
+}
+
+struct NativeStream {
+    usage: AnthropicUsage,
+    stopped: bool,
+}
+
+impl StreamTranslator for NativeStream {
+    type Item = NativeEvent;
+
+    fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<NativeEvent>, ProviderError> {
+        let (usage, output) = match http::parse_event::<NativeKind>(PROVIDER, event, data)? {
+            NativeKind::MessageStart { message } => {
+                self.usage = message.usage;
+                (None, false)
+            }
+            NativeKind::ContentBlockDelta {} => (None, true),
+            NativeKind::MessageDelta { usage } => {
+                // Totals for the message so far; newer API versions repeat the input counts.
+                if let Some(delta) = usage {
+                    self.usage.output_tokens = delta.output_tokens;
+                    if delta.input_tokens > 0 {
+                        self.usage.input_tokens = delta.input_tokens;
+                    }
+                }
+                (Some(self.usage.to_openai()), true)
+            }
+            NativeKind::MessageStop {} => {
+                self.stopped = true;
+                (None, true)
+            }
+            NativeKind::Error { error } => {
+                return Err(ProviderError::Upstream {
+                    provider: PROVIDER,
+                    status: error_status(&error.kind),
+                    message: error.message,
+                    retry_after: None,
+                })
+            }
+            NativeKind::Other => (None, false),
+        };
+        Ok(vec![NativeEvent {
+            event: event.to_string(),
+            data: data.to_string(),
+            usage,
+            output,
+        }])
+    }
+
+    fn finish(&mut self) -> Result<Vec<NativeEvent>, ProviderError> {
+        if self.stopped {
+            Ok(Vec::new())
+        } else {
+            Err(ProviderError::bad_response(
+                PROVIDER,
+                "the stream ended before message_stop",
+            ))
+        }
+    }
 }
 
 #[async_trait::async_trait]

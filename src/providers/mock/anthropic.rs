@@ -11,6 +11,15 @@ pub(super) struct AnthropicWire;
 
 const BLOCK_TYPES: [&str; 4] = ["text", "image", "tool_use", "tool_result"];
 
+const COUNT_TOKENS_FIELDS: [&str; 6] = [
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+];
+
 fn check_messages(messages: &[Value]) -> Result<(), Rejection> {
     if messages.is_empty() {
         return Err(reject(400, "messages: at least one message is required"));
@@ -85,16 +94,35 @@ impl Wire for AnthropicWire {
         if req.header("anthropic-version").is_none() {
             return Err(reject(400, "anthropic-version: header is required"));
         }
-        match (req.method.as_str(), req.path.as_str()) {
+        let counting = match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/v1/models") => return Ok(Call::ListModels),
-            ("POST", "/v1/messages") => {}
+            ("POST", "/v1/messages") => false,
+            ("POST", "/v1/messages/count_tokens") => true,
             _ => return Err(reject(404, "Not found")),
-        }
+        };
         let body = body_object(req)?;
         let model = body
             .get("model")
             .and_then(Value::as_str)
             .ok_or_else(|| reject(400, "model: Field required"))?;
+        if counting {
+            // count_tokens takes the prompt only.
+            if let Some(extra) = body
+                .keys()
+                .find(|k| !COUNT_TOKENS_FIELDS.contains(&k.as_str()))
+            {
+                return Err(reject(
+                    400,
+                    format!("{extra}: Extra inputs are not permitted"),
+                ));
+            }
+            let messages = body
+                .get("messages")
+                .and_then(Value::as_array)
+                .ok_or_else(|| reject(400, "messages: Field required"))?;
+            check_messages(messages)?;
+            return Ok(Call::CountTokens);
+        }
         if !body.get("max_tokens").is_some_and(Value::is_u64) {
             return Err(reject(400, "max_tokens: Field required"));
         }
