@@ -653,7 +653,7 @@ mod tests {
         let all: Capabilities = Capability::ALL.into_iter().collect();
         assert_eq!(
             serde_json::to_string(&all).unwrap(),
-            r#"["streaming","tools","vision","json_mode"]"#
+            r#"["streaming","tools","vision","json_mode","embeddings"]"#
         );
         let bad = r#"{"name":"x","targets":[],"colour":"red"}"#;
         assert!(serde_json::from_str::<LogicalModel>(bad).is_err());

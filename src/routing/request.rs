@@ -187,7 +187,7 @@ mod tests {
         let none = ClassificationHints::default();
         let cases = [
             (ClassificationHints { step_type_header: Some("tool-call"), ..none },
-                "invalid x-switchyard-step-type: unknown step type `tool-call` (expected one of inference, tool_call, extraction)"),
+                "invalid x-switchyard-step-type: unknown step type `tool-call` (expected one of inference, tool_call, extraction, embedding)"),
             (ClassificationHints { purpose_metadata: Some("poetry"), ..none },
                 "invalid metadata.purpose: unknown purpose `poetry` (expected one of chat, summarization, classification)"),
         ];
