@@ -370,6 +370,43 @@ struct ErrorBody {
     message: String,
 }
 
+/// Anthropic's error `type` for an HTTP status, as its API sends it and its SDKs map it to
+/// exception classes.
+pub fn error_type(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// An `error` event as the failure it reports.
+fn stream_error(error: ErrorBody) -> ProviderError {
+    ProviderError::Upstream {
+        provider: PROVIDER,
+        status: error_status(&error.kind),
+        message: error.message,
+        retry_after: None,
+    }
+}
+
+/// Nothing more once the stream closed, if `message_stop` came; otherwise it was cut off.
+fn after_message_stop<T>(stopped: bool) -> Result<Vec<T>, ProviderError> {
+    if stopped {
+        Ok(Vec::new())
+    } else {
+        Err(ProviderError::bad_response(
+            PROVIDER,
+            "the stream ended before message_stop",
+        ))
+    }
+}
+
 /// How an in-stream error would have been answered as an HTTP status.
 fn error_status(kind: &str) -> u16 {
     match kind {
@@ -470,28 +507,14 @@ impl StreamTranslator for AnthropicStream {
                     Some(self.usage.to_openai()),
                 )]
             }
-            StreamEvent::Error { error } => {
-                return Err(ProviderError::Upstream {
-                    provider: PROVIDER,
-                    status: error_status(&error.kind),
-                    message: error.message,
-                    retry_after: None,
-                })
-            }
+            StreamEvent::Error { error } => return Err(stream_error(error)),
             StreamEvent::Ignored => Vec::new(),
         };
         Ok(chunks)
     }
 
     fn finish(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
-        if self.stopped {
-            Ok(Vec::new())
-        } else {
-            Err(ProviderError::bad_response(
-                PROVIDER,
-                "the stream ended before message_stop",
-            ))
-        }
+        after_message_stop(self.stopped)
     }
 }
 
@@ -605,32 +628,6 @@ impl StreamItem for NativeEvent {
     }
 }
 
-/// Only what the gateway itself needs from each passed-through event.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum NativeKind {
-    MessageStart {
-        message: NativeStart,
-    },
-    ContentBlockDelta {},
-    MessageDelta {
-        #[serde(default)]
-        usage: Option<AnthropicUsage>,
-    },
-    MessageStop {},
-    Error {
-        error: ErrorBody,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct NativeStart {
-    #[serde(default)]
-    usage: AnthropicUsage,
-}
-
 struct NativeStream {
     usage: AnthropicUsage,
     stopped: bool,
@@ -640,13 +637,14 @@ impl StreamTranslator for NativeStream {
     type Item = NativeEvent;
 
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<NativeEvent>, ProviderError> {
-        let (usage, output) = match http::parse_event::<NativeKind>(PROVIDER, event, data)? {
-            NativeKind::MessageStart { message } => {
+        // Parsed with the translator's event type: only usage, output and errors matter here.
+        let (usage, output) = match http::parse_event::<StreamEvent>(PROVIDER, event, data)? {
+            StreamEvent::MessageStart { message } => {
                 self.usage = message.usage;
                 (None, false)
             }
-            NativeKind::ContentBlockDelta {} => (None, true),
-            NativeKind::MessageDelta { usage } => {
+            StreamEvent::ContentBlockDelta { .. } => (None, true),
+            StreamEvent::MessageDelta { usage, .. } => {
                 // Totals for the message so far; newer API versions repeat the input counts.
                 if let Some(delta) = usage {
                     self.usage.output_tokens = delta.output_tokens;
@@ -656,19 +654,12 @@ impl StreamTranslator for NativeStream {
                 }
                 (Some(self.usage.to_openai()), true)
             }
-            NativeKind::MessageStop {} => {
+            StreamEvent::MessageStop {} => {
                 self.stopped = true;
                 (None, true)
             }
-            NativeKind::Error { error } => {
-                return Err(ProviderError::Upstream {
-                    provider: PROVIDER,
-                    status: error_status(&error.kind),
-                    message: error.message,
-                    retry_after: None,
-                })
-            }
-            NativeKind::Other => (None, false),
+            StreamEvent::Error { error } => return Err(stream_error(error)),
+            StreamEvent::ContentBlockStart { .. } | StreamEvent::Ignored => (None, false),
         };
         Ok(vec![NativeEvent {
             event: event.to_string(),
@@ -679,14 +670,7 @@ impl StreamTranslator for NativeStream {
     }
 
     fn finish(&mut self) -> Result<Vec<NativeEvent>, ProviderError> {
-        if self.stopped {
-            Ok(Vec::new())
-        } else {
-            Err(ProviderError::bad_response(
-                PROVIDER,
-                "the stream ended before message_stop",
-            ))
-        }
+        after_message_stop(self.stopped)
     }
 }
 

@@ -26,7 +26,10 @@ use std::pin::Pin;
 
 use futures_util::Stream;
 
-pub use anthropic::{count_tokens, native_messages, native_messages_stream, NativeEvent};
+pub use anthropic::{
+    count_tokens, error_type as anthropic_error_type, native_messages, native_messages_stream,
+    NativeEvent,
+};
 pub use context::{http_client, AzureExtras, CallContext, ProviderClients, Secret, Timeouts};
 pub use error::{ProviderError, TimeoutPhase};
 pub use http::{peek_first, MAX_ANSWER_BYTES};

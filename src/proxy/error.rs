@@ -166,21 +166,8 @@ impl ProxyError {
                 json!({"error": {"message": self.to_string(), "type": kind, "code": code}})
             }
             ErrorShape::Anthropic => json!({"type": "error", "error": {
-                "type": self.anthropic_kind(), "message": self.to_string()}}),
-        }
-    }
-
-    /// Anthropic's error `type` for the status, as its SDKs map them to exception classes.
-    fn anthropic_kind(&self) -> &'static str {
-        match self.status().as_u16() {
-            400 => "invalid_request_error",
-            401 => "authentication_error",
-            403 => "permission_error",
-            404 => "not_found_error",
-            413 => "request_too_large",
-            429 => "rate_limit_error",
-            503 => "overloaded_error",
-            _ => "api_error",
+                "type": crate::providers::anthropic_error_type(self.status().as_u16()),
+                "message": self.to_string()}}),
         }
     }
 

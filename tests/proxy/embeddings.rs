@@ -16,6 +16,22 @@ fn embeddings_only() -> Capabilities {
     }
 }
 
+/// `embed-llm` served by OpenAI's text-embedding-3-small.
+async fn openai_embeddings() -> (TestApp, MockProvider) {
+    let app = spawn_app().await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    app.state.config.replace(snapshot(
+        vec![(account("main", ProviderKind::Openai), &mock)],
+        vec![model(
+            "embed-llm",
+            embeddings_only(),
+            &[("main", "text-embedding-3-small")],
+        )],
+        vec![],
+    ));
+    (app, mock)
+}
+
 async fn embed(app: &TestApp, body: Value) -> reqwest::Response {
     app.client
         .post(format!("{}/v1/embeddings", app.address))
@@ -91,17 +107,7 @@ async fn every_provider_with_embeddings_serves_them_with_usage_and_cost() {
 
 #[tokio::test]
 async fn base64_dimensions_and_a_single_string() {
-    let app = spawn_app().await;
-    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    app.state.config.replace(snapshot(
-        vec![(account("main", ProviderKind::Openai), &mock)],
-        vec![model(
-            "embed-llm",
-            embeddings_only(),
-            &[("main", "text-embedding-3-small")],
-        )],
-        vec![],
-    ));
+    let (app, mock) = openai_embeddings().await;
     let response = embed(
         &app,
         json!({"model": "embed-llm", "input": "one text", "dimensions": 5, "encoding_format": "base64"}),
@@ -219,17 +225,7 @@ async fn fallback_capability_and_step_type_routing_work_as_for_chat() {
 
 #[tokio::test]
 async fn bad_embedding_requests_are_clear_400s() {
-    let app = spawn_app().await;
-    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    app.state.config.replace(snapshot(
-        vec![(account("main", ProviderKind::Openai), &mock)],
-        vec![model(
-            "embed-llm",
-            embeddings_only(),
-            &[("main", "text-embedding-3-small")],
-        )],
-        vec![],
-    ));
+    let (app, mock) = openai_embeddings().await;
     for (body, words) in [
         (
             json!({"model": "embed-llm", "input": [1, 2, 3]}),

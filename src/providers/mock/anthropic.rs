@@ -2,9 +2,11 @@
 
 use serde_json::{json, Value};
 
+use crate::providers::anthropic_error_type as error_type;
+
 use super::{
-    body_object, halves, pieces, reject, Answer, Call, RecordedRequest, Rejection, SseEvent, Wire,
-    MOCK_API_KEY, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
+    body_object, halves, pieces, refuse_unknown_fields, reject, Answer, Call, RecordedRequest,
+    Rejection, SseEvent, Wire, MOCK_API_KEY, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
 };
 
 pub(super) struct AnthropicWire;
@@ -73,19 +75,6 @@ fn usage(output_tokens: u64) -> Value {
     json!({"input_tokens": MOCK_PROMPT_TOKENS, "output_tokens": output_tokens})
 }
 
-fn error_type(status: u16) -> &'static str {
-    match status {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
-
 impl Wire for AnthropicWire {
     fn check(&self, req: &RecordedRequest) -> Result<Call, Rejection> {
         if req.header("x-api-key") != Some(MOCK_API_KEY) {
@@ -107,15 +96,7 @@ impl Wire for AnthropicWire {
             .ok_or_else(|| reject(400, "model: Field required"))?;
         if counting {
             // count_tokens takes the prompt only.
-            if let Some(extra) = body
-                .keys()
-                .find(|k| !COUNT_TOKENS_FIELDS.contains(&k.as_str()))
-            {
-                return Err(reject(
-                    400,
-                    format!("{extra}: Extra inputs are not permitted"),
-                ));
-            }
+            refuse_unknown_fields(body, &COUNT_TOKENS_FIELDS, 400)?;
             let messages = body
                 .get("messages")
                 .and_then(Value::as_array)

@@ -518,6 +518,22 @@ fn bearer(req: &RecordedRequest) -> Option<&str> {
     req.header("authorization")?.strip_prefix("Bearer ")
 }
 
+/// Refuses a body with a field outside `allowed`, as the strict APIs (Mistral, Anthropic's
+/// count_tokens) do, with their pydantic-style message.
+fn refuse_unknown_fields(
+    body: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+    status: u16,
+) -> Result<(), Rejection> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(reject(
+            status,
+            format!("{extra}: Extra inputs are not permitted"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The body as an object, or the rejection a JSON API gives for anything else.
 fn body_object(req: &RecordedRequest) -> Result<&serde_json::Map<String, Value>, Rejection> {
     req.body

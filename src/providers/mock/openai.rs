@@ -3,8 +3,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    bearer, body_object, embedding_inputs, halves, pieces, reject, Answer, Call, RecordedRequest,
-    Rejection, SseEvent, Wire, MOCK_API_KEY, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
+    bearer, body_object, embedding_inputs, halves, pieces, refuse_unknown_fields, reject, Answer,
+    Call, RecordedRequest, Rejection, SseEvent, Wire, MOCK_API_KEY, MOCK_COMPLETION_TOKENS,
+    MOCK_PROMPT_TOKENS,
 };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -144,15 +145,7 @@ impl OpenAiWire {
         model: String,
     ) -> Result<Call, Rejection> {
         if self.0 == Flavor::Mistral {
-            if let Some(extra) = body
-                .keys()
-                .find(|k| !MISTRAL_EMBEDDING_FIELDS.contains(&k.as_str()))
-            {
-                return Err(reject(
-                    422,
-                    format!("{extra}: Extra inputs are not permitted"),
-                ));
-            }
+            refuse_unknown_fields(body, &MISTRAL_EMBEDDING_FIELDS, 422)?;
         }
         if model.is_empty() {
             return Err(reject(400, "you must provide a model parameter"));
@@ -172,12 +165,7 @@ impl OpenAiWire {
 
     fn check_body(&self, body: &Map<String, Value>) -> Result<(), Rejection> {
         if self.0 == Flavor::Mistral {
-            if let Some(extra) = body.keys().find(|k| !MISTRAL_FIELDS.contains(&k.as_str())) {
-                return Err(reject(
-                    422,
-                    format!("{extra}: Extra inputs are not permitted"),
-                ));
-            }
+            refuse_unknown_fields(body, &MISTRAL_FIELDS, 422)?;
         }
         if self.0 != Flavor::Azure && !body.get("model").is_some_and(Value::is_string) {
             return Err(reject(400, "you must provide a model parameter"));
