@@ -193,7 +193,7 @@ test("the audit log pages by 25, filters by resource and shows what changed", as
   await expect(rows).toHaveCount(25);
 
   await page.getByLabel("Resource").selectOption("model");
-  await expect(rows).toHaveCount(3);
+  await expect(rows).toHaveCount(4);
   await expect(page.getByTestId("audit-table")).toContainText("create model primary-llm");
   await expect(page.getByTestId("audit-table")).toContainText("max_tokens");
   await expect(page.getByRole("button", { name: "Older →" })).toBeDisabled();
