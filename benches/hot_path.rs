@@ -48,6 +48,7 @@ fn route_request(request: &ChatRequest) -> RouteRequest {
         purpose_metadata: None,
         has_tools: request.tools.as_ref().is_some_and(|t| !t.is_empty()),
         json_response_format: false,
+        embedding: false,
     };
     let (step_type, purpose) = classify(&hints).unwrap();
     let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();

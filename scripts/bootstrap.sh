@@ -67,8 +67,9 @@ ensure_build_tools() {
 }
 
 ensure_sdk_python() {
-  # A Python with the official openai SDK, for the test that drives the proxy with it.
-  local venv="$HOME/.cache/switchyard/sdk-venv" version="3.57.0"
+  # A Python with the official openai and anthropic SDKs, pinned, for the tests that drive the
+  # proxy with them (tests/proxy/sdk.rs).
+  local venv="$HOME/.cache/switchyard/sdk-venv" openai="3.57.0" anthropic="2.14.0"
   if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     step "Installing Debian's python3 and python3-venv for the SDK test"
     local sudo=""
@@ -76,12 +77,17 @@ ensure_sdk_python() {
     $sudo apt-get update
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends python3 python3-venv
   fi
-  if [ "$("$venv/bin/python" -c 'import openai; print(openai.__version__)' 2>/dev/null)" != "$version" ]; then
-    step "Installing the openai Python SDK $version"
+  if [ "$("$venv/bin/python" -c 'import openai, anthropic; print(openai.__version__, anthropic.__version__)' 2>/dev/null)" != "$openai $anthropic" ]; then
+    step "Installing the Python SDKs openai $openai and anthropic $anthropic"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai==$version"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openai==$openai" "anthropic==$anthropic"
   fi
   export SWITCHYARD_SDK_PYTHON="$venv/bin/python"
+}
+
+ensure_sdk_node() {
+  # The official openai Node SDK (tests/sdk/package.json), for the JavaScript side of the SDK test.
+  npm_ci_if_needed "$REPO_ROOT/tests/sdk"
 }
 
 ensure_chromium() {

@@ -34,6 +34,10 @@ models:
   - name: summarizer
     capabilities: [streaming]
     targets: [ { account: claude, model: claude-haiku-4-5 } ]
+  - name: embed-llm
+    description: Embeddings for retrieval
+    capabilities: [embeddings]
+    targets: [ { account: openai-main, model: text-embedding-3-small }, { account: gemini, model: gemini-embedding-001 } ]
 policies:
   - name: cheap-classification
     priority: 100
@@ -193,7 +197,7 @@ test("the audit log pages by 25, filters by resource and shows what changed", as
   await expect(rows).toHaveCount(25);
 
   await page.getByLabel("Resource").selectOption("model");
-  await expect(rows).toHaveCount(3);
+  await expect(rows).toHaveCount(4);
   await expect(page.getByTestId("audit-table")).toContainText("create model primary-llm");
   await expect(page.getByTestId("audit-table")).toContainText("max_tokens");
   await expect(page.getByRole("button", { name: "Older →" })).toBeDisabled();

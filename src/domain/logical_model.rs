@@ -99,14 +99,17 @@ pub enum Capability {
     Tools,
     Vision,
     JsonMode,
+    /// Serves `/v1/embeddings`: its targets are embedding models.
+    Embeddings,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::Streaming,
         Capability::Tools,
         Capability::Vision,
         Capability::JsonMode,
+        Capability::Embeddings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +118,7 @@ impl Capability {
             Capability::Tools => "tools",
             Capability::Vision => "vision",
             Capability::JsonMode => "json_mode",
+            Capability::Embeddings => "embeddings",
         }
     }
 }
@@ -148,6 +152,7 @@ pub struct Capabilities {
     pub tools: bool,
     pub vision: bool,
     pub json_mode: bool,
+    pub embeddings: bool,
 }
 
 impl Capabilities {
@@ -157,6 +162,7 @@ impl Capabilities {
             Capability::Tools => self.tools,
             Capability::Vision => self.vision,
             Capability::JsonMode => self.json_mode,
+            Capability::Embeddings => self.embeddings,
         }
     }
 
@@ -180,6 +186,7 @@ impl FromIterator<Capability> for Capabilities {
                 Capability::Tools => set.tools = true,
                 Capability::Vision => set.vision = true,
                 Capability::JsonMode => set.json_mode = true,
+                Capability::Embeddings => set.embeddings = true,
             }
         }
         set
@@ -200,6 +207,7 @@ struct CapabilityFlags {
     tools: bool,
     vision: bool,
     json_mode: bool,
+    embeddings: bool,
 }
 
 impl From<CapabilitiesWire> for Capabilities {
@@ -211,6 +219,7 @@ impl From<CapabilitiesWire> for Capabilities {
                 tools: f.tools,
                 vision: f.vision,
                 json_mode: f.json_mode,
+                embeddings: f.embeddings,
             },
         }
     }
@@ -644,7 +653,7 @@ mod tests {
         let all: Capabilities = Capability::ALL.into_iter().collect();
         assert_eq!(
             serde_json::to_string(&all).unwrap(),
-            r#"["streaming","tools","vision","json_mode"]"#
+            r#"["streaming","tools","vision","json_mode","embeddings"]"#
         );
         let bad = r#"{"name":"x","targets":[],"colour":"red"}"#;
         assert!(serde_json::from_str::<LogicalModel>(bad).is_err());

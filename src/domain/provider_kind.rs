@@ -48,6 +48,12 @@ impl ProviderKind {
         }
     }
 
+    /// Whether the vendor has an embeddings API; Anthropic has none, so a logical model
+    /// declaring `embeddings` may not target its accounts.
+    pub fn offers_embeddings(self) -> bool {
+        self != ProviderKind::Anthropic
+    }
+
     /// Public API root; an account may override it (self-hosted gateways, tests).
     /// Azure has no shared root: each resource has its own endpoint.
     pub fn default_base_url(self) -> Option<&'static str> {

@@ -10,13 +10,16 @@ pub enum StepType {
     Inference,
     ToolCall,
     Extraction,
+    /// A request to `/v1/embeddings`; its default there, so policies can route embeddings apart.
+    Embedding,
 }
 
 impl StepType {
-    pub const ALL: [StepType; 3] = [
+    pub const ALL: [StepType; 4] = [
         StepType::Inference,
         StepType::ToolCall,
         StepType::Extraction,
+        StepType::Embedding,
     ];
 
     /// The spelling used in headers, request metadata and config files.
@@ -25,6 +28,7 @@ impl StepType {
             StepType::Inference => "inference",
             StepType::ToolCall => "tool_call",
             StepType::Extraction => "extraction",
+            StepType::Embedding => "embedding",
         }
     }
 }
@@ -63,7 +67,7 @@ mod tests {
         let err = "tool-call".parse::<StepType>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown step type `tool-call` (expected one of inference, tool_call, extraction)"
+            "unknown step type `tool-call` (expected one of inference, tool_call, extraction, embedding)"
         );
     }
 }

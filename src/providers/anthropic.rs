@@ -1,11 +1,15 @@
 //! Anthropic Messages API: `POST {base}/v1/messages` with `x-api-key` and `anthropic-version`.
 //! System text travels outside the messages, `max_tokens` is required, tool calls and results are
 //! content blocks, and the stream is a sequence of typed events.
+//!
+//! Apps that speak the Messages API themselves (`/v1/messages`) reach an Anthropic target
+//! through the `native_*` functions below: their body goes out as sent, with only the model
+//! replaced, and the answer comes back as Anthropic sent it.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::context::CallContext;
 use super::error::ProviderError;
@@ -15,7 +19,7 @@ use super::types::{
     ImageSource, ResponseFormat, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
     ToolChoiceMode, ToolKind, Usage,
 };
-use super::{ChunkStream, ProviderAdapter};
+use super::{ChunkStream, ItemStream, ProviderAdapter, StreamItem};
 use crate::domain::ProviderKind;
 
 pub(crate) struct Anthropic;
@@ -366,6 +370,43 @@ struct ErrorBody {
     message: String,
 }
 
+/// Anthropic's error `type` for an HTTP status, as its API sends it and its SDKs map it to
+/// exception classes.
+pub fn error_type(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// An `error` event as the failure it reports.
+fn stream_error(error: ErrorBody) -> ProviderError {
+    ProviderError::Upstream {
+        provider: PROVIDER,
+        status: error_status(&error.kind),
+        message: error.message,
+        retry_after: None,
+    }
+}
+
+/// Nothing more once the stream closed, if `message_stop` came; otherwise it was cut off.
+fn after_message_stop<T>(stopped: bool) -> Result<Vec<T>, ProviderError> {
+    if stopped {
+        Ok(Vec::new())
+    } else {
+        Err(ProviderError::bad_response(
+            PROVIDER,
+            "the stream ended before message_stop",
+        ))
+    }
+}
+
 /// How an in-stream error would have been answered as an HTTP status.
 fn error_status(kind: &str) -> u16 {
     match kind {
@@ -405,6 +446,8 @@ impl AnthropicStream {
 }
 
 impl StreamTranslator for AnthropicStream {
+    type Item = ChatChunk;
+
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
         let chunks = match http::parse_event::<StreamEvent>(PROVIDER, event, data)? {
             StreamEvent::MessageStart { message } => {
@@ -464,28 +507,14 @@ impl StreamTranslator for AnthropicStream {
                     Some(self.usage.to_openai()),
                 )]
             }
-            StreamEvent::Error { error } => {
-                return Err(ProviderError::Upstream {
-                    provider: PROVIDER,
-                    status: error_status(&error.kind),
-                    message: error.message,
-                    retry_after: None,
-                })
-            }
+            StreamEvent::Error { error } => return Err(stream_error(error)),
             StreamEvent::Ignored => Vec::new(),
         };
         Ok(chunks)
     }
 
     fn finish(&mut self) -> Result<Vec<ChatChunk>, ProviderError> {
-        if self.stopped {
-            Ok(Vec::new())
-        } else {
-            Err(ProviderError::bad_response(
-                PROVIDER,
-                "the stream ended before message_stop",
-            ))
-        }
+        after_message_stop(self.stopped)
     }
 }
 
@@ -500,6 +529,149 @@ fn request(
         .request(method, ctx.url(path))
         .header("x-api-key", key)
         .header("anthropic-version", API_VERSION))
+}
+
+/// The app's Messages body aimed at the provider model.
+fn native_body(ctx: &CallContext, body: &Map<String, Value>) -> Map<String, Value> {
+    let mut body = body.clone();
+    body.insert("model".into(), Value::String(ctx.model.clone()));
+    body
+}
+
+/// `POST /v1/messages` with the app's body; `beta` is the app's `anthropic-beta` header, passed
+/// on so features in beta keep working behind the gateway.
+fn native_request(
+    ctx: &CallContext,
+    path: &str,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<reqwest::RequestBuilder, ProviderError> {
+    let mut target = request(ctx, reqwest::Method::POST, path)?;
+    if let Some(beta) = beta {
+        target = target.header("anthropic-beta", beta);
+    }
+    Ok(http::with_json(target, http::encode_body(PROVIDER, body)?))
+}
+
+/// A non-streamed Messages call passed through: Anthropic's answer as sent, and its usage.
+pub async fn native_messages(
+    ctx: &CallContext,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<(Value, Usage), ProviderError> {
+    let target = native_request(ctx, "/v1/messages", &native_body(ctx, body), beta)?;
+    let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
+    let answer: Value = http::read_json(PROVIDER, ctx, response).await?;
+    let usage = answer
+        .get("usage")
+        .and_then(|u| AnthropicUsage::deserialize(u).ok())
+        .unwrap_or_default();
+    Ok((answer, usage.to_openai()))
+}
+
+/// A streamed Messages call passed through, event by event.
+pub async fn native_messages_stream(
+    ctx: &CallContext,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<ItemStream<NativeEvent>, ProviderError> {
+    let target = native_request(ctx, "/v1/messages", &native_body(ctx, body), beta)?;
+    let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
+    let translator = NativeStream {
+        usage: AnthropicUsage::default(),
+        stopped: false,
+    };
+    Ok(http::translate_sse(PROVIDER, ctx, response, translator))
+}
+
+/// The fields `/v1/messages/count_tokens` accepts; it refuses the others (`max_tokens`, …).
+const COUNT_TOKENS_FIELDS: [&str; 5] = ["messages", "system", "tools", "tool_choice", "thinking"];
+
+/// Anthropic's own count of the prompt tokens of a Messages body, for `ctx.model`.
+pub async fn count_tokens(
+    ctx: &CallContext,
+    body: &Map<String, Value>,
+    beta: Option<&str>,
+) -> Result<u64, ProviderError> {
+    let mut counted: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| COUNT_TOKENS_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    counted.insert("model".into(), Value::String(ctx.model.clone()));
+    let target = native_request(ctx, "/v1/messages/count_tokens", &counted, beta)?;
+    let response = http::send(PROVIDER, ctx, target, nested_error_message).await?;
+    #[derive(Deserialize)]
+    struct Counted {
+        input_tokens: u64,
+    }
+    let counted: Counted = http::read_json(PROVIDER, ctx, response).await?;
+    Ok(counted.input_tokens)
+}
+
+/// One event of an Anthropic stream, kept exactly as sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeEvent {
+    pub event: String,
+    pub data: String,
+    /// The message's usage so far, on `message_delta`.
+    usage: Option<Usage>,
+    output: bool,
+}
+
+impl StreamItem for NativeEvent {
+    fn has_output(&self) -> bool {
+        self.output
+    }
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
+
+struct NativeStream {
+    usage: AnthropicUsage,
+    stopped: bool,
+}
+
+impl StreamTranslator for NativeStream {
+    type Item = NativeEvent;
+
+    fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<NativeEvent>, ProviderError> {
+        // Parsed with the translator's event type: only usage, output and errors matter here.
+        let (usage, output) = match http::parse_event::<StreamEvent>(PROVIDER, event, data)? {
+            StreamEvent::MessageStart { message } => {
+                self.usage = message.usage;
+                (None, false)
+            }
+            StreamEvent::ContentBlockDelta { .. } => (None, true),
+            StreamEvent::MessageDelta { usage, .. } => {
+                // Totals for the message so far; newer API versions repeat the input counts.
+                if let Some(delta) = usage {
+                    self.usage.output_tokens = delta.output_tokens;
+                    if delta.input_tokens > 0 {
+                        self.usage.input_tokens = delta.input_tokens;
+                    }
+                }
+                (Some(self.usage.to_openai()), true)
+            }
+            StreamEvent::MessageStop {} => {
+                self.stopped = true;
+                (None, true)
+            }
+            StreamEvent::Error { error } => return Err(stream_error(error)),
+            StreamEvent::ContentBlockStart { .. } | StreamEvent::Ignored => (None, false),
+        };
+        Ok(vec![NativeEvent {
+            event: event.to_string(),
+            data: data.to_string(),
+            usage,
+            output,
+        }])
+    }
+
+    fn finish(&mut self) -> Result<Vec<NativeEvent>, ProviderError> {
+        after_message_stop(self.stopped)
+    }
 }
 
 #[async_trait::async_trait]

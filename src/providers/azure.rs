@@ -5,7 +5,7 @@ use super::context::{AzureExtras, CallContext};
 use super::error::ProviderError;
 use super::http::{nested_error_message, secret_header};
 use super::openai_compat::Dialect;
-use super::types::{ChatRequest, ChatResponse};
+use super::types::{ChatRequest, ChatResponse, Embeddings, EmbeddingsRequest};
 use super::{ChunkStream, ProviderAdapter};
 use crate::domain::ProviderKind;
 
@@ -16,6 +16,7 @@ const DIALECT: Dialect = Dialect {
     stream_options: true,
     max_completion_tokens: true,
     tool_call_id: None,
+    openai_embedding_fields: true,
     parse_error: nested_error_message,
 };
 
@@ -42,12 +43,16 @@ fn request(
         .header("api-key", key))
 }
 
-fn chat_request(ctx: &CallContext) -> Result<reqwest::RequestBuilder, ProviderError> {
+/// `operation` is `chat/completions` or `embeddings`, below the deployment.
+fn deployment_request(
+    ctx: &CallContext,
+    operation: &str,
+) -> Result<reqwest::RequestBuilder, ProviderError> {
     let deployment = &extras(ctx)?.deployment;
     request(
         ctx,
         reqwest::Method::POST,
-        &format!("/deployments/{deployment}/chat/completions"),
+        &format!("/deployments/{deployment}/{operation}"),
     )
 }
 
@@ -71,7 +76,9 @@ impl ProviderAdapter for Azure {
         ctx: &CallContext,
         req: &ChatRequest,
     ) -> Result<ChatResponse, ProviderError> {
-        DIALECT.send(ctx, chat_request(ctx)?, req).await
+        DIALECT
+            .send(ctx, deployment_request(ctx, "chat/completions")?, req)
+            .await
     }
 
     async fn stream(
@@ -79,12 +86,24 @@ impl ProviderAdapter for Azure {
         ctx: &CallContext,
         req: &ChatRequest,
     ) -> Result<ChunkStream, ProviderError> {
-        DIALECT.stream(ctx, chat_request(ctx)?, req).await
+        DIALECT
+            .stream(ctx, deployment_request(ctx, "chat/completions")?, req)
+            .await
     }
 
     async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError> {
         DIALECT
             .test_connection(ctx, request(ctx, reqwest::Method::GET, "/models")?)
+            .await
+    }
+
+    async fn embed(
+        &self,
+        ctx: &CallContext,
+        req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        DIALECT
+            .embed(ctx, deployment_request(ctx, "embeddings")?, req)
             .await
     }
 }
@@ -111,6 +130,23 @@ mod tests {
         );
         assert_eq!(recorded.header("api-key"), Some(MOCK_API_KEY));
         assert_eq!(recorded.header("authorization"), None);
+    }
+
+    #[tokio::test]
+    async fn embeddings_address_the_deployment() {
+        let (mock, ctx) = start(ProviderKind::Azure, vec![]).await;
+        let req = crate::providers::conformance::embeddings_request(&["a"], Some(8));
+        adapter_for(ProviderKind::Azure)
+            .embed(&ctx, &req)
+            .await
+            .unwrap();
+        let recorded = mock.requests().pop().unwrap();
+        assert_eq!(
+            recorded.path,
+            format!("/openai/deployments/{MODEL}/embeddings")
+        );
+        assert_eq!(recorded.header("api-key"), Some(MOCK_API_KEY));
+        assert_eq!(recorded.body["dimensions"], 8);
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Cohere v2 Chat: `POST {base}/v2/chat` with a Bearer key. Messages and tools are close to
 //! OpenAI's; the response puts text in content blocks and the stream uses typed events
 //! (`message-start`, `content-delta`, `tool-call-start`, `tool-call-delta`, `message-end`).
+//! Embeddings use `POST {base}/v2/embed` with float vectors.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -9,8 +10,9 @@ use super::context::CallContext;
 use super::error::ProviderError;
 use super::http::{self, bearer_request, nested_error_message, StreamTranslator};
 use super::types::{
-    ChatChunk, ChatRequest, ChatResponse, Delta, FinishReason, ResponseFormat, ResponseMessage,
-    Role, Tool, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
+    ChatChunk, ChatRequest, ChatResponse, Delta, Embeddings, EmbeddingsRequest, FinishReason,
+    ResponseFormat, ResponseMessage, Role, Tool, ToolCall, ToolCallDelta, ToolChoice,
+    ToolChoiceMode, Usage,
 };
 use super::{ChunkStream, ProviderAdapter};
 use crate::domain::ProviderKind;
@@ -226,6 +228,8 @@ fn text_at(value: &Value, pointer: &str) -> Option<String> {
 }
 
 impl StreamTranslator for CohereStream {
+    type Item = ChatChunk;
+
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
         let value: Value = http::parse_event(PROVIDER, event, data)?;
         let kind = value.get("type").and_then(Value::as_str).unwrap_or(event);
@@ -304,6 +308,53 @@ impl StreamTranslator for CohereStream {
     }
 }
 
+/// Cohere's embed models v3 and later require `input_type`; OpenAI's format has none, so an app
+/// may send Cohere's own field (`search_query`, `classification`, …) and otherwise the texts are
+/// embedded as documents to search, the most common use behind a retrieval pipeline.
+const DEFAULT_INPUT_TYPE: &str = "search_document";
+
+fn embed_body(ctx: &CallContext, req: &EmbeddingsRequest) -> Value {
+    let input_type = req
+        .extra
+        .get("input_type")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_INPUT_TYPE);
+    let mut body = json!({
+        "model": ctx.model,
+        "texts": req.texts(),
+        "input_type": input_type,
+        "embedding_types": ["float"],
+    });
+    if let Some(dimensions) = req.dimensions {
+        body["output_dimension"] = json!(dimensions);
+    }
+    body
+}
+
+#[derive(Deserialize)]
+struct EmbedResponse {
+    embeddings: EmbeddingsByType,
+    #[serde(default)]
+    meta: Option<EmbedMeta>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsByType {
+    float: Vec<Vec<f32>>,
+}
+
+#[derive(Deserialize)]
+struct EmbedMeta {
+    #[serde(default)]
+    billed_units: Option<BilledUnits>,
+}
+
+#[derive(Deserialize)]
+struct BilledUnits {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+}
+
 /// Cohere answers `{"message": "..."}`.
 fn parse_error(json: &Value) -> Option<String> {
     json.get("message")
@@ -365,6 +416,26 @@ impl ProviderAdapter for Cohere {
         http::send(PROVIDER, ctx, target, parse_error)
             .await
             .map(drop)
+    }
+
+    async fn embed(
+        &self,
+        ctx: &CallContext,
+        req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        let target = http::with_json(
+            bearer_request(PROVIDER, ctx, reqwest::Method::POST, "/v2/embed")?,
+            http::encode_body(PROVIDER, &embed_body(ctx, req))?,
+        );
+        let response = http::send(PROVIDER, ctx, target, parse_error).await?;
+        let parsed: EmbedResponse = http::read_json(PROVIDER, ctx, response).await?;
+        Ok(Embeddings {
+            vectors: parsed.embeddings.float,
+            prompt_tokens: parsed
+                .meta
+                .and_then(|m| m.billed_units)
+                .and_then(|b| b.input_tokens),
+        })
     }
 }
 
@@ -436,5 +507,28 @@ mod tests {
         let format = &recorded.body["response_format"];
         assert_eq!(format["type"], "json_object");
         assert_eq!(format["json_schema"]["required"], json!(["greeting"]));
+    }
+
+    #[tokio::test]
+    async fn embeddings_ask_for_floats_as_documents_unless_the_app_says_otherwise() {
+        use crate::providers::conformance::{embeddings_request, start};
+        let (mock, ctx) = start(KIND, vec![]).await;
+        let adapter = crate::providers::adapter_for(KIND);
+        adapter
+            .embed(&ctx, &embeddings_request(&["a", "b"], Some(256)))
+            .await
+            .unwrap();
+        let body = mock.requests().pop().unwrap().body;
+        assert_eq!(body["model"], MODEL);
+        assert_eq!(body["input_type"], "search_document");
+        assert_eq!(body["embedding_types"], json!(["float"]));
+        assert_eq!(body["output_dimension"], 256);
+        let mut query = embeddings_request(&["what is rust?"], None);
+        query
+            .extra
+            .insert("input_type".into(), json!("search_query"));
+        adapter.embed(&ctx, &query).await.unwrap();
+        let body = mock.requests().pop().unwrap().body;
+        assert_eq!(body["input_type"], "search_query");
     }
 }

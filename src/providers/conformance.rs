@@ -8,12 +8,13 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::mock::{
-    MockProvider, MockReply, RecordedRequest, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
+    mock_vector, MockProvider, MockReply, RecordedRequest, MOCK_COMPLETION_TOKENS,
+    MOCK_COUNTED_TOKENS, MOCK_DIMENSIONS, MOCK_PROMPT_TOKENS,
 };
 use super::types::{
-    ChatChunk, Content, ContentPart, FinishReason, FunctionCall, FunctionDefinition, ImageUrl,
-    JsonSchemaFormat, Message, ResponseFormat, Role, Tool, ToolCall, ToolChoice, ToolChoiceMode,
-    ToolKind, Usage,
+    ChatChunk, Content, ContentPart, EmbeddingInput, EmbeddingsRequest, FinishReason, FunctionCall,
+    FunctionDefinition, ImageUrl, JsonSchemaFormat, Message, ResponseFormat, Role, Tool, ToolCall,
+    ToolChoice, ToolChoiceMode, ToolKind, Usage,
 };
 use super::{adapter_for, peek_first, CallContext, ChatRequest, ChatResponse, ProviderError};
 use crate::domain::ProviderKind;
@@ -532,4 +533,162 @@ async fn unreachable_provider_is_a_retryable_connect_error() {
         assert!(err.is_retryable());
         assert_eq!(err.gateway_status(), 502);
     }
+}
+
+pub(super) fn embeddings_request(texts: &[&str], dimensions: Option<u32>) -> EmbeddingsRequest {
+    EmbeddingsRequest {
+        model: "embed-llm".into(),
+        input: EmbeddingInput::Many(texts.iter().map(|t| t.to_string()).collect()),
+        dimensions,
+        encoding_format: None,
+        user: None,
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// What each embeddings-capable provider is asked, in its own format.
+fn embedding_texts(kind: ProviderKind, body: &Value) -> Vec<String> {
+    let texts = match kind {
+        ProviderKind::Google => body["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["content"]["parts"][0]["text"].clone())
+            .collect(),
+        ProviderKind::Cohere => body["texts"].as_array().unwrap().clone(),
+        _ => body["input"].as_array().unwrap().clone(),
+    };
+    texts
+        .into_iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_provider_with_embeddings_embeds_in_order() {
+    for kind in ProviderKind::ALL {
+        let (mock, ctx) = start(kind, vec![]).await;
+        let result = adapter_for(kind)
+            .embed(&ctx, &embeddings_request(&["first", "second"], None))
+            .await;
+        if !kind.offers_embeddings() {
+            // Nothing is sent; the proxy moves on to the next target.
+            let err = result.unwrap_err();
+            assert!(matches!(err, ProviderError::Config { .. }), "{kind}: {err}");
+            assert!(err.is_retryable(), "{kind}");
+            assert!(mock.requests().is_empty(), "{kind}");
+            continue;
+        }
+        let embeddings = result.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(
+            embeddings.vectors,
+            vec![
+                mock_vector(0, MOCK_DIMENSIONS),
+                mock_vector(1, MOCK_DIMENSIONS)
+            ],
+            "{kind}"
+        );
+        let expected_tokens = (kind != ProviderKind::Google).then_some(MOCK_PROMPT_TOKENS);
+        assert_eq!(embeddings.prompt_tokens, expected_tokens, "{kind}");
+        let recorded = last_request(&mock);
+        assert_eq!(
+            embedding_texts(kind, &recorded.body),
+            vec!["first", "second"],
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_provider_with_embeddings_shortens_vectors_on_request() {
+    for kind in ProviderKind::ALL
+        .into_iter()
+        .filter(|k| k.offers_embeddings())
+    {
+        let (_mock, ctx) = start(kind, vec![]).await;
+        let embeddings = adapter_for(kind)
+            .embed(&ctx, &embeddings_request(&["one"], Some(5)))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(embeddings.vectors, vec![mock_vector(0, 5)], "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn every_provider_with_embeddings_maps_errors() {
+    for kind in ProviderKind::ALL
+        .into_iter()
+        .filter(|k| k.offers_embeddings())
+    {
+        let (_mock, ctx) = start(kind, vec![MockReply::error(429, "slow down")]).await;
+        let err = adapter_for(kind)
+            .embed(&ctx, &embeddings_request(&["one"], None))
+            .await
+            .unwrap_err();
+        assert!(err.is_rate_limited(), "{kind}: {err}");
+        assert!(err.to_string().contains("slow down"), "{kind}: {err}");
+    }
+}
+
+fn native_body(stream: bool) -> serde_json::Map<String, Value> {
+    json!({"model": "primary-llm", "max_tokens": 64, "stream": stream,
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "Say hello."}]})
+    .as_object()
+    .unwrap()
+    .clone()
+}
+
+#[tokio::test]
+async fn anthropic_passthrough_sends_the_body_as_is_but_for_the_model() {
+    let (mock, ctx) = start(ProviderKind::Anthropic, vec![MockReply::text("Hi!")]).await;
+    let (answer, usage) = super::native_messages(&ctx, &native_body(false), Some("beta-1"))
+        .await
+        .unwrap();
+    assert_eq!(answer["content"][0]["text"], "Hi!");
+    assert_eq!(answer["type"], "message");
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), mock_usage());
+    let recorded = last_request(&mock);
+    let mut expected = native_body(false);
+    expected.insert("model".into(), json!(MODEL));
+    assert_eq!(recorded.body, Value::Object(expected));
+    assert_eq!(recorded.header("anthropic-beta"), Some("beta-1"));
+}
+
+#[tokio::test]
+async fn anthropic_passthrough_streams_events_unchanged_with_usage() {
+    let (mock, ctx) = start(ProviderKind::Anthropic, vec![MockReply::text("Hi there")]).await;
+    let events = super::native_messages_stream(&ctx, &native_body(true), None)
+        .await
+        .unwrap();
+    let events = peek_first(ProviderKind::Anthropic, events).await.unwrap();
+    let events: Vec<_> = events.map(Result::unwrap).collect().await;
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(names.last(), Some(&"message_stop"));
+    assert!(names.contains(&"ping"));
+    use super::StreamItem;
+    let usage = events.iter().find_map(|e| e.usage()).unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), mock_usage());
+    assert_eq!(last_request(&mock).body["stream"], true);
+    // A stream cut before message_stop is an error, as for chat.
+    let (_mock, ctx) = start(ProviderKind::Anthropic, vec![MockReply::cut_stream("Hi")]).await;
+    let events = super::native_messages_stream(&ctx, &native_body(true), None)
+        .await
+        .unwrap();
+    let last = events.collect::<Vec<_>>().await.pop().unwrap();
+    assert!(matches!(last, Err(ProviderError::BadResponse { .. })));
+}
+
+#[tokio::test]
+async fn anthropic_counts_tokens_with_the_prompt_fields_only() {
+    let (mock, ctx) = start(ProviderKind::Anthropic, vec![]).await;
+    let counted = super::count_tokens(&ctx, &native_body(false), None)
+        .await
+        .unwrap();
+    assert_eq!(counted, MOCK_COUNTED_TOKENS);
+    let recorded = last_request(&mock);
+    assert_eq!(recorded.path, "/v1/messages/count_tokens");
+    assert!(recorded.body.get("max_tokens").is_none());
+    assert_eq!(recorded.body["model"], MODEL);
 }

@@ -1,6 +1,7 @@
 //! Google Gemini API: `POST {base}/v1beta/models/{model}:generateContent` (and
 //! `:streamGenerateContent?alt=sse`) with `x-goog-api-key`. Messages become `contents` with roles
 //! `user`/`model`, system text becomes `systemInstruction`, tools are `functionDeclarations`.
+//! Embeddings use `:batchEmbedContents`, one request per text.
 
 use std::collections::HashMap;
 
@@ -11,9 +12,9 @@ use super::context::CallContext;
 use super::error::ProviderError;
 use super::http::{self, nested_error_message, secret_header, StreamTranslator};
 use super::types::{
-    ChatChunk, ChatRequest, ChatResponse, Content, ContentPart, Delta, FinishReason, FunctionCall,
-    ImageSource, ResponseFormat, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
-    ToolChoiceMode, ToolKind, Usage,
+    ChatChunk, ChatRequest, ChatResponse, Content, ContentPart, Delta, Embeddings,
+    EmbeddingsRequest, FinishReason, FunctionCall, ImageSource, ResponseFormat, ResponseMessage,
+    Role, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, ToolKind, Usage,
 };
 use super::{ChunkStream, ProviderAdapter};
 use crate::domain::ProviderKind;
@@ -390,6 +391,8 @@ struct GeminiStream {
 }
 
 impl StreamTranslator for GeminiStream {
+    type Item = ChatChunk;
+
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
         let value: Value = http::parse_event(PROVIDER, event, data)?;
         if let Some(message) = nested_error_message(&value) {
@@ -530,8 +533,39 @@ fn request(
 
 /// `models/gemini-2.5-pro` and `gemini-2.5-pro` name the same model.
 fn model_path(ctx: &CallContext, action: &str) -> String {
-    let model = ctx.model.trim_start_matches("models/");
-    format!("/v1beta/models/{model}:{action}")
+    format!("/v1beta/{}:{action}", model_name(ctx))
+}
+
+/// The model as Gemini names it in paths and bodies: `models/{model}`.
+fn model_name(ctx: &CallContext) -> String {
+    format!("models/{}", ctx.model.trim_start_matches("models/"))
+}
+
+/// `batchEmbedContents`: Gemini reports no token counts for embeddings.
+fn embed_body(ctx: &CallContext, req: &EmbeddingsRequest) -> Value {
+    let model = model_name(ctx);
+    let requests: Vec<Value> = req
+        .texts()
+        .into_iter()
+        .map(|text| {
+            let mut one = json!({"model": model, "content": {"parts": [{"text": text}]}});
+            if let Some(dimensions) = req.dimensions {
+                one["outputDimensionality"] = json!(dimensions);
+            }
+            one
+        })
+        .collect();
+    json!({ "requests": requests })
+}
+
+#[derive(Deserialize)]
+struct BatchEmbedResponse {
+    embeddings: Vec<GeminiEmbedding>,
+}
+
+#[derive(Deserialize)]
+struct GeminiEmbedding {
+    values: Vec<f32>,
 }
 
 #[async_trait::async_trait]
@@ -592,6 +626,25 @@ impl ProviderAdapter for Google {
     async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError> {
         let target = request(ctx, reqwest::Method::GET, "/v1beta/models")?;
         call(ctx, target).await.map(drop)
+    }
+
+    async fn embed(
+        &self,
+        ctx: &CallContext,
+        req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        let target = request(
+            ctx,
+            reqwest::Method::POST,
+            &model_path(ctx, "batchEmbedContents"),
+        )?;
+        let body = http::encode_body(PROVIDER, &embed_body(ctx, req))?;
+        let response = call(ctx, http::with_json(target, body)).await?;
+        let parsed: BatchEmbedResponse = http::read_json(PROVIDER, ctx, response).await?;
+        Ok(Embeddings {
+            vectors: parsed.embeddings.into_iter().map(|e| e.values).collect(),
+            prompt_tokens: None,
+        })
     }
 }
 

@@ -12,8 +12,7 @@ use serde_json::Value;
 
 use super::context::{CallContext, Secret};
 use super::error::{ProviderError, TimeoutPhase};
-use super::types::ChatChunk;
-use super::ChunkStream;
+use super::{ItemStream, StreamItem};
 use crate::domain::ProviderKind;
 
 /// Reads a provider's error JSON into a human message; `None` falls back to the raw body.
@@ -192,19 +191,21 @@ pub(crate) fn parse_event<T: DeserializeOwned>(
         .map_err(|e| ProviderError::bad_response(provider, format!("stream event `{event}`: {e}")))
 }
 
-/// Turns one provider's stream events into OpenAI chunks. Stateful: tool call indexes, ids and
-/// usage are carried between events.
+/// Turns one provider's stream events into OpenAI chunks (or, for a native passthrough, into
+/// the provider's own events). Stateful: tool call indexes, ids and usage are carried between
+/// events.
 pub(crate) trait StreamTranslator: Send + 'static {
+    type Item: StreamItem;
     /// One SSE event (`event` is empty when the provider sends only `data:` lines).
-    fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError>;
+    fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<Self::Item>, ProviderError>;
     /// The connection closed; a provider with a terminal event reports a cut-off stream here.
-    fn finish(&mut self) -> Result<Vec<ChatChunk>, ProviderError>;
+    fn finish(&mut self) -> Result<Vec<Self::Item>, ProviderError>;
 }
 
-struct SseState<S, T> {
+struct SseState<S, T: StreamTranslator> {
     events: S,
     translator: T,
-    pending: VecDeque<ChatChunk>,
+    pending: VecDeque<T::Item>,
     started: bool,
     done: bool,
 }
@@ -240,7 +241,7 @@ pub(crate) fn translate_sse<T: StreamTranslator>(
     ctx: &CallContext,
     response: reqwest::Response,
     translator: T,
-) -> ChunkStream {
+) -> ItemStream<T::Item> {
     let first_byte = ctx.timeouts.first_byte;
     let total = ctx.timeouts.total;
     let state = SseState {
@@ -303,10 +304,10 @@ pub(crate) fn translate_sse<T: StreamTranslator>(
 /// Waits until the stream produced real output (text, a tool call, a finish reason or usage) and
 /// returns it with everything read so far put back in front. An error before that point comes back
 /// as `Err`, so the proxy can still fall back to the next candidate: nothing reached the app yet.
-pub async fn peek_first(
+pub async fn peek_first<T: StreamItem>(
     provider: ProviderKind,
-    mut chunks: ChunkStream,
-) -> Result<ChunkStream, ProviderError> {
+    mut chunks: ItemStream<T>,
+) -> Result<ItemStream<T>, ProviderError> {
     let mut head = Vec::new();
     loop {
         match chunks.next().await {
@@ -331,7 +332,7 @@ pub async fn peek_first(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::types::Delta;
+    use crate::providers::types::{ChatChunk, Delta};
 
     #[tokio::test]
     async fn peek_keeps_role_chunk_and_first_token() {
@@ -363,7 +364,8 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.is_retryable());
-        let empty = peek_first(ProviderKind::Openai, Box::pin(stream::iter(Vec::new()))).await;
+        let empty =
+            peek_first::<ChatChunk>(ProviderKind::Openai, Box::pin(stream::iter(Vec::new()))).await;
         assert!(matches!(empty, Err(ProviderError::BadResponse { .. })));
     }
 }

@@ -13,6 +13,7 @@ pub(crate) const MISTRAL: BearerCompatible = BearerCompatible(Dialect {
     stream_options: false,
     max_completion_tokens: false,
     tool_call_id: Some(tool_call_id),
+    openai_embedding_fields: false,
     parse_error,
 });
 
@@ -83,6 +84,22 @@ mod tests {
         assert_eq!(recorded.body["max_tokens"], 99);
         for absent in ["max_completion_tokens", "stream_options", "metadata"] {
             assert!(recorded.body.get(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[tokio::test]
+    async fn embeddings_name_the_size_output_dimension_and_send_no_openai_fields() {
+        let (mock, ctx) = crate::providers::conformance::start(ProviderKind::Mistral, vec![]).await;
+        let mut req = crate::providers::conformance::embeddings_request(&["a"], Some(8));
+        req.user = Some("u1".into());
+        crate::providers::adapter_for(ProviderKind::Mistral)
+            .embed(&ctx, &req)
+            .await
+            .unwrap();
+        let body = mock.requests().pop().unwrap().body;
+        assert_eq!(body["output_dimension"], 8);
+        for absent in ["dimensions", "user", "encoding_format"] {
+            assert!(body.get(absent).is_none(), "{absent}");
         }
     }
 

@@ -26,10 +26,14 @@ use std::pin::Pin;
 
 use futures_util::Stream;
 
+pub use anthropic::{
+    count_tokens, error_type as anthropic_error_type, native_messages, native_messages_stream,
+    NativeEvent,
+};
 pub use context::{http_client, AzureExtras, CallContext, ProviderClients, Secret, Timeouts};
 pub use error::{ProviderError, TimeoutPhase};
 pub use http::{peek_first, MAX_ANSWER_BYTES};
-pub use types::{ChatChunk, ChatRequest, ChatResponse};
+pub use types::{ChatChunk, ChatRequest, ChatResponse, Embeddings, EmbeddingsRequest, Usage};
 
 use crate::domain::ProviderKind;
 
@@ -37,7 +41,27 @@ use crate::domain::ProviderKind;
 /// chunks carry it even if the app did not ask (spend needs it): in a chunk with empty `choices`
 /// (OpenAI, Azure and the translated providers) or on the final chunk (Mistral). The proxy strips
 /// it unless `stream_options.include_usage` was set.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
+pub type ChunkStream = ItemStream<ChatChunk>;
+
+/// A stream of answer pieces: OpenAI chunks, or a provider's own events passed through.
+pub type ItemStream<T> = Pin<Box<dyn Stream<Item = Result<T, ProviderError>> + Send>>;
+
+/// What the proxy needs to know of each piece of a streamed answer.
+pub trait StreamItem: Send + 'static {
+    /// Whether it carries output the app would see (so falling back is no longer possible).
+    fn has_output(&self) -> bool;
+    /// Token counts, on the piece that reports them.
+    fn usage(&self) -> Option<&Usage>;
+}
+
+impl StreamItem for ChatChunk {
+    fn has_output(&self) -> bool {
+        ChatChunk::has_output(self)
+    }
+    fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+}
 
 #[async_trait::async_trait]
 pub trait ProviderAdapter: Send + Sync {
@@ -69,6 +93,20 @@ pub trait ProviderAdapter: Send + Sync {
 
     /// Checks address and credentials with the provider's cheapest call (listing models).
     async fn test_connection(&self, ctx: &CallContext) -> Result<(), ProviderError>;
+
+    /// One vector per input text of `req`, from the embedding model `ctx.model`. A provider
+    /// without an embeddings API sends nothing and answers a configuration error (the config
+    /// check already keeps such targets out of models that declare embeddings).
+    async fn embed(
+        &self,
+        _ctx: &CallContext,
+        _req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        Err(ProviderError::Config {
+            provider: self.kind(),
+            message: format!("{} has no embeddings API", self.kind().label()),
+        })
+    }
 }
 
 /// The adapter for a provider kind. Adding a provider means one new file and one line here.

@@ -9,6 +9,7 @@ pub(crate) const OPENAI: BearerCompatible = BearerCompatible(Dialect {
     stream_options: true,
     max_completion_tokens: true,
     tool_call_id: None,
+    openai_embedding_fields: true,
     parse_error: nested_error_message,
 });
 

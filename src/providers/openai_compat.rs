@@ -5,9 +5,12 @@
 use super::context::CallContext;
 use super::error::ProviderError;
 use super::http::{self, bearer_request, ErrorParser, StreamTranslator};
-use super::types::{ChatChunk, ChatRequest, ChatResponse, StreamOptions};
+use super::types::{
+    ChatChunk, ChatRequest, ChatResponse, Embeddings, EmbeddingsRequest, StreamOptions,
+};
 use super::{ChunkStream, ProviderAdapter};
 use crate::domain::ProviderKind;
+use serde::{Deserialize, Serialize};
 
 /// What sets one OpenAI-compatible upstream apart.
 pub(crate) struct Dialect {
@@ -20,7 +23,42 @@ pub(crate) struct Dialect {
     /// Maps tool call ids of the conversation into the form the upstream accepts, when it is
     /// stricter than OpenAI (a conversation may have started on another provider).
     pub tool_call_id: Option<fn(&str) -> String>,
+    /// Whether embeddings take OpenAI's `dimensions` and `user`; Mistral knows neither (it
+    /// refuses unknown fields) and names the output size `output_dimension`.
+    pub openai_embedding_fields: bool,
     pub parse_error: ErrorParser,
+}
+
+/// The embeddings body: always a list of texts and float vectors (the gateway encodes base64
+/// itself, so every provider is handled alike).
+#[derive(Serialize)]
+struct EmbeddingsBody<'a> {
+    model: &'a str,
+    input: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dimensions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_dimension: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsResponse {
+    data: Vec<EmbeddingItem>,
+    #[serde(default)]
+    usage: Option<EmbeddingsUsage>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsUsage {
+    prompt_tokens: u64,
 }
 
 impl Dialect {
@@ -92,6 +130,31 @@ impl Dialect {
         ))
     }
 
+    /// `request` is the embeddings endpoint with auth already set.
+    pub async fn embed(
+        &self,
+        ctx: &CallContext,
+        request: reqwest::RequestBuilder,
+        req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        let openai = self.openai_embedding_fields;
+        let body = EmbeddingsBody {
+            model: &ctx.model,
+            input: req.texts(),
+            dimensions: req.dimensions.filter(|_| openai),
+            output_dimension: req.dimensions.filter(|_| !openai),
+            user: req.user.as_deref().filter(|_| openai),
+        };
+        let request = http::with_json(request, http::encode_body(self.provider, &body)?);
+        let response = http::send(self.provider, ctx, request, self.parse_error).await?;
+        let mut parsed: EmbeddingsResponse = http::read_json(self.provider, ctx, response).await?;
+        parsed.data.sort_by_key(|item| item.index);
+        Ok(Embeddings {
+            vectors: parsed.data.into_iter().map(|item| item.embedding).collect(),
+            prompt_tokens: parsed.usage.map(|u| u.prompt_tokens),
+        })
+    }
+
     /// `request` is the models listing with auth already set.
     pub async fn test_connection(
         &self,
@@ -145,9 +208,19 @@ impl ProviderAdapter for BearerCompatible {
         let target = bearer_request(self.0.provider, ctx, reqwest::Method::GET, MODELS_PATH)?;
         self.0.test_connection(ctx, target).await
     }
+
+    async fn embed(
+        &self,
+        ctx: &CallContext,
+        req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        let target = bearer_request(self.0.provider, ctx, reqwest::Method::POST, EMBEDDINGS_PATH)?;
+        self.0.embed(ctx, target, req).await
+    }
 }
 
 const CHAT_PATH: &str = "/v1/chat/completions";
+const EMBEDDINGS_PATH: &str = "/v1/embeddings";
 const MODELS_PATH: &str = "/v1/models";
 
 /// The upstream already sends OpenAI chunks: parse them; a stream that closes before `[DONE]`
@@ -158,6 +231,8 @@ struct OpenAiChunks {
 }
 
 impl StreamTranslator for OpenAiChunks {
+    type Item = ChatChunk;
+
     fn on_event(&mut self, event: &str, data: &str) -> Result<Vec<ChatChunk>, ProviderError> {
         if data.trim() == "[DONE]" {
             self.complete = true;

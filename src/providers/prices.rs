@@ -25,7 +25,7 @@ use ProviderKind::{Anthropic, Azure, Cohere, Google, Mistral, Openai};
 /// Seed list prices for the price table (standard tier, no batch or cache discounts), from the
 /// providers' public pricing pages as known in mid-2025; the dashboard edits the live table.
 /// Gemini 2.5 Pro is listed at its prompts-up-to-200k rate; Azure at its global deployment rate,
-/// which matches OpenAI's.
+/// which matches OpenAI's. Embedding models are listed with their input price and no output.
 pub const SEED_PRICES: &[SeedPrice] = &[
     seed(Openai, "gpt-5", 1_250_000, 10_000_000),
     seed(Openai, "gpt-5-mini", 250_000, 2_000_000),
@@ -61,6 +61,19 @@ pub const SEED_PRICES: &[SeedPrice] = &[
     seed(Mistral, "mistral-small-latest", 100_000, 300_000),
     seed(Mistral, "codestral-latest", 300_000, 900_000),
     seed(Mistral, "ministral-8b-latest", 100_000, 100_000),
+    // Embedding models: input tokens only.
+    seed(Openai, "text-embedding-3-small", 20_000, 0),
+    seed(Openai, "text-embedding-3-large", 130_000, 0),
+    seed(Openai, "text-embedding-ada-002", 100_000, 0),
+    seed(Azure, "text-embedding-3-small", 20_000, 0),
+    seed(Azure, "text-embedding-3-large", 130_000, 0),
+    seed(Azure, "text-embedding-ada-002", 100_000, 0),
+    seed(Google, "gemini-embedding-001", 150_000, 0),
+    seed(Cohere, "embed-v4.0", 120_000, 0),
+    seed(Cohere, "embed-english-v3.0", 100_000, 0),
+    seed(Cohere, "embed-multilingual-v3.0", 100_000, 0),
+    seed(Mistral, "mistral-embed", 100_000, 0),
+    seed(Mistral, "codestral-embed", 150_000, 0),
 ];
 
 /// The seed price of a model. Providers answer with dated names (`gpt-4o-2024-08-06`,

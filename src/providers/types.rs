@@ -542,6 +542,61 @@ pub struct FunctionCallDelta {
     pub arguments: Option<String>,
 }
 
+/// `POST /v1/embeddings` body (OpenAI's format).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    pub input: EmbeddingInput,
+    /// Output size for models that can shorten their vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+    /// How the app wants the vectors; the gateway encodes them, providers always send floats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_format: Option<EncodingFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Provider-specific fields, e.g. Cohere's `input_type`.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl EmbeddingsRequest {
+    /// The texts to embed, in order.
+    pub fn texts(&self) -> Vec<&str> {
+        match &self.input {
+            EmbeddingInput::One(text) => vec![text.as_str()],
+            EmbeddingInput::Many(texts) => texts.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "`input` must be a string or a list of strings (token arrays are not accepted: send the text)"
+)]
+pub enum EmbeddingInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncodingFormat {
+    #[default]
+    Float,
+    /// Little-endian `f32`s, base64-encoded (what OpenAI's SDKs ask for by default).
+    Base64,
+}
+
+/// What a provider answered to an embeddings request: one vector per input text, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// Input tokens as the provider counted them; `None` when it does not say (Gemini).
+    pub prompt_tokens: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

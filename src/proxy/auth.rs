@@ -1,4 +1,5 @@
-//! Gateway keys: `Authorization: Bearer sk-sy-…`, looked up by hash in the config snapshot.
+//! Gateway keys: `Authorization: Bearer sk-sy-…` or, as Anthropic's SDKs send it,
+//! `x-api-key: sk-sy-…`; looked up by hash in the config snapshot.
 
 use super::error::ProxyError;
 use crate::snapshot::{hash_gateway_key, ConfigSnapshot, GatewayKey};
@@ -16,6 +17,12 @@ pub fn authenticate<'a>(
         .and_then(|value| {
             let (scheme, token) = value.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .or_else(|| {
+            headers
+                .get("x-api-key")
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
         })
         .filter(|token| !token.is_empty())
         .ok_or(ProxyError::MissingKey)?;

@@ -1,5 +1,6 @@
-//! Every way a `/v1` request fails, mapped once, here, to an OpenAI-shaped error body
-//! `{"error": {"message", "type", "code"}}` with its status.
+//! Every way a `/v1` request fails, mapped once, here, to an error body with its status: the
+//! OpenAI shape `{"error": {"message", "type", "code"}}`, or for `/v1/messages` Anthropic's
+//! `{"type": "error", "error": {"type", "message"}}`.
 
 use crate::providers::ProviderError;
 use crate::routing::RoutingError;
@@ -9,9 +10,9 @@ use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("unknown API path {0}: Switchyard serves /v1/chat/completions and /v1/models")]
+    #[error("unknown API path {0}: Switchyard serves /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/embeddings and /v1/models")]
     UnknownPath(String),
-    #[error("missing API key: send it as `Authorization: Bearer sk-sy-…`")]
+    #[error("missing API key: send it as `Authorization: Bearer sk-sy-…` or `x-api-key: sk-sy-…`")]
     MissingKey,
     #[error("invalid API key")]
     InvalidKey,
@@ -33,6 +34,9 @@ pub enum ProxyError {
     /// A provider refused the request itself (a 4xx other than 429): returned as is.
     #[error("{0}")]
     Provider(ProviderError),
+    /// Every target was on a provider that cannot express what the request uses.
+    #[error("this request uses {what}, which only Anthropic targets can serve: {summary}")]
+    Inexpressible { what: String, summary: String },
     /// The shutdown grace period ended before the answer did.
     #[error("the server is shutting down and could not finish this request; retry it")]
     ShuttingDown,
@@ -56,7 +60,8 @@ impl ProxyError {
             ProxyError::BodyTooLarge { .. } => 413,
             ProxyError::BodyUnreadable(_)
             | ProxyError::InvalidBody(_)
-            | ProxyError::InvalidRequest(_) => 400,
+            | ProxyError::InvalidRequest(_)
+            | ProxyError::Inexpressible { .. } => 400,
             ProxyError::Routing(e) => match e {
                 RoutingError::ModelNotFound(_) => 404,
                 RoutingError::CapabilityMissing { .. } | RoutingError::InvalidHint { .. } => 400,
@@ -107,6 +112,9 @@ impl ProxyError {
                 ("invalid_request_error", "invalid_body")
             }
             ProxyError::InvalidRequest(_) => ("invalid_request_error", "invalid_request"),
+            ProxyError::Inexpressible { .. } => {
+                ("invalid_request_error", "capability_not_supported")
+            }
             ProxyError::Routing(e) => match e {
                 RoutingError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
                 RoutingError::CapabilityMissing { .. } => {
@@ -137,22 +145,75 @@ impl ProxyError {
     }
 }
 
+/// The error format of the API the app speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorShape {
+    #[default]
+    OpenAi,
+    Anthropic,
+}
+
 impl ProxyError {
     /// The error body; a stream that fails after its first byte ends with it as its last event.
     pub fn body(&self) -> serde_json::Value {
-        let (kind, code) = self.kind_and_code();
-        json!({"error": {"message": self.to_string(), "type": kind, "code": code}})
+        self.body_as(ErrorShape::OpenAi)
     }
-}
 
-impl IntoResponse for ProxyError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
+    pub fn body_as(&self, shape: ErrorShape) -> serde_json::Value {
+        match shape {
+            ErrorShape::OpenAi => {
+                let (kind, code) = self.kind_and_code();
+                json!({"error": {"message": self.to_string(), "type": kind, "code": code}})
+            }
+            ErrorShape::Anthropic => json!({"type": "error", "error": {
+                "type": crate::providers::anthropic_error_type(self.status().as_u16()),
+                "message": self.to_string()}}),
+        }
+    }
+
+    pub fn into_response_as(self, shape: ErrorShape) -> Response {
+        let mut response = (self.status(), axum::Json(self.body_as(shape))).into_response();
         if let Some(secs) = self.retry_after_secs() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        self.into_response_as(ErrorShape::OpenAi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_errors_keep_the_status_and_name_its_type() {
+        let cases = [
+            (ProxyError::MissingKey, 401, "authentication_error"),
+            (
+                ProxyError::ModelNotAllowed("m".into()),
+                403,
+                "permission_error",
+            ),
+            (
+                ProxyError::InvalidRequest("x".into()),
+                400,
+                "invalid_request_error",
+            ),
+            (ProxyError::ShuttingDown, 503, "overloaded_error"),
+        ];
+        for (error, status, kind) in cases {
+            let body = error.body_as(ErrorShape::Anthropic);
+            assert_eq!(error.status().as_u16(), status);
+            assert_eq!(body["type"], "error");
+            assert_eq!(body["error"]["type"], kind);
+            assert_eq!(body["error"]["message"], error.to_string());
+        }
     }
 }

@@ -1,13 +1,18 @@
 //! Running a plan: try the candidates in order, fall back on retryable failures (DESIGN §3 step
-//! 4), and answer with the first success, non-streamed or as OpenAI SSE. Every attempt is
-//! settled in live state (rate window, circuit, health) and every request goes to the ledger.
+//! 4), and answer with the first success, non-streamed or as SSE in the app's API (OpenAI chunks,
+//! or Anthropic events for `/v1/messages`). Every attempt is settled in live state (rate window,
+//! circuit, health) and every request goes to the ledger. Chat completions, Messages and
+//! embeddings all take this one path; only the provider call and the encoding of the answer
+//! differ, by [`Payload`].
 
-use super::error::ProxyError;
-use crate::domain::{Money, Target};
+use super::error::{ErrorShape, ProxyError};
+use super::messages::{self, EventWriter, MessagesCall};
+use crate::domain::{Money, ProviderKind, Target};
 use crate::providers::types::Usage;
-use crate::providers::ProviderClients;
 use crate::providers::{
-    adapter_for, peek_first, AzureExtras, CallContext, ChatRequest, ChunkStream, ProviderError,
+    adapter_for, native_messages, native_messages_stream, peek_first, AzureExtras, CallContext,
+    ChatRequest, ChunkStream, EmbeddingsRequest, ItemStream, NativeEvent, ProviderClients,
+    ProviderError, StreamItem,
 };
 use crate::routing::{
     month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip,
@@ -46,10 +51,37 @@ pub struct Runtime<'a> {
     pub cut: tokio::sync::watch::Receiver<bool>,
 }
 
+/// What the app asked for, in the API it spoke.
+pub enum Payload {
+    Chat(ChatRequest),
+    Messages(MessagesCall),
+    Embeddings(EmbeddingsRequest),
+}
+
+impl Payload {
+    pub fn error_shape(&self) -> ErrorShape {
+        match self {
+            Payload::Messages(_) => ErrorShape::Anthropic,
+            Payload::Chat(_) | Payload::Embeddings(_) => ErrorShape::OpenAi,
+        }
+    }
+
+    /// What a target of this provider could not carry, checked before any call: a Messages
+    /// request using what only Anthropic has.
+    fn inexpressible_on(&self, kind: ProviderKind) -> Option<&str> {
+        match self {
+            Payload::Messages(call) if kind != ProviderKind::Anthropic => {
+                call.untranslatable.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// One authenticated, parsed and classified request.
 pub struct Prepared {
     pub key: GatewayKey,
-    pub request: ChatRequest,
+    pub payload: Payload,
     pub route: RouteRequest,
     pub started: Instant,
 }
@@ -74,6 +106,10 @@ struct Trail {
     rate_limit_waits: Vec<u64>,
     all_rate_limited: bool,
     all_timed_out: bool,
+    /// What the request uses that the skipped targets' providers cannot express, while every
+    /// target was skipped for that.
+    inexpressible: Option<String>,
+    all_inexpressible: bool,
 }
 
 impl Trail {
@@ -82,6 +118,7 @@ impl Trail {
             strategy,
             all_rate_limited: true,
             all_timed_out: true,
+            all_inexpressible: true,
             ..Trail::default()
         };
         for skip in skips {
@@ -101,6 +138,7 @@ impl Trail {
     }
 
     fn skipped(&mut self, skip: &Skip) {
+        self.all_inexpressible = false;
         match &skip.reason {
             SkipReason::RateLimited(denial) => {
                 self.rate_limit_waits.extend(denial.retry_after_ms());
@@ -113,12 +151,23 @@ impl Trail {
 
     fn unconfigured(&mut self, target: &Target) {
         self.all_rate_limited = false;
+        self.all_inexpressible = false;
         self.entries.push(format!(
             "{target} skipped (no connection details for the account)"
         ));
     }
 
+    fn inexpressible(&mut self, target: &Target, kind: ProviderKind, what: &str) {
+        self.all_rate_limited = false;
+        self.inexpressible.get_or_insert_with(|| what.to_string());
+        self.entries.push(format!(
+            "{target} skipped ({} cannot express {what})",
+            kind.label()
+        ));
+    }
+
     fn failed(&mut self, target: &Target, error: &ProviderError) {
+        self.all_inexpressible = false;
         match error {
             ProviderError::Upstream {
                 status: 429,
@@ -169,6 +218,12 @@ impl Trail {
     }
 
     fn exhausted(&self) -> ProxyError {
+        if let (Some(what), true) = (&self.inexpressible, self.all_inexpressible) {
+            return ProxyError::Inexpressible {
+                what: what.clone(),
+                summary: self.summary(),
+            };
+        }
         let retry_after_secs = (self.all_rate_limited && !self.rate_limit_waits.is_empty())
             .then(|| self.rate_limit_waits.iter().min().copied())
             .flatten()
@@ -403,7 +458,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         Err(e) => {
             let error = ProxyError::from(e);
             record_failure(&runtime, &prepared, None, None, None, &error);
-            let mut response = error.into_response();
+            let mut response = error.into_response_as(prepared.payload.error_shape());
             // The skips are in the message; the header still says how many calls were made.
             response.headers_mut().insert(
                 HeaderName::from_static(ATTEMPTS_HEADER),
@@ -421,6 +476,10 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             trail.unconfigured(target);
             continue;
         };
+        if let Some(what) = prepared.payload.inexpressible_on(connection.kind) {
+            trail.inexpressible(target, connection.kind, what);
+            continue;
+        }
         let retries = runtime
             .config
             .routing
@@ -468,13 +527,13 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                     let ctx = call_context(client, connection, &target.model);
                     let mut cut = runtime.cut.clone();
                     tokio::select! {
-                        result = call(connection, &ctx, &prepared.request) => result,
+                        result = call(connection, &ctx, &prepared) => result,
                         _ = cut.wait_for(|cut| *cut) => {
                             let error = ProxyError::ShuttingDown;
                             settlement.error = Some(error.to_string());
                             settlement.answered = true;
                             drop(settlement);
-                            return error.into_response();
+                            return error.into_response_as(prepared.payload.error_shape());
                         }
                     }
                 }
@@ -535,7 +594,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                     }
                     let error = ProxyError::Provider(error);
                     record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
-                    return respond_error(error, &plan, last, &trail);
+                    return respond_error(error, &prepared, &plan, last, &trail);
                 }
             };
             trail.answered(target);
@@ -545,17 +604,16 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 policy: plan.policy.as_deref(),
                 target: Some(target),
             };
+            let cut = runtime.cut.clone();
             let mut response = match answer {
-                Answer::Complete(body) => complete_response(body, settlement),
-                Answer::Stream(chunks) => {
-                    let include_usage = prepared
-                        .request
-                        .stream_options
-                        .as_ref()
-                        .and_then(|o| o.include_usage)
-                        == Some(true);
-                    stream_response(chunks, include_usage, settlement, runtime.cut.clone())
+                Answer::Complete { body, usage } => complete_response(body, usage, settlement),
+                Answer::Chunks(chunks, ChunkFormat::Anthropic) => {
+                    stream_response(chunks, EventWriter::default(), settlement, cut)
                 }
+                Answer::Chunks(chunks, ChunkFormat::OpenAi(encoder)) => {
+                    stream_response(chunks, encoder, settlement, cut)
+                }
+                Answer::Native(events) => stream_response(events, NativeEvents, settlement, cut),
             };
             set_headers(&mut response, &served, &trail);
             return response;
@@ -564,7 +622,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
     let error = trail.exhausted();
     record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
     // No account answered, so none is named; the attempts header lists every one.
-    respond_error(error, &plan, None, &trail)
+    respond_error(error, &prepared, &plan, None, &trail)
 }
 
 /// How long to wait before calling the same target again, or `None` to fall back instead:
@@ -588,11 +646,12 @@ fn retry_wait_ms(error: &ProviderError, retried: u32, retries: u32) -> Option<u6
 /// `answered_by` is the account whose refusal is passed on, if any.
 fn respond_error(
     error: ProxyError,
+    prepared: &Prepared,
     plan: &Plan,
     answered_by: Option<&Target>,
     trail: &Trail,
 ) -> Response {
-    let mut response = error.into_response();
+    let mut response = error.into_response_as(prepared.payload.error_shape());
     let served = Served {
         policy: plan.policy.as_deref(),
         target: answered_by,
@@ -602,51 +661,210 @@ fn respond_error(
 }
 
 enum Answer {
-    Complete(crate::providers::ChatResponse),
-    Stream(ChunkStream),
+    /// The whole answer, encoded for the app, with the usage it reports.
+    Complete {
+        body: Vec<u8>,
+        usage: Option<Usage>,
+    },
+    Chunks(ChunkStream, ChunkFormat),
+    /// Anthropic's events passed through to a Messages app.
+    Native(ItemStream<NativeEvent>),
 }
 
-/// One provider call. A stream counts as answered only once its first output arrived, so a
-/// provider failing before its first token can still be fallen back from.
+/// How canonical chunks reach the app: as OpenAI chunks, or Anthropic events for `/v1/messages`.
+enum ChunkFormat {
+    OpenAi(OpenAiChunks),
+    Anthropic,
+}
+
+fn encoded(provider: ProviderKind, body: &impl serde::Serialize) -> Result<Vec<u8>, ProviderError> {
+    serde_json::to_vec(body).map_err(|e| ProviderError::bad_response(provider, e))
+}
+
+/// One provider call in the form the payload needs. A stream counts as answered only once its
+/// first output arrived, so a provider failing before its first token can still be fallen back
+/// from.
 async fn call(
     connection: &AccountConnection,
     ctx: &CallContext,
-    request: &ChatRequest,
+    prepared: &Prepared,
 ) -> Result<Answer, ProviderError> {
-    let adapter = adapter_for(connection.kind);
-    if super::request::wants_stream(request) {
-        let chunks = adapter.stream(ctx, request).await?;
-        Ok(Answer::Stream(peek_first(connection.kind, chunks).await?))
-    } else {
-        adapter.send(ctx, request).await.map(Answer::Complete)
+    let kind = connection.kind;
+    let adapter = adapter_for(kind);
+    let (chat, format) = match &prepared.payload {
+        Payload::Messages(call) if kind == ProviderKind::Anthropic => {
+            let beta = call.beta.as_deref();
+            return if prepared.route.needs.streaming {
+                let events = native_messages_stream(ctx, &call.body, beta).await?;
+                Ok(Answer::Native(peek_first(kind, events).await?))
+            } else {
+                let (body, usage) = native_messages(ctx, &call.body, beta).await?;
+                Ok(Answer::Complete {
+                    body: encoded(kind, &body)?,
+                    usage: Some(usage),
+                })
+            };
+        }
+        Payload::Embeddings(request) => {
+            let embeddings = adapter.embed(ctx, request).await?;
+            let expected = request.texts().len();
+            if embeddings.vectors.len() != expected {
+                return Err(ProviderError::bad_response(
+                    kind,
+                    format!("{} vectors for {expected} inputs", embeddings.vectors.len()),
+                ));
+            }
+            // Gemini does not count embedding tokens; the estimate prices the call then.
+            let tokens = embeddings
+                .prompt_tokens
+                .unwrap_or(u64::from(prepared.route.estimated_prompt_tokens));
+            let format = request.encoding_format.unwrap_or_default();
+            let body = super::embeddings::response(embeddings, format, &ctx.model, tokens);
+            return Ok(Answer::Complete {
+                body: encoded(kind, &body)?,
+                usage: Some(Usage::new(tokens, 0)),
+            });
+        }
+        Payload::Messages(call) => (&call.chat, ChunkFormat::Anthropic),
+        Payload::Chat(request) => {
+            let include_usage = request
+                .stream_options
+                .as_ref()
+                .and_then(|o| o.include_usage)
+                == Some(true);
+            (request, ChunkFormat::OpenAi(OpenAiChunks { include_usage }))
+        }
+    };
+    if prepared.route.needs.streaming {
+        let chunks = adapter.stream(ctx, chat).await?;
+        return Ok(Answer::Chunks(peek_first(kind, chunks).await?, format));
+    }
+    let answer = adapter.send(ctx, chat).await?;
+    let usage = answer.usage.clone();
+    let body = match &prepared.payload {
+        Payload::Messages(_) => encoded(kind, &messages::response(answer))?,
+        _ => encoded(kind, &answer)?,
+    };
+    Ok(Answer::Complete { body, usage })
+}
+
+fn complete_response(body: Vec<u8>, usage: Option<Usage>, mut settlement: Settlement) -> Response {
+    settlement.usage = usage;
+    settlement.settle();
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// How the pieces of a stream are written for the app.
+trait SseEncoder<T>: Send + 'static {
+    /// The SSE text for one piece; empty sends nothing.
+    fn piece(&mut self, piece: T) -> String;
+    /// What follows the provider's last piece.
+    fn end(&mut self) -> String;
+    /// The event that ends a stream failing after its first byte.
+    fn error(&self, error: &ProxyError) -> String;
+}
+
+/// OpenAI SSE. Usage the app did not ask for is taken out (the adapters always request it, for
+/// spend).
+struct OpenAiChunks {
+    include_usage: bool,
+}
+
+impl SseEncoder<crate::providers::ChatChunk> for OpenAiChunks {
+    fn piece(&mut self, mut chunk: crate::providers::ChatChunk) -> String {
+        if chunk.usage.is_some() && !self.include_usage {
+            if chunk.choices.is_empty() {
+                return String::new();
+            }
+            chunk.usage = None;
+        }
+        match serde_json::to_string(&chunk) {
+            Ok(json) => format!("data: {json}\n\n"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a stream chunk");
+                String::new()
+            }
+        }
+    }
+
+    fn end(&mut self) -> String {
+        "data: [DONE]\n\n".to_string()
+    }
+
+    fn error(&self, error: &ProxyError) -> String {
+        format!("data: {}\n\n", error.body())
     }
 }
 
-fn complete_response(body: crate::providers::ChatResponse, mut settlement: Settlement) -> Response {
-    settlement.usage = body.usage.clone();
-    settlement.settle();
-    (StatusCode::OK, axum::Json(body)).into_response()
+fn anthropic_error_event(error: &ProxyError) -> String {
+    format!(
+        "event: error\ndata: {}\n\n",
+        error.body_as(ErrorShape::Anthropic)
+    )
 }
 
-/// Relays the chunks as OpenAI SSE. Usage the app did not ask for is taken out (the adapters
-/// always request it, for spend); an error after the first byte ends the stream with an error
-/// event, as there is no status left to change.
-fn stream_response(
-    chunks: ChunkStream,
-    include_usage: bool,
+/// Canonical chunks as Anthropic events, for a Messages app served by another provider.
+impl SseEncoder<crate::providers::ChatChunk> for EventWriter {
+    fn piece(&mut self, chunk: crate::providers::ChatChunk) -> String {
+        self.chunk(chunk)
+    }
+
+    fn end(&mut self) -> String {
+        EventWriter::end(self)
+    }
+
+    fn error(&self, error: &ProxyError) -> String {
+        anthropic_error_event(error)
+    }
+}
+
+/// Anthropic's own events, relayed as they came; `message_stop` already ended the stream.
+struct NativeEvents;
+
+impl SseEncoder<NativeEvent> for NativeEvents {
+    fn piece(&mut self, event: NativeEvent) -> String {
+        if event.event.is_empty() {
+            format!("data: {}\n\n", event.data)
+        } else {
+            format!("event: {}\ndata: {}\n\n", event.event, event.data)
+        }
+    }
+
+    fn end(&mut self) -> String {
+        String::new()
+    }
+
+    fn error(&self, error: &ProxyError) -> String {
+        anthropic_error_event(error)
+    }
+}
+
+/// Relays the stream as SSE and records its usage. An error after the first byte ends the
+/// stream with an error event, as there is no status left to change.
+fn stream_response<T: StreamItem, E: SseEncoder<T>>(
+    pieces: ItemStream<T>,
+    encoder: E,
     settlement: Settlement,
     cut: tokio::sync::watch::Receiver<bool>,
 ) -> Response {
-    struct Relay {
-        chunks: ChunkStream,
-        include_usage: bool,
+    struct Relay<T, E> {
+        pieces: ItemStream<T>,
+        encoder: E,
         done: bool,
         settlement: Settlement,
         cut: tokio::sync::watch::Receiver<bool>,
     }
     let relay = Relay {
-        chunks,
-        include_usage,
+        pieces,
+        encoder,
         done: false,
         settlement,
         cut,
@@ -657,7 +875,7 @@ fn stream_response(
                 return None;
             }
             let next = tokio::select! {
-                next = relay.chunks.next() => Some(next),
+                next = relay.pieces.next() => Some(next),
                 _ = relay.cut.wait_for(|cut| *cut) => None,
             };
             let Some(next) = next else {
@@ -665,38 +883,34 @@ fn stream_response(
                 let error = ProxyError::ShuttingDown;
                 relay.settlement.error = Some(error.to_string());
                 relay.settlement.settle();
-                let event = format!("data: {}\n\n", error.body());
+                let event = relay.encoder.error(&error);
                 return Some((Ok(Bytes::from(event)), relay));
             };
             let event = match next {
-                Some(Ok(mut chunk)) => {
-                    if let Some(usage) = &chunk.usage {
+                Some(Ok(piece)) => {
+                    if let Some(usage) = piece.usage() {
                         relay.settlement.usage = Some(usage.clone());
-                        if !relay.include_usage {
-                            if chunk.choices.is_empty() {
-                                continue;
-                            }
-                            chunk.usage = None;
-                        }
                     }
-                    match serde_json::to_string(&chunk) {
-                        Ok(json) => format!("data: {json}\n\n"),
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot encode a stream chunk");
-                            continue;
-                        }
+                    let event = relay.encoder.piece(piece);
+                    if event.is_empty() {
+                        continue;
                     }
+                    event
                 }
                 Some(Err(error)) => {
                     relay.done = true;
                     relay.settlement.error = Some(error.to_string());
                     relay.settlement.settle();
-                    format!("data: {}\n\n", ProxyError::Provider(error).body())
+                    relay.encoder.error(&ProxyError::Provider(error))
                 }
                 None => {
                     relay.done = true;
                     relay.settlement.settle();
-                    "data: [DONE]\n\n".to_string()
+                    let event = relay.encoder.end();
+                    if event.is_empty() {
+                        return None;
+                    }
+                    event
                 }
             };
             return Some((Ok::<_, Infallible>(Bytes::from(event)), relay));

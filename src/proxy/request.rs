@@ -4,10 +4,10 @@
 use super::error::ProxyError;
 use crate::domain::{Capabilities, Defaults};
 use crate::providers::types::{Content, ContentPart, ResponseFormat, Stop};
-use crate::providers::ChatRequest;
+use crate::providers::{ChatRequest, EmbeddingsRequest};
 use crate::routing::{
-    classify, estimate_prompt_tokens, estimate_request_tokens, ClassificationHints, RouteRequest,
-    PURPOSE_HEADER, STEP_TYPE_HEADER,
+    classify, estimate_prompt_tokens, estimate_request_tokens, estimate_text_tokens,
+    ClassificationHints, RouteRequest, PURPOSE_HEADER, STEP_TYPE_HEADER,
 };
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
@@ -28,14 +28,23 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ProxyError> {
     Ok(Bytes::from(bytes))
 }
 
-pub fn parse(body: &[u8]) -> Result<ChatRequest, ProxyError> {
-    let request: ChatRequest =
-        serde_json::from_slice(body).map_err(|e| ProxyError::InvalidBody(e.to_string()))?;
-    if request.model.trim().is_empty() {
+/// The body as `T`, or a 400 with serde's line and column.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ProxyError> {
+    serde_json::from_slice(body).map_err(|e| ProxyError::InvalidBody(e.to_string()))
+}
+
+pub fn require_model(model: &str) -> Result<(), ProxyError> {
+    if model.trim().is_empty() {
         return Err(ProxyError::InvalidRequest(
             "`model` must not be empty".into(),
         ));
     }
+    Ok(())
+}
+
+pub fn parse(body: &[u8]) -> Result<ChatRequest, ProxyError> {
+    let request: ChatRequest = parse_json(body)?;
+    require_model(&request.model)?;
     if request.messages.is_empty() {
         return Err(ProxyError::InvalidRequest(
             "`messages` must contain at least one message".into(),
@@ -80,6 +89,7 @@ pub fn needs(request: &ChatRequest) -> Capabilities {
             .iter()
             .any(|m| m.content.as_ref().is_some_and(has_image)),
         json_mode: json_response_format(request),
+        embeddings: false,
     }
 }
 
@@ -90,12 +100,62 @@ fn json_response_format(request: &ChatRequest) -> bool {
     )
 }
 
+pub fn parse_embeddings(body: &[u8]) -> Result<EmbeddingsRequest, ProxyError> {
+    let request: EmbeddingsRequest = parse_json(body)?;
+    require_model(&request.model)?;
+    let texts = request.texts();
+    if texts.is_empty() || texts.iter().any(|t| t.is_empty()) {
+        return Err(ProxyError::InvalidRequest(
+            "`input` must be a non-empty string or a non-empty list of non-empty strings".into(),
+        ));
+    }
+    if request.dimensions == Some(0) {
+        return Err(ProxyError::InvalidRequest(
+            "`dimensions` must be at least 1".into(),
+        ));
+    }
+    Ok(request)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Embeddings are classified by the same headers as chat and default to the `embedding` step
+/// type; they need a model with the `embeddings` capability and produce no completion tokens.
+pub fn route_embeddings(
+    request: &EmbeddingsRequest,
+    headers: &HeaderMap,
+) -> Result<RouteRequest, ProxyError> {
+    let hints = ClassificationHints {
+        step_type_header: header(headers, STEP_TYPE_HEADER),
+        purpose_header: header(headers, PURPOSE_HEADER),
+        embedding: true,
+        ..ClassificationHints::default()
+    };
+    let (step_type, purpose) = classify(&hints)?;
+    let prompt = request.texts().into_iter().fold(0u32, |total, text| {
+        total.saturating_add(estimate_text_tokens(text))
+    });
+    Ok(RouteRequest {
+        logical_model: request.model.clone(),
+        step_type,
+        purpose,
+        needs: Capabilities {
+            embeddings: true,
+            ..Capabilities::default()
+        },
+        estimated_tokens: prompt,
+        estimated_prompt_tokens: prompt,
+    })
+}
+
 /// Step type, purpose, needs and the token estimate for the router.
 pub fn route_request(
     request: &ChatRequest,
     headers: &HeaderMap,
 ) -> Result<RouteRequest, ProxyError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &str| header(headers, name);
     let metadata = |name: &str| -> Result<Option<&str>, ProxyError> {
         match request.metadata.as_ref().and_then(|m| m.get(name)) {
             None | Some(Value::Null) => Ok(None),
@@ -112,6 +172,7 @@ pub fn route_request(
         purpose_metadata: metadata("purpose")?,
         has_tools: request.tools.as_ref().is_some_and(|t| !t.is_empty()),
         json_response_format: json_response_format(request),
+        embedding: false,
     };
     let (step_type, purpose) = classify(&hints)?;
     let texts: Vec<String> = request.messages.iter().map(|m| m.text()).collect();
@@ -170,7 +231,8 @@ mod tests {
                 streaming: true,
                 tools: false,
                 vision: true,
-                json_mode: true
+                json_mode: true,
+                embeddings: false
             }
         );
         assert_eq!(route.step_type.as_str(), "extraction");

@@ -344,6 +344,7 @@ mod tests {
             tools: true,
             vision: true,
             json_mode: true,
+            embeddings: false,
         };
         let models = vec![logical_model(
             "primary-llm",

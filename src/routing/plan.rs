@@ -408,6 +408,7 @@ mod tests {
             streaming: true,
             tools: true,
             json_mode: true,
+            embeddings: false,
             vision: false,
         };
         let all = Capabilities {

@@ -86,6 +86,7 @@ mod tests {
             streaming: true,
             tools: true,
             json_mode: true,
+            embeddings: false,
             vision: false,
         };
         let all = Capabilities {

@@ -30,10 +30,13 @@ pub struct ClassificationHints<'a> {
     pub purpose_metadata: Option<&'a str>,
     pub has_tools: bool,
     pub json_response_format: bool,
+    /// The request is for `/v1/embeddings`.
+    pub embedding: bool,
 }
 
 /// Step type and purpose: a header wins over body `metadata`; without either, the step type is
-/// inferred (tools ⇒ tool_call, JSON response format ⇒ extraction, else inference) and the
+/// inferred (embeddings ⇒ embedding, tools ⇒ tool_call, JSON response format ⇒ extraction, else
+/// inference) and the
 /// purpose is chat. An unknown value is refused rather than ignored, so a typo cannot silently
 /// route a request elsewhere.
 pub fn classify(hints: &ClassificationHints<'_>) -> Result<(StepType, Purpose), RoutingError> {
@@ -44,6 +47,7 @@ pub fn classify(hints: &ClassificationHints<'_>) -> Result<(StepType, Purpose), 
         "metadata.step_type",
     )? {
         Some(step_type) => step_type,
+        None if hints.embedding => StepType::Embedding,
         None if hints.has_tools => StepType::ToolCall,
         None if hints.json_response_format => StepType::Extraction,
         None => StepType::Inference,
@@ -119,6 +123,23 @@ mod tests {
                 (StepType::ToolCall, Purpose::Chat),
             ),
             (
+                "embeddings default to embedding",
+                ClassificationHints {
+                    embedding: true,
+                    ..none
+                },
+                (StepType::Embedding, Purpose::Chat),
+            ),
+            (
+                "a header routes an embedding as another step type",
+                ClassificationHints {
+                    embedding: true,
+                    step_type_header: Some("extraction"),
+                    ..none
+                },
+                (StepType::Extraction, Purpose::Chat),
+            ),
+            (
                 "header wins over inference",
                 ClassificationHints {
                     step_type_header: Some("inference"),
@@ -166,7 +187,7 @@ mod tests {
         let none = ClassificationHints::default();
         let cases = [
             (ClassificationHints { step_type_header: Some("tool-call"), ..none },
-                "invalid x-switchyard-step-type: unknown step type `tool-call` (expected one of inference, tool_call, extraction)"),
+                "invalid x-switchyard-step-type: unknown step type `tool-call` (expected one of inference, tool_call, extraction, embedding)"),
             (ClassificationHints { purpose_metadata: Some("poetry"), ..none },
                 "invalid metadata.purpose: unknown purpose `poetry` (expected one of chat, summarization, classification)"),
         ];

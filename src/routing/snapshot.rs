@@ -40,11 +40,21 @@ impl RoutingSnapshot {
                 problems.push(format!("logical model `{}`: {err}", model.name));
             }
             for target in model.targets.iter().map(|t| &t.target) {
-                if !account_map.contains_key(&target.account) {
-                    problems.push(format!(
+                match account_map.get(&target.account) {
+                    None => problems.push(format!(
                         "logical model `{}`: target {target} uses unknown provider account `{}`",
                         model.name, target.account
-                    ));
+                    )),
+                    Some(account)
+                        if model.capabilities.embeddings && !account.kind.offers_embeddings() =>
+                    {
+                        problems.push(format!(
+                            "logical model `{}`: declares embeddings, but target {target} is on {}, which has no embeddings API",
+                            model.name,
+                            account.kind.label()
+                        ))
+                    }
+                    Some(_) => {}
                 }
             }
             let name = model.name.clone();
@@ -202,6 +212,7 @@ pub(crate) mod tests {
             tools: true,
             vision: true,
             json_mode: true,
+            embeddings: false,
         }
     }
 
@@ -266,6 +277,41 @@ pub(crate) mod tests {
                 "policy `p`: unknown logical model `missing-llm`",
                 "policy `p`: unknown logical model `ghost-llm`",
             ]
+        );
+    }
+
+    #[test]
+    fn an_embeddings_model_may_not_target_a_provider_without_embeddings() {
+        let accounts = vec![
+            account("claude", ProviderKind::Anthropic),
+            account("openai-main", ProviderKind::Openai),
+        ];
+        let embeddings = Capabilities {
+            embeddings: true,
+            ..Capabilities::default()
+        };
+        let ok = logical_model(
+            "embed",
+            embeddings,
+            vec![target("openai-main", "text-embedding-3-small")],
+        );
+        assert!(RoutingSnapshot::new(accounts.clone(), vec![ok], vec![]).is_ok());
+        let bad = logical_model(
+            "embed",
+            embeddings,
+            vec![
+                target("openai-main", "text-embedding-3-small"),
+                target("claude", "claude-sonnet-4-5"),
+            ],
+        );
+        let Err(RoutingError::InvalidConfig(problems)) =
+            RoutingSnapshot::new(accounts, vec![bad], vec![])
+        else {
+            panic!("expected InvalidConfig");
+        };
+        assert_eq!(
+            problems,
+            vec!["logical model `embed`: declares embeddings, but target claude/claude-sonnet-4-5 is on Anthropic, which has no embeddings API"]
         );
     }
 }

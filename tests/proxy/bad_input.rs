@@ -196,9 +196,9 @@ async fn other_v1_paths_get_an_openai_shaped_404() {
     let app = spawn_app().await;
     let response = app
         .client
-        .post(format!("{}/v1/embeddings", app.address))
+        .post(format!("{}/v1/images/generations", app.address))
         .bearer_auth(KEY)
-        .json(&json!({"model": "x", "input": "y"}))
+        .json(&json!({"model": "x", "prompt": "y"}))
         .send()
         .await
         .unwrap();

@@ -159,6 +159,7 @@ pub fn all_capabilities() -> Capabilities {
         tools: true,
         vision: true,
         json_mode: true,
+        embeddings: false,
     }
 }
 

@@ -9,11 +9,13 @@ mod bad_input;
 mod balancing;
 mod chat;
 mod durability;
+mod embeddings;
 mod fallback;
 mod faults;
 
 mod lifecycle;
 mod live_status;
+mod messages;
 mod rollups;
 mod sdk;
 mod security;

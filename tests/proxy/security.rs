@@ -134,18 +134,29 @@ async fn a_request_longer_than_the_grace_period_is_cut_and_still_in_the_ledger()
     assert_eq!(rows, vec![("main".to_string(),)]);
 }
 
-/// Every /v1 route, with no key and with a wrong one, answers 401 in OpenAI's shape.
+/// Every /v1 route, with no key and with a wrong one (as a Bearer token or `x-api-key`),
+/// answers 401 in its API's error shape.
 #[tokio::test]
 async fn every_v1_route_refuses_a_missing_or_wrong_key() {
     let app = spawn_app().await;
-    let routes = [("POST", "/v1/chat/completions"), ("GET", "/v1/models")];
+    let routes = [
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/models"),
+        ("POST", "/v1/messages"),
+        ("POST", "/v1/messages/count_tokens"),
+        ("POST", "/v1/embeddings"),
+    ];
     for (method, path) in routes {
-        for key in [None, Some("sk-sy-wrong")] {
+        for (header, key) in [
+            ("", None),
+            ("authorization", Some("Bearer sk-sy-wrong")),
+            ("x-api-key", Some("sk-sy-wrong")),
+        ] {
             let mut request = app
                 .client
                 .request(method.parse().unwrap(), format!("{}{path}", app.address));
             if let Some(key) = key {
-                request = request.bearer_auth(key);
+                request = request.header(header, key);
             }
             let response = request
                 .json(&json!({"model": "primary-llm", "messages": user_message("hi")}))
@@ -160,7 +171,7 @@ async fn every_v1_route_refuses_a_missing_or_wrong_key() {
     // Any other /v1 path is a 404 that reveals nothing, key or not.
     let other = app
         .client
-        .get(format!("{}/v1/embeddings", app.address))
+        .get(format!("{}/v1/files", app.address))
         .send()
         .await
         .unwrap();

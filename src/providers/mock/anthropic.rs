@@ -2,14 +2,25 @@
 
 use serde_json::{json, Value};
 
+use crate::providers::anthropic_error_type as error_type;
+
 use super::{
-    body_object, halves, pieces, reject, Answer, Call, RecordedRequest, Rejection, SseEvent, Wire,
-    MOCK_API_KEY, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
+    body_object, halves, pieces, refuse_unknown_fields, reject, Answer, Call, RecordedRequest,
+    Rejection, SseEvent, Wire, MOCK_API_KEY, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
 };
 
 pub(super) struct AnthropicWire;
 
 const BLOCK_TYPES: [&str; 4] = ["text", "image", "tool_use", "tool_result"];
+
+const COUNT_TOKENS_FIELDS: [&str; 6] = [
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+];
 
 fn check_messages(messages: &[Value]) -> Result<(), Rejection> {
     if messages.is_empty() {
@@ -64,19 +75,6 @@ fn usage(output_tokens: u64) -> Value {
     json!({"input_tokens": MOCK_PROMPT_TOKENS, "output_tokens": output_tokens})
 }
 
-fn error_type(status: u16) -> &'static str {
-    match status {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
-
 impl Wire for AnthropicWire {
     fn check(&self, req: &RecordedRequest) -> Result<Call, Rejection> {
         if req.header("x-api-key") != Some(MOCK_API_KEY) {
@@ -85,16 +83,27 @@ impl Wire for AnthropicWire {
         if req.header("anthropic-version").is_none() {
             return Err(reject(400, "anthropic-version: header is required"));
         }
-        match (req.method.as_str(), req.path.as_str()) {
+        let counting = match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/v1/models") => return Ok(Call::ListModels),
-            ("POST", "/v1/messages") => {}
+            ("POST", "/v1/messages") => false,
+            ("POST", "/v1/messages/count_tokens") => true,
             _ => return Err(reject(404, "Not found")),
-        }
+        };
         let body = body_object(req)?;
         let model = body
             .get("model")
             .and_then(Value::as_str)
             .ok_or_else(|| reject(400, "model: Field required"))?;
+        if counting {
+            // count_tokens takes the prompt only.
+            refuse_unknown_fields(body, &COUNT_TOKENS_FIELDS, 400)?;
+            let messages = body
+                .get("messages")
+                .and_then(Value::as_array)
+                .ok_or_else(|| reject(400, "messages: Field required"))?;
+            check_messages(messages)?;
+            return Ok(Call::CountTokens);
+        }
         if !body.get("max_tokens").is_some_and(Value::is_u64) {
             return Err(reject(400, "max_tokens: Field required"));
         }

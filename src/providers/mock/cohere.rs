@@ -46,7 +46,55 @@ fn check_messages(messages: &[Value]) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// v2 embed: `texts`, and `input_type` and `embedding_types`, which v3+ models require.
+fn check_embed(req: &RecordedRequest) -> Result<Call, Rejection> {
+    let body = body_object(req)?;
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| reject(400, "invalid request: model must be specified"))?;
+    let texts = body
+        .get("texts")
+        .and_then(Value::as_array)
+        .filter(|t| !t.is_empty() && t.iter().all(Value::is_string))
+        .ok_or_else(|| reject(400, "invalid request: texts must be a list of strings"))?;
+    if !body.get("input_type").is_some_and(Value::is_string) {
+        return Err(reject(
+            400,
+            "invalid request: input_type is required for embed models v3 and higher",
+        ));
+    }
+    let float = json!("float");
+    if !body
+        .get("embedding_types")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.contains(&float))
+    {
+        return Err(reject(
+            400,
+            "invalid request: embedding_types must be specified",
+        ));
+    }
+    Ok(Call::Embed {
+        model: model.to_string(),
+        inputs: texts.len(),
+        dimensions: body
+            .get("output_dimension")
+            .and_then(Value::as_u64)
+            .and_then(|d| usize::try_from(d).ok()),
+    })
+}
+
 impl Wire for CohereWire {
+    fn embeddings(&self, vectors: Vec<Vec<f32>>, _model: &str) -> Value {
+        json!({
+            "id": "embed-mock",
+            "embeddings": {"float": vectors},
+            "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": MOCK_PROMPT_TOKENS}},
+            "response_type": "embeddings_by_type",
+        })
+    }
+
     fn check(&self, req: &RecordedRequest) -> Result<Call, Rejection> {
         if bearer(req) != Some(MOCK_API_KEY) {
             return Err(reject(401, "invalid api token"));
@@ -54,6 +102,7 @@ impl Wire for CohereWire {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/v1/models") => return Ok(Call::ListModels),
             ("POST", "/v2/chat") => {}
+            ("POST", "/v2/embed") => return check_embed(req),
             _ => return Err(reject(404, format!("route {} not found", req.path))),
         }
         let body = body_object(req)?;

@@ -83,7 +83,56 @@ fn status_name(status: u16) -> &'static str {
     }
 }
 
+/// `batchEmbedContents`: each request names the same model and has text parts.
+fn check_embeddings(req: &RecordedRequest, model: &str) -> Result<Call, Rejection> {
+    let body = body_object(req)?;
+    let requests = body
+        .get("requests")
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            reject(
+                400,
+                "* BatchEmbedContentsRequest.requests: requests is not specified",
+            )
+        })?;
+    let expected = format!("models/{model}");
+    let mut dimensions = None;
+    for (i, one) in requests.iter().enumerate() {
+        if one.get("model").and_then(Value::as_str) != Some(expected.as_str()) {
+            return Err(reject(400, format!("* BatchEmbedContentsRequest.requests[{i}].model: Model names must match: {expected}")));
+        }
+        let has_text = one
+            .pointer("/content/parts/0/text")
+            .is_some_and(Value::is_string);
+        if !has_text {
+            return Err(reject(
+                400,
+                format!("* BatchEmbedContentsRequest.requests[{i}].content: must have a text part"),
+            ));
+        }
+        dimensions = one
+            .get("outputDimensionality")
+            .and_then(Value::as_u64)
+            .and_then(|d| usize::try_from(d).ok());
+    }
+    Ok(Call::Embed {
+        model: model.to_string(),
+        inputs: requests.len(),
+        dimensions,
+    })
+}
+
 impl Wire for GoogleWire {
+    /// Gemini reports no token counts for embeddings.
+    fn embeddings(&self, vectors: Vec<Vec<f32>>, _model: &str) -> Value {
+        let embeddings: Vec<Value> = vectors
+            .into_iter()
+            .map(|values| json!({"values": values}))
+            .collect();
+        json!({ "embeddings": embeddings })
+    }
+
     fn check(&self, req: &RecordedRequest) -> Result<Call, Rejection> {
         match req.header("x-goog-api-key") {
             None => return Err(reject(403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")),
@@ -101,6 +150,7 @@ impl Wire for GoogleWire {
             .and_then(|rest| rest.split_once(':'))
             .filter(|_| req.method == "POST");
         let (model, stream) = match target {
+            Some((model, "batchEmbedContents")) => return check_embeddings(req, model),
             Some((model, "generateContent")) => (model, false),
             // Without alt=sse Gemini streams one JSON array, which is not what the adapter reads.
             Some((model, "streamGenerateContent")) if req.query_param("alt") == Some("sse") => {

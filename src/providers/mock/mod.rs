@@ -40,10 +40,23 @@ pub const MOCK_AZURE_API_VERSION: &str = "2024-10-21";
 /// Token counts every mock reports, so tests can check the usage mapping.
 pub const MOCK_PROMPT_TOKENS: u64 = 12;
 pub const MOCK_COMPLETION_TOKENS: u64 = 7;
+/// What the Anthropic mock's count_tokens answers.
+pub const MOCK_COUNTED_TOKENS: u64 = 21;
+/// Vector length of the mocks' embeddings when the request asks for none.
+pub const MOCK_DIMENSIONS: usize = 3;
+
+/// The vector every mock returns for the input at `index`: distinct per input (so order can be
+/// checked) and exact in `f32`.
+pub fn mock_vector(index: usize, dimensions: usize) -> Vec<f32> {
+    (0..dimensions)
+        .map(|k| index as f32 + 0.25 * (k + 1) as f32)
+        .collect()
+}
 
 /// One scripted answer: what to send, optionally after a pause before the response headers.
-/// Replies are used in order, one per chat request; with the queue empty the mock answers
-/// `MockReply::text("mock reply")`.
+/// Replies are used in order, one per chat or embeddings request; with the queue empty the mock
+/// answers `MockReply::text("mock reply")`. An embeddings request answered with text or a tool
+/// call gets its vectors ([`mock_vector`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MockReply {
     pub body: MockBody,
@@ -174,7 +187,18 @@ impl RecordedRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Call {
     ListModels,
-    Chat { model: String, stream: bool },
+    Chat {
+        model: String,
+        stream: bool,
+    },
+    /// One vector per input, of the requested length or [`MOCK_DIMENSIONS`].
+    Embed {
+        model: String,
+        inputs: usize,
+        dimensions: Option<usize>,
+    },
+    /// Anthropic's `/v1/messages/count_tokens`.
+    CountTokens,
 }
 
 /// A request the provider would refuse: rendered with the provider's error body.
@@ -240,6 +264,31 @@ trait Wire: Send + Sync {
         complete: bool,
     ) -> Vec<SseEvent>;
     fn error(&self, status: u16, message: &str) -> Value;
+    /// The embeddings response; only wires whose `check` accepts an embeddings call (every
+    /// provider but Anthropic) override it.
+    fn embeddings(&self, _vectors: Vec<Vec<f32>>, _model: &str) -> Value {
+        self.error(404, "this provider has no embeddings API")
+    }
+}
+
+/// The number of texts and the requested size of an OpenAI-style embeddings body (OpenAI,
+/// Azure, Mistral: `input` is a string or a list), refused as those providers refuse it.
+fn embedding_inputs(
+    body: &serde_json::Map<String, Value>,
+    dimensions_field: &str,
+) -> Result<(usize, Option<usize>), Rejection> {
+    let inputs = match body.get("input") {
+        Some(Value::String(_)) => 1,
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            items.len()
+        }
+        _ => return Err(reject(400, "'input' must be a string or a list of strings")),
+    };
+    let dimensions = body
+        .get(dimensions_field)
+        .and_then(Value::as_u64)
+        .and_then(|d| usize::try_from(d).ok());
+    Ok((inputs, dimensions))
 }
 
 fn wire_for(kind: ProviderKind) -> &'static dyn Wire {
@@ -368,10 +417,21 @@ async fn handle(
     };
     lock(&shared.requests).push(request.clone());
     let wire = wire_for(shared.kind);
-    let (model, stream) = match wire.check(&request) {
+    let (model, stream, embed) = match wire.check(&request) {
         Err(rejection) => return error_response(wire, rejection.status, &rejection.message),
         Ok(Call::ListModels) => return json_response(StatusCode::OK, &wire.models()),
-        Ok(Call::Chat { model, stream }) => (model, stream),
+        Ok(Call::CountTokens) => {
+            return json_response(
+                StatusCode::OK,
+                &serde_json::json!({"input_tokens": MOCK_COUNTED_TOKENS}),
+            )
+        }
+        Ok(Call::Chat { model, stream }) => (model, stream, None),
+        Ok(Call::Embed {
+            model,
+            inputs,
+            dimensions,
+        }) => (model, false, Some((inputs, dimensions))),
     };
     let reply = lock(&shared.replies)
         .pop_front()
@@ -404,6 +464,11 @@ async fn handle(
             (Answer::Text(text), false)
         }
     };
+    if let Some((inputs, dimensions)) = embed {
+        let size = dimensions.unwrap_or(MOCK_DIMENSIONS);
+        let vectors = (0..inputs).map(|i| mock_vector(i, size)).collect();
+        return json_response(StatusCode::OK, &wire.embeddings(vectors, &model));
+    }
     if !stream {
         return json_response(StatusCode::OK, &wire.response(&answer, &model));
     }
@@ -451,6 +516,22 @@ fn error_response(wire: &dyn Wire, status: u16, message: &str) -> Response {
 /// The bearer token of a request, if any.
 fn bearer(req: &RecordedRequest) -> Option<&str> {
     req.header("authorization")?.strip_prefix("Bearer ")
+}
+
+/// Refuses a body with a field outside `allowed`, as the strict APIs (Mistral, Anthropic's
+/// count_tokens) do, with their pydantic-style message.
+fn refuse_unknown_fields(
+    body: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+    status: u16,
+) -> Result<(), Rejection> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(reject(
+            status,
+            format!("{extra}: Extra inputs are not permitted"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The body as an object, or the rejection a JSON API gives for anything else.

@@ -3,9 +3,20 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    bearer, body_object, halves, pieces, reject, Answer, Call, RecordedRequest, Rejection,
-    SseEvent, Wire, MOCK_API_KEY, MOCK_COMPLETION_TOKENS, MOCK_PROMPT_TOKENS,
+    bearer, body_object, embedding_inputs, halves, pieces, refuse_unknown_fields, reject, Answer,
+    Call, RecordedRequest, Rejection, SseEvent, Wire, MOCK_API_KEY, MOCK_COMPLETION_TOKENS,
+    MOCK_PROMPT_TOKENS,
 };
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    ListModels,
+    Chat,
+    Embeddings,
+}
+
+/// The fields Mistral's embeddings endpoint accepts.
+const MISTRAL_EMBEDDING_FIELDS: [&str; 4] = ["model", "input", "output_dimension", "output_dtype"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Flavor {
@@ -79,16 +90,21 @@ fn check_mistral_tool_ids(message: &Value) -> Result<(), Rejection> {
 }
 
 impl OpenAiWire {
-    /// Azure addresses the deployment in the path; the others name the model in the body.
-    fn check_target(&self, req: &RecordedRequest) -> Result<Option<Call>, Rejection> {
+    /// Auth and path: the operation and, for Azure, the deployment it addresses (the others
+    /// name the model in the body).
+    fn check_target(
+        &self,
+        req: &RecordedRequest,
+    ) -> Result<(Operation, Option<String>), Rejection> {
         match self.0 {
             Flavor::OpenAi | Flavor::Mistral => {
                 if bearer(req) != Some(MOCK_API_KEY) {
                     return Err(reject(401, "Incorrect API key provided."));
                 }
                 match (req.method.as_str(), req.path.as_str()) {
-                    ("GET", "/v1/models") => Ok(Some(Call::ListModels)),
-                    ("POST", "/v1/chat/completions") => Ok(None),
+                    ("GET", "/v1/models") => Ok((Operation::ListModels, None)),
+                    ("POST", "/v1/chat/completions") => Ok((Operation::Chat, None)),
+                    ("POST", "/v1/embeddings") => Ok((Operation::Embeddings, None)),
                     _ => Err(reject(
                         404,
                         format!("Invalid URL ({} {})", req.method, req.path),
@@ -106,32 +122,50 @@ impl OpenAiWire {
                     ));
                 }
                 if req.method == "GET" && req.path == "/openai/models" {
-                    return Ok(Some(Call::ListModels));
+                    return Ok((Operation::ListModels, None));
                 }
-                let deployment = req
+                let target = req
                     .path
                     .strip_prefix("/openai/deployments/")
-                    .and_then(|rest| rest.strip_suffix("/chat/completions"))
-                    .filter(|d| !d.is_empty() && !d.contains('/'));
-                match deployment {
-                    Some(d) if req.method == "POST" => Ok(Some(Call::Chat {
-                        model: d.to_string(),
-                        stream: false,
-                    })),
+                    .and_then(|rest| rest.split_once('/'))
+                    .filter(|(d, _)| !d.is_empty())
+                    .filter(|_| req.method == "POST");
+                match target {
+                    Some((d, "chat/completions")) => Ok((Operation::Chat, Some(d.to_string()))),
+                    Some((d, "embeddings")) => Ok((Operation::Embeddings, Some(d.to_string()))),
                     _ => Err(reject(404, "Resource not found")),
                 }
             }
         }
     }
 
+    fn check_embeddings(
+        &self,
+        body: &Map<String, Value>,
+        model: String,
+    ) -> Result<Call, Rejection> {
+        if self.0 == Flavor::Mistral {
+            refuse_unknown_fields(body, &MISTRAL_EMBEDDING_FIELDS, 422)?;
+        }
+        if model.is_empty() {
+            return Err(reject(400, "you must provide a model parameter"));
+        }
+        let dimensions_field = if self.0 == Flavor::Mistral {
+            "output_dimension"
+        } else {
+            "dimensions"
+        };
+        let (inputs, dimensions) = embedding_inputs(body, dimensions_field)?;
+        Ok(Call::Embed {
+            model,
+            inputs,
+            dimensions,
+        })
+    }
+
     fn check_body(&self, body: &Map<String, Value>) -> Result<(), Rejection> {
         if self.0 == Flavor::Mistral {
-            if let Some(extra) = body.keys().find(|k| !MISTRAL_FIELDS.contains(&k.as_str())) {
-                return Err(reject(
-                    422,
-                    format!("{extra}: Extra inputs are not permitted"),
-                ));
-            }
+            refuse_unknown_fields(body, &MISTRAL_FIELDS, 422)?;
         }
         if self.0 != Flavor::Azure && !body.get("model").is_some_and(Value::is_string) {
             return Err(reject(400, "you must provide a model parameter"));
@@ -159,22 +193,37 @@ impl OpenAiWire {
 
 impl Wire for OpenAiWire {
     fn check(&self, req: &RecordedRequest) -> Result<Call, Rejection> {
-        let target = self.check_target(req)?;
-        if target == Some(Call::ListModels) {
+        let (operation, deployment) = self.check_target(req)?;
+        if operation == Operation::ListModels {
             return Ok(Call::ListModels);
         }
         let body = body_object(req)?;
-        self.check_body(body)?;
-        let stream = body.get("stream") == Some(&Value::Bool(true));
-        let model = match target {
-            Some(Call::Chat { model, .. }) => model,
-            _ => body
-                .get("model")
+        let model = deployment.unwrap_or_else(|| {
+            body.get("model")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
-                .to_string(),
-        };
+                .to_string()
+        });
+        if operation == Operation::Embeddings {
+            return self.check_embeddings(body, model);
+        }
+        self.check_body(body)?;
+        let stream = body.get("stream") == Some(&Value::Bool(true));
         Ok(Call::Chat { model, stream })
+    }
+
+    fn embeddings(&self, vectors: Vec<Vec<f32>>, model: &str) -> Value {
+        let data: Vec<Value> = vectors
+            .into_iter()
+            .enumerate()
+            .map(|(index, embedding)| json!({"object": "embedding", "index": index, "embedding": embedding}))
+            .collect();
+        json!({
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": MOCK_PROMPT_TOKENS, "total_tokens": MOCK_PROMPT_TOKENS},
+        })
     }
 
     fn models(&self) -> Value {
