@@ -120,6 +120,7 @@ pub fn build_snapshot(
                 name: key.name.clone(),
                 allowed_models: key.allowed_models.clone(),
                 expires_at: key.expires_at,
+                limits: key.limits.clone(),
             },
         );
     }
@@ -240,6 +241,11 @@ pub mod audit {
             "key": format!("ends in {}", record.last4),
             "models": record.allowed_models,
             "expires_at": record.expires_at,
+            "rpm_limit": record.limits.rpm_limit,
+            "tpm_limit": record.limits.tpm_limit,
+            "monthly_budget_usd": record.limits.monthly_budget.map(|m| m.as_dollars()),
+            "soft_budget": record.limits.soft_budget,
+            "team": record.team,
             "revoked": record.revoked,
         })
     }

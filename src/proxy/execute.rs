@@ -3,6 +3,7 @@
 //! settled in live state (rate window, circuit, health) and every request goes to the ledger.
 
 use super::error::ProxyError;
+use crate::cache::{CacheUse, CachedAnswer, CachedBody, ResponseCache, CACHE_HEADER};
 use crate::domain::{Money, Target};
 use crate::providers::types::Usage;
 use crate::providers::ProviderClients;
@@ -10,12 +11,13 @@ use crate::providers::{
     adapter_for, peek_first, AzureExtras, CallContext, ChatRequest, ChunkStream, ProviderError,
 };
 use crate::routing::{
-    month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip,
-    SkipReason,
+    month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, Reservation,
+    RouteRequest, RoutingError, Skip, SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
 use crate::telemetry::metrics::{status_class, Labels};
-use crate::telemetry::{BudgetAlert, Telemetry, UsageEvent};
+use crate::store::alerts::KEY_SUBJECT;
+use crate::telemetry::{BudgetAlert, CacheOutcome, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +44,7 @@ pub struct Runtime<'a> {
     pub live: &'a Arc<LiveState>,
     pub telemetry: &'a Telemetry,
     pub clients: &'a ProviderClients,
+    pub cache: &'a ResponseCache,
     /// True once the shutdown grace period is over.
     pub cut: tokio::sync::watch::Receiver<bool>,
 }
@@ -52,6 +55,8 @@ pub struct Prepared {
     pub request: ChatRequest,
     pub route: RouteRequest,
     pub started: Instant,
+    /// Set when the answer may come from, and go to, the response cache.
+    pub cache: Option<CacheUse>,
 }
 
 pub fn now_ms() -> u64 {
@@ -229,12 +234,51 @@ pub(super) fn call_context(
     ctx
 }
 
+/// The room a gateway key's request took in the key's rate window; given back corrected with
+/// the tokens used when dropped (none unless an answer says otherwise), however the request
+/// ends.
+struct KeyTicket {
+    live: Arc<LiveState>,
+    key_id: String,
+    reservation: Reservation,
+    /// `None`: an answer without reported usage, so the estimate stays.
+    tokens: Option<u32>,
+}
+
+impl Drop for KeyTicket {
+    fn drop(&mut self) {
+        self.live
+            .settle_key(&self.key_id, self.reservation, self.tokens);
+    }
+}
+
+/// Where a successful answer is stored for identical requests to come.
+struct CacheFill {
+    cache: ResponseCache,
+    cache_use: CacheUse,
+}
+
+impl CacheFill {
+    fn put(self, body: CachedBody, cost: Money) {
+        self.cache.put(
+            self.cache_use.key,
+            CachedAnswer { body, cost },
+            self.cache_use.ttl,
+        );
+    }
+}
+
 /// Everything settled once a call ends: live state, spend and the ledger. Dropping it settles
 /// too, so a client that goes away mid-stream still has its usage counted.
 struct Settlement {
     live: Arc<LiveState>,
     telemetry: Telemetry,
     config: Arc<ConfigSnapshot>,
+    key: GatewayKey,
+    /// Handed over by the attempt that answered; corrected with its usage.
+    key_ticket: Option<KeyTicket>,
+    /// Handed over by the attempt that answered, when the request may be cached.
+    fill: Option<CacheFill>,
     attempt: Option<Attempt>,
     /// The provider answered; until then, settling means the client left while waiting.
     answered: bool,
@@ -270,6 +314,12 @@ impl Settlement {
             }
         };
         let answered = matches!(outcome, AttemptOutcome::Answered { .. });
+        if let Some(mut ticket) = self.key_ticket.take() {
+            ticket.tokens = match outcome {
+                AttemptOutcome::Answered { total_tokens, .. } => total_tokens,
+                _ => Some(0),
+            };
+        }
         self.live.finish_attempt(attempt, outcome, now);
         self.telemetry.metrics().upstream_call(
             &Labels {
@@ -295,8 +345,27 @@ impl Settlement {
                             spent,
                             budget,
                             at_ms: self.event.at_ms,
+                            subject: String::new(),
                         });
                     }
+                }
+            }
+        }
+        if cost > Money::ZERO {
+            let key = &self.key;
+            let thresholds = self.live.add_key_spend(&key.id, &key.limits, cost, now);
+            if let (false, Some(budget)) = (thresholds.is_empty(), key.limits.monthly_budget) {
+                let spent = self.live.key_spent(&key.id, now);
+                for threshold in thresholds {
+                    self.telemetry.record_alert(BudgetAlert {
+                        account: key.name.clone(),
+                        subject: KEY_SUBJECT.to_string(),
+                        month: month_of(now),
+                        threshold,
+                        spent,
+                        budget,
+                        at_ms: self.event.at_ms,
+                    });
                 }
             }
         }
@@ -364,7 +433,59 @@ fn draft_event(prepared: &Prepared, plan: Option<&Plan>) -> UsageEvent {
         latency_ms: 0,
         error: None,
         trail: None,
+        cache: prepared.cache.map(|_| CacheOutcome::Miss),
+        saved: Money::ZERO,
     }
+}
+
+/// Answers from the cache: no provider, no rate window or budget touched; the ledger row
+/// records the hit and what it saved.
+fn serve_cached(runtime: &Runtime<'_>, prepared: &Prepared, answer: &CachedAnswer) -> Response {
+    let mut event = draft_event(prepared, None);
+    event.cache = Some(CacheOutcome::Hit);
+    event.saved = answer.cost;
+    event.trail = Some("answered from the response cache".into());
+    event.latency_ms = elapsed_ms(prepared.started);
+    log_request(&event);
+    runtime.telemetry.record(event);
+    let mut response = match &answer.body {
+        CachedBody::Complete(json) => json_response(json.clone()),
+        CachedBody::Stream(events) => {
+            let events: Vec<Result<Bytes, Infallible>> = events
+                .iter()
+                .map(|e| Ok(Bytes::from(format!("data: {e}\n\n"))))
+                .chain(std::iter::once(Ok(Bytes::from_static(b"data: [DONE]\n\n"))))
+                .collect();
+            sse_response(Body::from_stream(futures_util::stream::iter(events)))
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(CACHE_HEADER, HeaderValue::from_static("hit"));
+    headers.insert(
+        HeaderName::from_static(ATTEMPTS_HEADER),
+        HeaderValue::from(0),
+    );
+    response
+}
+
+fn json_response(json: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        json,
+    )
+        .into_response()
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// Ledger entry for a request that got no answer from any provider.
@@ -388,8 +509,37 @@ fn record_failure(
     runtime.telemetry.record(event);
 }
 
-/// Plans and runs the request; always answers.
+/// Answers from the cache when it can; else holds the key to its limits, plans and runs the
+/// request. Always answers.
 pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
+    if let Some(cache_use) = &prepared.cache {
+        if let Some(answer) = runtime.cache.get(&cache_use.key).await {
+            return serve_cached(&runtime, &prepared, &answer);
+        }
+    }
+    let key = &prepared.key;
+    let admitted = runtime.live.admit_key(
+        &key.id,
+        &key.limits,
+        prepared.route.estimated_tokens,
+        now_ms(),
+    );
+    let mut key_ticket = match admitted {
+        Ok(reservation) => Some(KeyTicket {
+            live: runtime.live.clone(),
+            key_id: key.id.clone(),
+            reservation,
+            tokens: Some(0),
+        }),
+        Err(refusal) => {
+            let error = ProxyError::Routing(RoutingError::KeyRefused {
+                key: key.name.clone(),
+                refusal,
+            });
+            record_failure(&runtime, &prepared, None, None, None, &error);
+            return error.into_response();
+        }
+    };
     let planned = crate::routing::plan(
         &runtime.config.routing,
         &prepared.route,
@@ -453,6 +603,9 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 live: runtime.live.clone(),
                 telemetry: runtime.telemetry.clone(),
                 config: runtime.config.clone(),
+                key: prepared.key.clone(),
+                key_ticket: None,
+                fill: None,
                 attempt: Some(attempt),
                 answered: false,
                 target: target.clone(),
@@ -539,6 +692,11 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             };
             trail.answered(target);
             settlement.answered = true;
+            settlement.key_ticket = key_ticket.take();
+            settlement.fill = prepared.cache.map(|cache_use| CacheFill {
+                cache: runtime.cache.clone(),
+                cache_use,
+            });
             settlement.event.trail = Some(trail.summary());
             let served = Served {
                 policy: plan.policy.as_deref(),
@@ -557,6 +715,11 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 }
             };
             set_headers(&mut response, &served, &trail);
+            if prepared.cache.is_some() {
+                response
+                    .headers_mut()
+                    .insert(CACHE_HEADER, HeaderValue::from_static("miss"));
+            }
             return response;
         }
     }
@@ -623,8 +786,20 @@ async fn call(
 
 fn complete_response(body: crate::providers::ChatResponse, mut settlement: Settlement) -> Response {
     settlement.usage = body.usage.clone();
+    let fill = settlement.fill.take();
+    let cost = settlement.cost();
     settlement.settle();
-    (StatusCode::OK, axum::Json(body)).into_response()
+    let json = match serde_json::to_string(&body) {
+        Ok(json) => json,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode an answer");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    if let Some(fill) = fill {
+        fill.put(CachedBody::Complete(json.clone()), cost);
+    }
+    json_response(json)
 }
 
 /// Relays the chunks as OpenAI SSE. Usage the app did not ask for is taken out (the adapters
@@ -640,13 +815,20 @@ fn stream_response(
         chunks: ChunkStream,
         include_usage: bool,
         done: bool,
+        /// Stored once the stream ended well, for replay to identical requests.
+        fill: Option<CacheFill>,
+        /// The events sent so far, while the answer may be cached.
+        sent: Vec<String>,
         settlement: Settlement,
         cut: tokio::sync::watch::Receiver<bool>,
     }
+    let mut settlement = settlement;
     let relay = Relay {
         chunks,
         include_usage,
         done: false,
+        fill: settlement.fill.take(),
+        sent: Vec::new(),
         settlement,
         cut,
     };
@@ -679,7 +861,13 @@ fn stream_response(
                         }
                     }
                     match serde_json::to_string(&chunk) {
-                        Ok(json) => format!("data: {json}\n\n"),
+                        Ok(json) => {
+                            let event = format!("data: {json}\n\n");
+                            if relay.fill.is_some() {
+                                relay.sent.push(json);
+                            }
+                            event
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot encode a stream chunk");
                             continue;
@@ -694,6 +882,10 @@ fn stream_response(
                 }
                 None => {
                     relay.done = true;
+                    if let Some(fill) = relay.fill.take() {
+                        let cost = relay.settlement.cost();
+                        fill.put(CachedBody::Stream(std::mem::take(&mut relay.sent)), cost);
+                    }
                     relay.settlement.settle();
                     "data: [DONE]\n\n".to_string()
                 }
@@ -701,14 +893,7 @@ fn stream_response(
             return Some((Ok::<_, Infallible>(Bytes::from(event)), relay));
         }
     });
-    let mut response = Body::from_stream(events).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    sse_response(Body::from_stream(events))
 }
 
 #[cfg(test)]

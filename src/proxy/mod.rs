@@ -6,7 +6,8 @@
 //! targets were the route), `x-switchyard-account` and `x-switchyard-provider-model` (who
 //! answered), and `x-switchyard-attempts`: the number of provider calls, then each target's
 //! outcome, e.g. `2; openai-main/gpt-4o failed (…HTTP 500…); claude/claude-sonnet-4-5 ok`,
-//! skipped targets with their reason.
+//! skipped targets with their reason. `x-switchyard-cache`: `hit` when the response cache
+//! answered, `miss` when it was asked and the provider answered.
 
 mod auth;
 mod error;
@@ -53,15 +54,26 @@ async fn chat_completions(
         if !key.allows(&chat.model) {
             return Err(ProxyError::ModelNotAllowed(chat.model));
         }
-        if let Some(model) = config.routing.logical_model(&chat.model) {
+        let model = config.routing.logical_model(&chat.model);
+        if let Some(model) = model {
             request::apply_defaults(&mut chat, &model.defaults);
         }
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let cache = crate::cache::cache_use(
+            model.and_then(|m| m.cache.as_ref()),
+            header(crate::cache::CACHE_HEADER),
+            header(crate::cache::CACHE_TTL_HEADER),
+            &key.id,
+            &mut chat,
+        )
+        .map_err(|e| ProxyError::InvalidRequest(e.to_string()))?;
         let route = request::route_request(&chat, &headers)?;
         Ok(Prepared {
             key,
             request: chat,
             route,
             started,
+            cache,
         })
     }
     .await;
@@ -78,6 +90,7 @@ async fn chat_completions(
         live: &state.live,
         telemetry: &state.telemetry,
         clients: &state.provider_clients,
+        cache: &state.cache,
         cut: state.cut.clone(),
     };
     execute::run(runtime, prepared).await

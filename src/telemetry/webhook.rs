@@ -48,7 +48,7 @@ impl AlertPayload {
             kind: crate::store::alerts::BUDGET_ALERT.to_string(),
             account: alert.account.clone(),
             status: "raised",
-            subject: None,
+            subject: (!alert.subject.is_empty()).then(|| alert.subject.clone()),
             month: Some(alert.month.clone()),
             threshold: Some(alert.threshold),
             message: alert.message(),

@@ -517,6 +517,101 @@ on_both_databases!(committed_changes_swap_the_snapshot_at_once);
 on_both_databases!(invalid_input_is_refused_at_its_field);
 on_both_databases!(provider_keys_never_leave_the_server);
 on_both_databases!(strategies_and_splits_are_saved_and_shown_in_the_tester);
+on_both_databases!(key_governance_and_model_cache_are_saved_checked_and_enforced);
+
+/// A key's limits, budget and team and a model's cache survive a save and a reload, reach the
+/// proxy's snapshot, and bad values come back as field errors, never a 500.
+async fn key_governance_and_model_cache_are_saved_checked_and_enforced(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, viewer) = team(&app).await;
+    admin
+        .ok(
+            "save_account",
+            json!({"account": account("main", "http://127.0.0.1:9", None)}),
+        )
+        .await;
+    let mut cached = model("primary-llm", &[("main", "gpt-4o")]);
+    cached["cache"] = json!({"ttl_seconds": 600, "scope": "shared"});
+    let saved = editor.ok("save_model", json!({"model": cached})).await;
+    assert_eq!(
+        saved["cache"],
+        json!({"ttl_seconds": 600, "scope": "shared", "nonzero_temperature": false})
+    );
+    let governance = json!({"rpm_limit": 60, "tpm_limit": 90000, "monthly_budget_usd": 25.5,
+        "soft_budget": false, "team": "ml-platform"});
+    let created = admin
+        .ok(
+            "create_key",
+            json!({"name": "app", "models": [], "expires_at": null, "governance": governance}),
+        )
+        .await;
+    let listed = viewer.ok("list_keys", json!({})).await;
+    for field in ["rpm_limit", "tpm_limit", "monthly_budget_usd", "soft_budget", "team"] {
+        assert_eq!(listed[0][field], governance[field], "{field}: {listed}");
+    }
+    assert_eq!(listed[0]["spent_this_month"], 0);
+    let hash = switchyard::snapshot::hash_gateway_key(created["key"].as_str().unwrap());
+    let limits = app.state.config.load().keys[&hash].limits.clone();
+    assert_eq!(limits.rpm_limit, Some(60));
+    assert_eq!(limits.monthly_budget.unwrap().micros(), 25_500_000);
+    let changed = admin
+        .ok(
+            "update_key",
+            json!({"name": "app", "models": ["primary-llm"], "expires_at": null,
+                "governance": {"monthly_budget_usd": 5.0, "soft_budget": true, "team": "search"}}),
+        )
+        .await;
+    assert_eq!(changed["team"], "search");
+    assert_eq!(changed["rpm_limit"], Value::Null);
+    let limits = app.state.config.load().keys[&hash].limits.clone();
+    assert!(limits.soft_budget && limits.rpm_limit.is_none());
+    let model_cache = app
+        .state
+        .config
+        .load()
+        .routing
+        .logical_model("primary-llm")
+        .unwrap()
+        .cache;
+    assert_eq!(model_cache.unwrap().ttl_seconds, 600);
+
+    let key = |governance: Value| {
+        json!({"name": "app", "models": [], "expires_at": null, "governance": governance})
+    };
+    let cases = [
+        ("update_key", key(json!({"rpm_limit": 0})), "rpm_limit"),
+        ("update_key", key(json!({"tpm_limit": 0})), "tpm_limit"),
+        (
+            "update_key",
+            key(json!({"monthly_budget_usd": 0.0})),
+            "monthly_budget_usd",
+        ),
+        ("update_key", key(json!({"team": "x".repeat(65)})), "team"),
+        (
+            "create_key",
+            json!({"name": "Bad Name", "models": [], "expires_at": null}),
+            "name",
+        ),
+    ];
+    for (endpoint, args, field) in cases {
+        let (status, body) = admin.call(endpoint, args).await;
+        assert_eq!(status, 400, "{endpoint} {field}: {body}");
+        assert_eq!(field_of(&body), field, "{endpoint}: {body}");
+    }
+    let mut forever = model("forever", &[("main", "gpt-4o")]);
+    forever["cache"] = json!({"ttl_seconds": 0});
+    let (status, body) = editor.call("save_model", json!({"model": forever})).await;
+    assert_eq!((status, field_of(&body).as_str()), (400, "cache.ttl_seconds"), "{body}");
+    // Revoked keys stay as they were.
+    admin.ok("revoke_key", json!({"name": "app"})).await;
+    let (status, _) = admin.call("update_key", key(json!({}))).await;
+    assert_eq!(status, 400);
+    // The audit log has the key's new fields, never the key.
+    let audit = viewer.ok("list_audit", json!({"limit": null})).await.to_string();
+    assert!(audit.contains("ml-platform") && audit.contains("search"), "{audit}");
+    assert!(!audit.contains(created["key"].as_str().unwrap()));
+}
 
 /// A model's strategy, weights and retries and a policy's split arms survive a save and a
 /// reload on both databases (the additive migration), and the tester explains the order.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard::domain::{
-    Capabilities, CircuitBreakerSettings, Defaults, LogicalModel, MatchCriteria, ModelTarget,
-    Policy, ProviderAccount, ProviderKind, Strategy, DEFAULT_ALERT_THRESHOLDS,
+    Capabilities, CircuitBreakerSettings, Defaults, KeyLimits, LogicalModel, MatchCriteria,
+    ModelTarget, Policy, ProviderAccount, ProviderKind, Strategy, DEFAULT_ALERT_THRESHOLDS,
 };
 use switchyard::providers::mock::{MockProvider, MOCK_API_KEY, MOCK_AZURE_API_VERSION};
 use switchyard::providers::prices::seed_price;
@@ -187,6 +187,7 @@ pub fn model(name: &str, capabilities: Capabilities, targets: &[(&str, &str)]) -
             .map(|(account, model)| ModelTarget::new(*account, *model))
             .collect(),
         retries: 0,
+        cache: None,
     }
 }
 
@@ -249,6 +250,7 @@ pub fn snapshot(
         name: id.into(),
         allowed_models: allowed.iter().map(|m| m.to_string()).collect(),
         expires_at,
+        limits: KeyLimits::default(),
     };
     let keys = HashMap::from([
         (hash_gateway_key(KEY), key("key-all", &[], None)),
@@ -266,6 +268,20 @@ pub fn snapshot(
         connections,
         keys,
     }
+}
+
+/// Adds the gateway key `key` (id and name `id`), allowed every model, held to `limits`.
+pub fn add_key(config: &mut ConfigSnapshot, key: &str, id: &str, limits: KeyLimits) {
+    config.keys.insert(
+        hash_gateway_key(key),
+        GatewayKey {
+            id: id.into(),
+            name: id.into(),
+            allowed_models: vec![],
+            expires_at: None,
+            limits,
+        },
+    );
 }
 
 /// `primary-llm` served by `first` (an OpenAI mock) then `second` (an Anthropic mock), through
@@ -417,3 +433,60 @@ pub async fn metric(app: &TestApp, name: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// A webhook receiver on 127.0.0.1 that keeps every body and fails the first `failures` calls.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    failures: std::sync::Arc<std::sync::Mutex<usize>>,
+}
+
+impl WebhookReceiver {
+    pub async fn start(failures: usize) -> (WebhookReceiver, String) {
+        let receiver = WebhookReceiver {
+            bodies: std::sync::Arc::default(),
+            failures: std::sync::Arc::new(std::sync::Mutex::new(failures)),
+        };
+        let router = axum::Router::new()
+            .route("/hook/secret-token", axum::routing::post(receive_webhook))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/hook/secret-token",
+            listener.local_addr().unwrap()
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (receiver, url)
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` bodies arrived (or a few seconds passed), then a little longer for strays.
+    pub async fn settle(&self, n: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            if self.bodies().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.bodies()
+    }
+}
+
+async fn receive_webhook(
+    axum::extract::State(receiver): axum::extract::State<WebhookReceiver>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::http::StatusCode {
+    receiver.bodies.lock().unwrap().push(body);
+    let mut failures = receiver.failures.lock().unwrap();
+    if *failures > 0 {
+        *failures -= 1;
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    }
+}
+

@@ -11,6 +11,8 @@ mod chat;
 mod durability;
 mod fallback;
 mod faults;
+mod governance;
+mod cache;
 
 mod lifecycle;
 mod live_status;

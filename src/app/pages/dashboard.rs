@@ -6,7 +6,8 @@
 
 use crate::api::accounts::LiveAccount;
 use crate::api::dashboard::{
-    window_overview, AccountMonth, Breakdown, Overview, Scope, Totals, Window,
+    keys_and_cache, window_overview, AccountMonth, Breakdown, KeysAndCache, Overview, Scope,
+    SpendLine, Totals, Window,
 };
 use crate::api::live::{use_live, LiveFigures, TrafficPoint};
 use crate::api::policies::LivePolicy;
@@ -236,6 +237,7 @@ fn body(d: Overview) -> impl IntoView {
                 {by_model(&d)}
                 {fallbacks_by_policy(&d.by_policy)}
             </div>
+            <KeysAndCachePanel window=d.window/>
             <h2>"Provider accounts"</h2>
             {account_tiles(&d)}
             <h2>"Policies"</h2>
@@ -408,6 +410,66 @@ fn fallbacks_by_policy(list: &[Breakdown]) -> impl IntoView {
         },
         "chart-fallbacks-policy",
     )
+}
+
+/// The response cache's hit rate and savings over the window, and spend this month by gateway
+/// key and team; read on its own, as it is not in the rollups.
+#[component]
+fn KeysAndCachePanel(window: Window) -> impl IntoView {
+    let data = Resource::new(move || window, keys_and_cache);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                data.await.ok().map(keys_and_cache_body)
+            })}
+        </Transition>
+    }
+}
+
+fn keys_and_cache_body(d: KeysAndCache) -> impl IntoView {
+    let lines = |list: Vec<SpendLine>, what: &'static str| {
+        if list.is_empty() {
+            return view! { <p class="muted">{format!("No {what} has spent anything this month.")}</p> }.into_any();
+        }
+        list.into_iter().map(|line| {
+            let name = match (line.name.is_empty(), line.team.is_empty()) {
+                (true, _) => "no team".to_string(),
+                (false, true) => line.name.clone(),
+                (false, false) => format!("{} ({})", line.name, line.team),
+            };
+            let of = line.budget.map(|b| format!(" of {}", money(b))).unwrap_or_default();
+            view! {
+                <div class="budget-row" data-name=line.name.clone()>
+                    <span>{name}</span>
+                    <span class="num">{format!("{}{of}", money(line.spent))}</span>
+                </div>
+            }
+        }).collect_view().into_any()
+    };
+    let rate = d
+        .cache
+        .hit_rate()
+        .map_or("—".to_string(), |r| format!("{:.0} %", r * 100.0));
+    view! {
+        <div class="chart-grid">
+            <figure class="chart card" data-testid="cache-savings">
+                <figcaption class="chart-head"><span class="chart-title">"Response cache"</span></figcaption>
+                <dl class="stat-list">
+                    <div><dt>"Hit rate"</dt><dd data-testid="cache-hit-rate">{rate}</dd></div>
+                    <div><dt>"Answered from the cache"</dt><dd>{format!("{} of {}", compact(d.cache.hits), compact(d.cache.lookups))}</dd></div>
+                    <div><dt>"Saved"</dt><dd data-testid="cache-saved">{money(d.cache.saved)}</dd></div>
+                </dl>
+            </figure>
+            <figure class="chart card" data-testid="key-spend">
+                <figcaption class="chart-head"><span class="chart-title">"Spend this month per gateway key"</span></figcaption>
+                <div class="bar-list">{lines(d.keys, "key")}</div>
+            </figure>
+            <figure class="chart card" data-testid="team-spend">
+                <figcaption class="chart-head"><span class="chart-title">"Spend this month per team"</span></figcaption>
+                <div class="bar-list">{lines(d.teams, "team")}</div>
+            </figure>
+        </div>
+    }
 }
 
 fn budgets(months: &[AccountMonth]) -> impl IntoView {
