@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyView {
     pub name: String,
     /// The last four characters, to tell keys apart.
@@ -39,7 +39,7 @@ pub struct KeyGovernance {
 }
 
 /// A key just created: `key` is shown this once.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedKey {
     pub key: String,
     pub view: KeyView,

@@ -219,14 +219,7 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
             last4: row.try_get("last4")?,
             allowed_models: json(row, "allowed_models")?,
             expires_at: row.try_get("expires_at")?,
-            limits: KeyLimits {
-                rpm_limit: opt_u32(row, "rpm_limit")?,
-                tpm_limit: opt_u32(row, "tpm_limit")?,
-                monthly_budget: row
-                    .try_get::<Option<i64>, _>("monthly_budget")?
-                    .map(Money::from_micros),
-                soft_budget: flag(row, "soft_budget")?,
-            },
+            limits: limits_of(row)?,
             team: row.try_get("team")?,
             revoked: flag(row, "revoked")?,
             last_used_at: row.try_get("last_used_at")?,
@@ -262,7 +255,20 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
     })
 }
 
+/// The limit and budget columns accounts and keys share.
+fn limits_of(row: &AnyRow) -> Result<KeyLimits, StoreError> {
+    Ok(KeyLimits {
+        rpm_limit: opt_u32(row, "rpm_limit")?,
+        tpm_limit: opt_u32(row, "tpm_limit")?,
+        monthly_budget: row
+            .try_get::<Option<i64>, _>("monthly_budget")?
+            .map(Money::from_micros),
+        soft_budget: flag(row, "soft_budget")?,
+    })
+}
+
 fn account_from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
+    let limits = limits_of(row)?;
     let endpoint: Option<String> = row.try_get("azure_endpoint")?;
     let azure = match endpoint {
         Some(endpoint) => Some(AzureSettings {
@@ -280,12 +286,10 @@ fn account_from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
             name: row.try_get("name")?,
             kind: kind_of(row)?,
             enabled: flag(row, "enabled")?,
-            rpm_limit: opt_u32(row, "rpm_limit")?,
-            tpm_limit: opt_u32(row, "tpm_limit")?,
-            monthly_budget: row
-                .try_get::<Option<i64>, _>("monthly_budget")?
-                .map(Money::from_micros),
-            soft_budget: flag(row, "soft_budget")?,
+            rpm_limit: limits.rpm_limit,
+            tpm_limit: limits.tpm_limit,
+            monthly_budget: limits.monthly_budget,
+            soft_budget: limits.soft_budget,
             alert_thresholds: json(row, "alert_thresholds")?,
         },
         base_url: row.try_get("base_url")?,

@@ -192,6 +192,8 @@ mod tests {
             latency_ms: 5,
             error: None,
             trail: None,
+            cache: None,
+            saved: Money::ZERO,
         }
     }
 

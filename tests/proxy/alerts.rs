@@ -44,12 +44,7 @@ async fn each_threshold_is_posted_to_the_webhook_exactly_once() {
         app.state.telemetry.flush().await;
     }
     let bodies = receiver.settle(3).await;
-    let mut thresholds: Vec<i64> = bodies
-        .iter()
-        .map(|b| b["threshold"].as_i64().unwrap())
-        .collect();
-    thresholds.sort_unstable();
-    assert_eq!(thresholds, vec![50, 80, 100], "{bodies:?}");
+    assert_eq!(thresholds(&bodies), vec![50, 80, 100], "{bodies:?}");
     let fifty = bodies.iter().find(|b| b["threshold"] == 50).unwrap();
     assert_eq!(fifty["kind"], "budget");
     assert_eq!(fifty["account"], "main");

@@ -48,6 +48,17 @@ async fn ask(app: &TestApp, key: &str, body: Value) -> (String, String) {
     (cache, response.text().await.unwrap())
 }
 
+async fn ask_with(app: &TestApp, (name, value): (&str, &str), body: Value) -> reqwest::Response {
+    app.client
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(KEY)
+        .header(name, value)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_cached_answer_is_identical_free_and_leaves_the_account_alone() {
     let (app, mock) = cached_app(per_key(300)).await;
@@ -105,15 +116,7 @@ async fn answers_expire_stay_with_their_key_and_no_store_skips_the_cache() {
     // Scope per key: another key asks the provider.
     assert_eq!(ask(&app, OTHER_KEY, q()).await.0, "miss");
     // no-store: neither read nor written.
-    let response = app
-        .client
-        .post(format!("{}/v1/chat/completions", app.address))
-        .bearer_auth(KEY)
-        .header("x-switchyard-cache", "no-store")
-        .json(&q())
-        .send()
-        .await
-        .unwrap();
+    let response = ask_with(&app, ("x-switchyard-cache", "no-store"), q()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "x-switchyard-cache"), "");
     assert_eq!(mock.requests().len(), 3);
@@ -121,15 +124,7 @@ async fn answers_expire_stay_with_their_key_and_no_store_skips_the_cache() {
     assert_eq!(ask(&app, KEY, q()).await.0, "miss", "expired after its TTL");
     assert_eq!(mock.requests().len(), 4);
     // A bad TTL header is the app's mistake.
-    let response = app
-        .client
-        .post(format!("{}/v1/chat/completions", app.address))
-        .bearer_auth(KEY)
-        .header("x-switchyard-cache-ttl", "soon")
-        .json(&q())
-        .send()
-        .await
-        .unwrap();
+    let response = ask_with(&app, ("x-switchyard-cache-ttl", "soon"), q()).await;
     assert_eq!(response.status(), 400);
 }
 

@@ -10,15 +10,7 @@ use switchyard::telemetry::spill::{Record, FILE_NAME};
 use switchyard::telemetry::UsageEvent;
 
 fn one_account(app: &TestApp, mock: &MockProvider) {
-    app.state.config.replace(snapshot(
-        vec![(account("main", ProviderKind::Openai), mock)],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("main", "gpt-4o")],
-        )],
-        vec![],
-    ));
+    app.state.config.replace(one_account_snapshot(mock));
 }
 
 fn hello() -> serde_json::Value {
@@ -142,6 +134,8 @@ fn spilled_event(id: &str, cost: i64) -> UsageEvent {
         latency_ms: 12,
         error: None,
         trail: None,
+        cache: None,
+        saved: Money::ZERO,
     }
 }
 

@@ -15,15 +15,7 @@ fn hello() -> Value {
 /// One OpenAI account serving `primary-llm` (a call costs 100 µ$), the test keys, and the
 /// key `governed` held to `limits`.
 fn governed_config(mock: &MockProvider, limits: KeyLimits) -> switchyard::snapshot::ConfigSnapshot {
-    let mut config = snapshot(
-        vec![(account("main", ProviderKind::Openai), mock)],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("main", "gpt-4o")],
-        )],
-        vec![],
-    );
+    let mut config = one_account_snapshot(mock);
     add_key(&mut config, GOVERNED, "governed", limits);
     config
 }
@@ -129,12 +121,7 @@ async fn a_soft_key_budget_alerts_once_per_threshold_and_keeps_serving() {
         app.state.telemetry.flush().await;
     }
     let bodies = receiver.settle(3).await;
-    let mut thresholds: Vec<i64> = bodies
-        .iter()
-        .map(|b| b["threshold"].as_i64().unwrap())
-        .collect();
-    thresholds.sort_unstable();
-    assert_eq!(thresholds, vec![50, 80, 100], "{bodies:?}");
+    assert_eq!(thresholds(&bodies), vec![50, 80, 100], "{bodies:?}");
     let fifty = bodies.iter().find(|b| b["threshold"] == 50).unwrap();
     assert_eq!(fifty["account"], "governed");
     assert_eq!(fifty["subject"], "key");

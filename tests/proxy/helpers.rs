@@ -270,6 +270,29 @@ pub fn snapshot(
     }
 }
 
+/// `primary-llm` on the one OpenAI account `main`, served by `mock`.
+pub fn one_account_snapshot(mock: &MockProvider) -> ConfigSnapshot {
+    snapshot(
+        vec![(account("main", ProviderKind::Openai), mock)],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("main", "gpt-4o")],
+        )],
+        vec![],
+    )
+}
+
+/// The thresholds of budget alert bodies a webhook received, in order.
+pub fn thresholds(bodies: &[Value]) -> Vec<i64> {
+    let mut thresholds: Vec<i64> = bodies
+        .iter()
+        .map(|b| b["threshold"].as_i64().unwrap())
+        .collect();
+    thresholds.sort_unstable();
+    thresholds
+}
+
 /// Adds the gateway key `key` (id and name `id`), allowed every model, held to `limits`.
 pub fn add_key(config: &mut ConfigSnapshot, key: &str, id: &str, limits: KeyLimits) {
     config.keys.insert(
