@@ -331,43 +331,16 @@ impl Settlement {
             self.call_started.elapsed(),
         );
         let cost = self.cost();
-        if let Some(account) = self.config.routing.account(&self.target.account) {
-            if cost > Money::ZERO {
-                let thresholds = self.live.add_spend(account, cost, now);
-                if let (false, Some(budget)) = (thresholds.is_empty(), account.monthly_budget) {
-                    let month = month_of(now);
-                    let spent = self.live.account_view(&account.name, now).spent_this_month;
-                    for threshold in thresholds {
-                        self.telemetry.record_alert(BudgetAlert {
-                            account: account.name.clone(),
-                            month: month.clone(),
-                            threshold,
-                            spent,
-                            budget,
-                            at_ms: self.event.at_ms,
-                            subject: String::new(),
-                        });
-                    }
-                }
-            }
-        }
         if cost > Money::ZERO {
+            if let Some(account) = self.config.routing.account(&self.target.account) {
+                let thresholds = self.live.add_spend(account, cost, now);
+                let spent = || self.live.account_view(&account.name, now).spent_this_month;
+                self.alert(&account.name, "", thresholds, account.monthly_budget, spent, now);
+            }
             let key = &self.key;
             let thresholds = self.live.add_key_spend(&key.id, &key.limits, cost, now);
-            if let (false, Some(budget)) = (thresholds.is_empty(), key.limits.monthly_budget) {
-                let spent = self.live.key_spent(&key.id, now);
-                for threshold in thresholds {
-                    self.telemetry.record_alert(BudgetAlert {
-                        account: key.name.clone(),
-                        subject: KEY_SUBJECT.to_string(),
-                        month: month_of(now),
-                        threshold,
-                        spent,
-                        budget,
-                        at_ms: self.event.at_ms,
-                    });
-                }
-            }
+            let spent = || self.live.key_spent(&key.id, now);
+            self.alert(&key.name, KEY_SUBJECT, thresholds, key.limits.monthly_budget, spent, now);
         }
         let mut event = self.event.clone();
         event.cost = cost;
@@ -379,6 +352,34 @@ impl Settlement {
         }
         log_request(&event);
         self.telemetry.record(event);
+    }
+
+    /// One budget alert per threshold newly reached by an account's (`subject` empty) or a
+    /// gateway key's spend.
+    fn alert(
+        &self,
+        name: &str,
+        subject: &str,
+        thresholds: Vec<u8>,
+        budget: Option<Money>,
+        spent: impl FnOnce() -> Money,
+        now: u64,
+    ) {
+        let Some(budget) = budget.filter(|_| !thresholds.is_empty()) else {
+            return;
+        };
+        let (month, spent) = (month_of(now), spent());
+        for threshold in thresholds {
+            self.telemetry.record_alert(BudgetAlert {
+                account: name.to_string(),
+                subject: subject.to_string(),
+                month: month.clone(),
+                threshold,
+                spent,
+                budget,
+                at_ms: self.event.at_ms,
+            });
+        }
     }
 
     /// Provider-reported tokens × the price table; the seed price when the table lacks the model.
