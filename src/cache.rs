@@ -129,9 +129,9 @@ impl ResponseCache {
             Backend::Memory(cache) => cache.get(key).map(|entry| entry.answer.clone()),
             Backend::Redis(manager) => {
                 let mut conn = manager.clone();
-                let lookup = redis::cmd("GET")
-                    .arg(redis_key(key))
-                    .query_async::<Option<Vec<u8>>>(&mut conn);
+                let mut get = redis::cmd("GET");
+                get.arg(redis_key(key));
+                let lookup = get.query_async::<Option<Vec<u8>>>(&mut conn);
                 match tokio::time::timeout(REDIS_TIMEOUT, lookup).await {
                     Ok(Ok(Some(bytes))) => match serde_json::from_slice(&bytes) {
                         Ok(answer) => Some(Arc::new(answer)),

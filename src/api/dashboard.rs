@@ -202,7 +202,7 @@ pub struct SpendLine {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct KeysAndCache {
+pub struct CacheAndKeySpend {
     pub cache: CacheSavings,
     /// Keys that spent this month or carry a budget, the biggest spender first.
     pub keys: Vec<SpendLine>,
@@ -212,7 +212,7 @@ pub struct KeysAndCache {
 
 /// The response cache over `window`, and spend by gateway key and team this month.
 #[server(endpoint = "keys_and_cache", input = Json)]
-pub async fn keys_and_cache(window: Window) -> Result<KeysAndCache, ApiError> {
+pub async fn keys_and_cache(window: Window) -> Result<CacheAndKeySpend, ApiError> {
     use crate::domain::Role;
     super::ssr::require(Role::Viewer).await?;
     let state = super::ssr::state()?;
@@ -402,7 +402,7 @@ pub mod ssr {
         state: &AppState,
         window: Window,
         now_ms: i64,
-    ) -> Result<KeysAndCache, crate::telemetry::TelemetryError> {
+    ) -> Result<CacheAndKeySpend, crate::telemetry::TelemetryError> {
         // The partial index on `cache` keeps this to the rows that asked the cache.
         let (lookups, hits, saved): (i64, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), \
@@ -444,7 +444,7 @@ pub mod ssr {
         }
         let mut teams: Vec<SpendLine> = teams.into_values().collect();
         teams.sort_by(|a, b| b.spent.cmp(&a.spent).then(a.name.cmp(&b.name)));
-        Ok(KeysAndCache {
+        Ok(CacheAndKeySpend {
             cache: CacheSavings {
                 lookups: u64::try_from(lookups).unwrap_or_default(),
                 hits: u64::try_from(hits).unwrap_or_default(),

@@ -6,7 +6,7 @@
 
 use crate::api::accounts::LiveAccount;
 use crate::api::dashboard::{
-    keys_and_cache, window_overview, AccountMonth, Breakdown, KeysAndCache, Overview, Scope,
+    keys_and_cache, window_overview, AccountMonth, Breakdown, CacheAndKeySpend, Overview, Scope,
     SpendLine, Totals, Window,
 };
 use crate::api::live::{use_live, LiveFigures, TrafficPoint};
@@ -426,7 +426,7 @@ fn KeysAndCachePanel(window: Window) -> impl IntoView {
     }
 }
 
-fn keys_and_cache_body(d: KeysAndCache) -> impl IntoView {
+fn keys_and_cache_body(d: CacheAndKeySpend) -> impl IntoView {
     let lines = |list: Vec<SpendLine>, what: &'static str| {
         if list.is_empty() {
             return view! { <p class="muted">{format!("No {what} has spent anything this month.")}</p> }.into_any();

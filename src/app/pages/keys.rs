@@ -297,7 +297,7 @@ fn TeamSpend(list: Vec<KeyView>) -> impl IntoView {
                 <tbody>
                     {teams.into_iter().map(|(team, (spent, keys))| view! {
                         <tr data-name=team.clone()>
-                            <td>{if team.is_empty() { "no team".to_string() } else { team }}</td>
+                            <td>{if team.is_empty() { "no team".to_string() } else { team.clone() }}</td>
                             <td class="num">{keys}</td>
                             <td class="num">{money(spent)}</td>
                         </tr>
