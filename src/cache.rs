@@ -332,10 +332,24 @@ mod tests {
             ("on", on, &cold, None, None, Some(300)),
             ("no-store", on, &cold, Some("no-store"), None, None),
             ("ttl shortened", on, &cold, None, Some("60"), Some(60)),
-            ("ttl never lengthened", on, &cold, None, Some("9000"), Some(300)),
+            (
+                "ttl never lengthened",
+                on,
+                &cold,
+                None,
+                Some("9000"),
+                Some(300),
+            ),
             ("sampled answers vary", on, &warm, None, None, None),
             ("unset temperature samples", on, &unset, None, None, None),
-            ("unless allowed", any_temperature, &warm, None, None, Some(300)),
+            (
+                "unless allowed",
+                any_temperature,
+                &warm,
+                None,
+                None,
+                Some(300),
+            ),
         ];
         for (label, settings, body, directive, ttl, expected) in cases {
             let mut r = request(body.clone());

@@ -559,7 +559,11 @@ impl ConfigFile {
             });
         }
 
-        let accounts: Vec<&str> = self.accounts.iter().map(|a| a.account.name.as_str()).collect();
+        let accounts: Vec<&str> = self
+            .accounts
+            .iter()
+            .map(|a| a.account.name.as_str())
+            .collect();
         let models: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
         let policies: Vec<&str> = self.policies.iter().map(|p| p.name.as_str()).collect();
         let keys: Vec<&str> = self.keys.iter().map(|k| k.name.as_str()).collect();

@@ -20,9 +20,9 @@ pub use audit::AuditEntry;
 pub use key_limits::{check_team, KeyLimits, TEAM_MAX_LEN};
 pub use live_status::{CircuitState, HealthLevel};
 pub use logical_model::{
-    CacheScope, CacheSettings, Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Strategy, Target,
-    DEFAULT_WEIGHT, DESCRIPTION_MAX_LEN, MAX_CACHE_TTL_SECONDS, MAX_RETRIES, MAX_STOP_SEQUENCES, MAX_WEIGHT,
-    PROVIDER_MODEL_MAX_LEN,
+    CacheScope, CacheSettings, Capabilities, Capability, Defaults, LogicalModel, ModelTarget,
+    Strategy, Target, DEFAULT_WEIGHT, DESCRIPTION_MAX_LEN, MAX_CACHE_TTL_SECONDS, MAX_RETRIES,
+    MAX_STOP_SEQUENCES, MAX_WEIGHT, PROVIDER_MODEL_MAX_LEN,
 };
 pub use money::{Money, Price};
 pub use policy::{

@@ -93,9 +93,9 @@ impl ProxyError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ProxyError::Routing(RoutingError::Exhausted(exhausted)) => exhausted.retry_after_secs(),
-            ProxyError::Routing(RoutingError::KeyRefused { refusal, .. }) => refusal
-                .retry_after_ms()
-                .map(|ms| ms.div_ceil(1000).max(1)),
+            ProxyError::Routing(RoutingError::KeyRefused { refusal, .. }) => {
+                refusal.retry_after_ms().map(|ms| ms.div_ceil(1000).max(1))
+            }
             ProxyError::AllFailed {
                 retry_after_secs, ..
             } => *retry_after_secs,
@@ -127,7 +127,9 @@ impl ProxyError {
                 RoutingError::Exhausted(_) => self.exhausted_kind(),
                 RoutingError::InvalidConfig(_) => ("server_error", "invalid_configuration"),
                 RoutingError::KeyRefused { refusal, .. } => match refusal {
-                    KeyRefusal::BudgetUsedUp { .. } => ("insufficient_quota", "key_budget_exceeded"),
+                    KeyRefusal::BudgetUsedUp { .. } => {
+                        ("insufficient_quota", "key_budget_exceeded")
+                    }
                     KeyRefusal::RateLimited(_) => ("rate_limit_error", "key_rate_limit_exceeded"),
                 },
             },

@@ -15,8 +15,8 @@ use crate::routing::{
     RouteRequest, RoutingError, Skip, SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
-use crate::telemetry::metrics::{status_class, Labels};
 use crate::store::alerts::KEY_SUBJECT;
+use crate::telemetry::metrics::{status_class, Labels};
 use crate::telemetry::{BudgetAlert, CacheOutcome, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -335,12 +335,26 @@ impl Settlement {
             if let Some(account) = self.config.routing.account(&self.target.account) {
                 let thresholds = self.live.add_spend(account, cost, now);
                 let spent = || self.live.account_view(&account.name, now).spent_this_month;
-                self.alert(&account.name, "", thresholds, account.monthly_budget, spent, now);
+                self.alert(
+                    &account.name,
+                    "",
+                    thresholds,
+                    account.monthly_budget,
+                    spent,
+                    now,
+                );
             }
             let key = &self.key;
             let thresholds = self.live.add_key_spend(&key.id, &key.limits, cost, now);
             let spent = || self.live.key_spent(&key.id, now);
-            self.alert(&key.name, KEY_SUBJECT, thresholds, key.limits.monthly_budget, spent, now);
+            self.alert(
+                &key.name,
+                KEY_SUBJECT,
+                thresholds,
+                key.limits.monthly_budget,
+                spent,
+                now,
+            );
         }
         let mut event = self.event.clone();
         event.cost = cost;
@@ -472,7 +486,10 @@ fn serve_cached(runtime: &Runtime<'_>, prepared: &Prepared, answer: &CachedAnswe
 fn json_response(json: String) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         json,
     )
         .into_response()

@@ -74,8 +74,12 @@ impl KeyLive {
 
     /// Adds a call's cost; returns the budget thresholds newly reached (accounts' defaults).
     pub fn add_spend(&mut self, limits: &KeyLimits, cost: Money, month: &str) -> Vec<u8> {
-        self.spend
-            .add(month, cost, limits.monthly_budget, &DEFAULT_ALERT_THRESHOLDS)
+        self.spend.add(
+            month,
+            cost,
+            limits.monthly_budget,
+            &DEFAULT_ALERT_THRESHOLDS,
+        )
     }
 }
 
@@ -100,7 +104,13 @@ mod tests {
         // (label, limits, spent before, requests of 10 tokens admitted before, expected)
         type Case = (&'static str, KeyLimits, f64, u32, Result<(), &'static str>);
         let cases: Vec<Case> = vec![
-            ("no limits", limits(None, None, None, false), 1e6, 50, Ok(())),
+            (
+                "no limits",
+                limits(None, None, None, false),
+                1e6,
+                50,
+                Ok(()),
+            ),
             (
                 "rpm full",
                 limits(Some(2), None, None, false),

@@ -147,7 +147,7 @@ enum Message {
 impl Message {
     fn into_record(self) -> Option<Record> {
         match self {
-            Message::Usage(event) => Some(Record::Usage(*event)),
+            Message::Usage(event) => Some(Record::Usage(event)),
             Message::Alert(alert) => Some(Record::Alert(alert)),
             Message::Condition(change) => Some(Record::Condition(change)),
             Message::Flush(_) => None,
@@ -388,7 +388,7 @@ impl Writer {
         let mut changes = Vec::new();
         for record in records {
             match record {
-                Record::Usage(event) => batch.push(event.clone()),
+                Record::Usage(event) => batch.push(event.as_ref().clone()),
                 Record::Alert(alert) => alerts.push(alert.clone()),
                 Record::Condition(change) => changes.push(change),
             }

@@ -547,7 +547,13 @@ async fn key_governance_and_model_cache_are_saved_checked_and_enforced(backend: 
         )
         .await;
     let listed = viewer.ok("list_keys", json!({})).await;
-    for field in ["rpm_limit", "tpm_limit", "monthly_budget_usd", "soft_budget", "team"] {
+    for field in [
+        "rpm_limit",
+        "tpm_limit",
+        "monthly_budget_usd",
+        "soft_budget",
+        "team",
+    ] {
         assert_eq!(listed[0][field], governance[field], "{field}: {listed}");
     }
     assert_eq!(listed[0]["spent_this_month"], 0);
@@ -576,9 +582,7 @@ async fn key_governance_and_model_cache_are_saved_checked_and_enforced(backend: 
         .cache;
     assert_eq!(model_cache.unwrap().ttl_seconds, 600);
 
-    let key = |governance: Value| {
-        json!({"name": "app", "models": [], "expires_at": null, "governance": governance})
-    };
+    let key = |governance: Value| json!({"name": "app", "models": [], "expires_at": null, "governance": governance});
     let cases = [
         ("update_key", key(json!({"rpm_limit": 0})), "rpm_limit"),
         ("update_key", key(json!({"tpm_limit": 0})), "tpm_limit"),
@@ -602,14 +606,24 @@ async fn key_governance_and_model_cache_are_saved_checked_and_enforced(backend: 
     let mut forever = model("forever", &[("main", "gpt-4o")]);
     forever["cache"] = json!({"ttl_seconds": 0});
     let (status, body) = editor.call("save_model", json!({"model": forever})).await;
-    assert_eq!((status, field_of(&body).as_str()), (400, "cache.ttl_seconds"), "{body}");
+    assert_eq!(
+        (status, field_of(&body).as_str()),
+        (400, "cache.ttl_seconds"),
+        "{body}"
+    );
     // Revoked keys stay as they were.
     admin.ok("revoke_key", json!({"name": "app"})).await;
     let (status, _) = admin.call("update_key", key(json!({}))).await;
     assert_eq!(status, 400);
     // The audit log has the key's new fields, never the key.
-    let audit = viewer.ok("list_audit", json!({"limit": null})).await.to_string();
-    assert!(audit.contains("ml-platform") && audit.contains("search"), "{audit}");
+    let audit = viewer
+        .ok("list_audit", json!({"limit": null}))
+        .await
+        .to_string();
+    assert!(
+        audit.contains("ml-platform") && audit.contains("search"),
+        "{audit}"
+    );
     assert!(!audit.contains(created["key"].as_str().unwrap()));
 }
 

@@ -65,7 +65,11 @@ async fn a_cached_answer_is_identical_free_and_leaves_the_account_alone() {
     for stream in [false, true] {
         let (first_cache, first) = ask(&app, KEY, question("what is 2+2?", stream)).await;
         let (second_cache, second) = ask(&app, KEY, question("what is 2+2?", stream)).await;
-        assert_eq!((first_cache.as_str(), second_cache.as_str()), ("miss", "hit"), "stream {stream}");
+        assert_eq!(
+            (first_cache.as_str(), second_cache.as_str()),
+            ("miss", "hit"),
+            "stream {stream}"
+        );
         assert_eq!(first, second, "stream {stream}");
         if stream {
             assert!(second.ends_with("data: [DONE]\n\n"), "{second}");
@@ -74,16 +78,30 @@ async fn a_cached_answer_is_identical_free_and_leaves_the_account_alone() {
     // One provider call per mode; the hits reached no provider.
     assert_eq!(mock.requests().len(), 2);
     let now = chrono::Utc::now().timestamp_millis() as u64;
-    assert_eq!(app.state.live.account_view("main", now).requests_last_minute, 2);
+    assert_eq!(
+        app.state
+            .live
+            .account_view("main", now)
+            .requests_last_minute,
+        2
+    );
     app.state.telemetry.flush().await;
-    let rows: Vec<(Option<String>, i64, Option<String>, i64, Option<String>)> = sqlx::query_as(
-        "SELECT cache, cost_micros, account, saved_micros, trail FROM usage_events ORDER BY at_ms",
+    // (cache, cost, account, saved) per ledger row.
+    type Row = (Option<String>, i64, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT cache, cost_micros, account, saved_micros FROM usage_events ORDER BY at_ms",
     )
     .fetch_all(&app.state.db.pool)
     .await
     .unwrap();
-    let hits: Vec<_> = rows.iter().filter(|r| r.0.as_deref() == Some("hit")).collect();
-    let misses: Vec<_> = rows.iter().filter(|r| r.0.as_deref() == Some("miss")).collect();
+    let hits: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0.as_deref() == Some("hit"))
+        .collect();
+    let misses: Vec<_> = rows
+        .iter()
+        .filter(|r| r.0.as_deref() == Some("miss"))
+        .collect();
     assert_eq!((hits.len(), misses.len()), (2, 2), "{rows:?}");
     for hit in hits {
         assert_eq!((hit.1, hit.2.as_deref(), hit.3), (0, None, 100), "{hit:?}");
@@ -136,8 +154,12 @@ async fn a_shared_cache_answers_every_key_but_sampled_requests_are_not_cached() 
     };
     let (app, mock) = cached_app(shared).await;
     assert_eq!(ask(&app, KEY, question("shared", false)).await.0, "miss");
-    assert_eq!(ask(&app, OTHER_KEY, question("shared", false)).await.0, "hit");
-    let sampled = json!({"model": "primary-llm", "messages": user_message("poem"), "temperature": 0.9});
+    assert_eq!(
+        ask(&app, OTHER_KEY, question("shared", false)).await.0,
+        "hit"
+    );
+    let sampled =
+        json!({"model": "primary-llm", "messages": user_message("poem"), "temperature": 0.9});
     assert_eq!(ask(&app, KEY, sampled.clone()).await.0, "");
     assert_eq!(ask(&app, KEY, sampled).await.0, "");
     assert_eq!(mock.requests().len(), 3);

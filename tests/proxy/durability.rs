@@ -154,8 +154,8 @@ async fn a_spill_file_left_by_a_crash_is_replayed_at_start_without_counting_twic
 
     // A crash in the middle of a replay: the first event reached the database, the second not.
     let lines: String = [
-        Record::Usage(spilled_event(&stored_id, 100)),
-        Record::Usage(spilled_event("spilled-2", 250)),
+        Record::Usage(Box::new(spilled_event(&stored_id, 100))),
+        Record::Usage(Box::new(spilled_event("spilled-2", 250))),
     ]
     .iter()
     .map(|r| serde_json::to_string(r).unwrap() + "\n")

@@ -95,7 +95,10 @@ async fn a_key_over_its_rpm_tpm_or_budget_is_refused_while_another_key_is_served
         assert_eq!(app.chat(hello()).await.status(), 200, "{label}");
         let rows = app.usage_rows().await;
         assert_eq!(rows.last().unwrap().1, 200);
-        assert!(rows.iter().any(|r| r.1 == i64::from(status)), "{label}: the refusal is in the ledger");
+        assert!(
+            rows.iter().any(|r| r.1 == i64::from(status)),
+            "{label}: the refusal is in the ledger"
+        );
     }
 }
 
@@ -145,7 +148,12 @@ async fn a_soft_key_budget_alerts_once_per_threshold_and_keeps_serving() {
     );
     // The banner names the key.
     let browser = app.admin_browser().await;
-    let banner = app.server_fn(&browser, "budget_banner").await.text().await.unwrap();
+    let banner = app
+        .server_fn(&browser, "budget_banner")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(banner.contains("governed"), "{banner}");
 }
 
@@ -156,7 +164,9 @@ async fn spend_survives_a_restart(vars: &[(&str, &str)]) {
         monthly_budget: Some(Money::from_micros(150)),
         ..KeyLimits::default()
     };
-    app.state.config.replace(governed_config(&mock, limits.clone()));
+    app.state
+        .config
+        .replace(governed_config(&mock, limits.clone()));
     for _ in 0..2 {
         assert_eq!(app.chat_with_key(GOVERNED, hello()).await.status(), 200);
     }
@@ -167,7 +177,10 @@ async fn spend_survives_a_restart(vars: &[(&str, &str)]) {
         .config
         .replace(governed_config(&mock, limits));
     let now = chrono::Utc::now().timestamp_millis() as u64;
-    assert_eq!(restarted.state.live.key_spent("governed", now).micros(), 200);
+    assert_eq!(
+        restarted.state.live.key_spent("governed", now).micros(),
+        200
+    );
     assert_eq!(
         restarted.chat_with_key(GOVERNED, hello()).await.status(),
         402

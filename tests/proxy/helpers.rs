@@ -512,4 +512,3 @@ async fn receive_webhook(
         axum::http::StatusCode::NO_CONTENT
     }
 }
-

@@ -7,12 +7,12 @@ mod helpers;
 mod alerts;
 mod bad_input;
 mod balancing;
+mod cache;
 mod chat;
 mod durability;
 mod fallback;
 mod faults;
 mod governance;
-mod cache;
 
 mod lifecycle;
 mod live_status;

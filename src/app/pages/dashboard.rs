@@ -431,20 +431,26 @@ fn keys_and_cache_body(d: CacheAndKeySpend) -> impl IntoView {
         if list.is_empty() {
             return view! { <p class="muted">{format!("No {what} has spent anything this month.")}</p> }.into_any();
         }
-        list.into_iter().map(|line| {
-            let name = match (line.name.is_empty(), line.team.is_empty()) {
-                (true, _) => "no team".to_string(),
-                (false, true) => line.name.clone(),
-                (false, false) => format!("{} ({})", line.name, line.team),
-            };
-            let of = line.budget.map(|b| format!(" of {}", money(b))).unwrap_or_default();
-            view! {
-                <div class="budget-row" data-name=line.name.clone()>
-                    <span>{name}</span>
-                    <span class="num">{format!("{}{of}", money(line.spent))}</span>
-                </div>
-            }
-        }).collect_view().into_any()
+        list.into_iter()
+            .map(|line| {
+                let name = match (line.name.is_empty(), line.team.is_empty()) {
+                    (true, _) => "no team".to_string(),
+                    (false, true) => line.name.clone(),
+                    (false, false) => format!("{} ({})", line.name, line.team),
+                };
+                let of = line
+                    .budget
+                    .map(|b| format!(" of {}", money(b)))
+                    .unwrap_or_default();
+                view! {
+                    <div class="budget-row" data-name=line.name.clone()>
+                        <span>{name}</span>
+                        <span class="num">{format!("{}{of}", money(line.spent))}</span>
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
     };
     let rate = d
         .cache

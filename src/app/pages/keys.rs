@@ -47,7 +47,8 @@ impl Fields {
     fn fill(&self, key: Option<&KeyView>) {
         let blank = KeyGovernance::default();
         let g = key.map_or(&blank, |k| &k.governance);
-        self.name.set(key.map(|k| k.name.clone()).unwrap_or_default());
+        self.name
+            .set(key.map(|k| k.name.clone()).unwrap_or_default());
         self.models
             .set(key.map(|k| k.models.clone()).unwrap_or_default());
         self.expires.set(
@@ -321,7 +322,8 @@ fn KeyEditor(
 ) -> impl IntoView {
     // Both dialogs are on the page at once: the change dialog's ids differ.
     let creating = test_id == "key-form";
-    let id = move |create: &'static str, change: &'static str| if creating { create } else { change };
+    let id =
+        move |create: &'static str, change: &'static str| if creating { create } else { change };
     let input = move |id, label, field, value| text_input(editor, id, label, field, value);
     view! {
         <EditorDialog editor add_title test_id submit_label pending on_submit>
