@@ -214,7 +214,6 @@ fn KeyTable(
                     <th scope="col">"Allowed models"</th>
                     <th scope="col" class="num">"Per minute"</th>
                     <th scope="col" class="num">"Spent this month"</th>
-                    <th scope="col">"Expires"</th><th scope="col">"Last used"</th>
                     <th scope="col">"Status"</th>
                     <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr></thead>
@@ -226,9 +225,10 @@ fn KeyTable(
                         } else {
                             view! { <span class="tags">{k.models.iter().map(|m| view! { <span class="tag">{m.clone()}</span> }).collect_view()}</span> }.into_any()
                         };
-                        let when = |at: Option<i64>| match at {
-                            Some(at) => view! { <Time millis=at/> }.into_any(),
-                            None => view! { <span class="muted">"never"</span> }.into_any(),
+                        // Expiry and last use under the status, so the row fits at 1280 px.
+                        let when = |label: &'static str, at: Option<i64>, none: &'static str| match at {
+                            Some(at) => view! { <span class="cell-detail">{label}" "<Time millis=at/></span> }.into_any(),
+                            None => view! { <span class="cell-detail">{none}</span> }.into_any(),
                         };
                         let g = &k.governance;
                         let per_minute = match (g.rpm_limit, g.tpm_limit) {
@@ -260,13 +260,15 @@ fn KeyTable(
                                 <td>{models}</td>
                                 <td class="num muted">{per_minute}</td>
                                 <td class="num" data-testid="key-spend">{spent}</td>
-                                <td>{when(k.expires_at)}</td>
-                                <td>{when(k.last_used_at)}</td>
-                                <td>{if revoked {
-                                    view! { <span class="badge bad">"✕ revoked"</span> }
-                                } else {
-                                    view! { <span class="badge ok">"● active"</span> }
-                                }}</td>
+                                <td>
+                                    {if revoked {
+                                        view! { <span class="badge bad">"✕ revoked"</span> }
+                                    } else {
+                                        view! { <span class="badge ok">"● active"</span> }
+                                    }}
+                                    {when("expires", k.expires_at, "never expires")}
+                                    {when("used", k.last_used_at, "never used")}
+                                </td>
                                 <RowActions name=k.name.clone() show=Signal::derive(move || is_admin.get() && !revoked)
                                     on_edit confirm delete_label="Revoke"/>
                             </tr>
