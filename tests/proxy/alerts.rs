@@ -9,11 +9,7 @@ use switchyard::providers::mock::MockProvider;
 /// The app with one OpenAI account whose soft budget is `budget_micros` (one call costs 100 µ$),
 /// alerting to `webhook`.
 async fn budgeted_app(budget_micros: i64, webhook: &str) -> (TestApp, MockProvider) {
-    let app = spawn_app().await;
-    let mut conn = app.state.db.pool.acquire().await.unwrap();
-    switchyard::store::alerts::set_webhook_url(&mut conn, Some(webhook))
-        .await
-        .unwrap();
+    let app = spawn_app_alerting_to(webhook).await;
     let provider = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let mut budgeted = account("main", ProviderKind::Openai);
     budgeted.monthly_budget = Some(Money::from_micros(budget_micros));
@@ -76,12 +72,7 @@ async fn a_failed_webhook_call_is_retried() {
 #[tokio::test]
 async fn an_open_circuit_raises_an_alert_that_can_be_acknowledged_and_resolves_by_itself() {
     let (receiver, url) = WebhookReceiver::start(0).await;
-    let app = spawn_app().await;
-    let mut conn = app.state.db.pool.acquire().await.unwrap();
-    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&url))
-        .await
-        .unwrap();
-    drop(conn);
+    let app = spawn_app_alerting_to(&url).await;
     // Opens after one failure, lets a trial through after a second.
     let (config, first, _second) =
         two_targets_snapshot(vec![policy("main", &["primary-llm"], 1, 1)]).await;

@@ -105,11 +105,7 @@ async fn a_key_over_its_rpm_tpm_or_budget_is_refused_while_another_key_is_served
 #[tokio::test]
 async fn a_soft_key_budget_alerts_once_per_threshold_and_keeps_serving() {
     let (receiver, url) = WebhookReceiver::start(0).await;
-    let app = spawn_app().await;
-    let mut conn = app.state.db.pool.acquire().await.unwrap();
-    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&url))
-        .await
-        .unwrap();
+    let app = spawn_app_alerting_to(&url).await;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     app.state.config.replace(governed_config(
         &mock,

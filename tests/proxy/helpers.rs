@@ -41,6 +41,16 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// An app whose alerts are POSTed to `webhook`.
+pub async fn spawn_app_alerting_to(webhook: &str) -> TestApp {
+    let app = spawn_app().await;
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    switchyard::store::alerts::set_webhook_url(&mut conn, Some(webhook))
+        .await
+        .unwrap();
+    app
+}
+
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     spawn_app_in(dir, vars).await
