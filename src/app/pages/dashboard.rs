@@ -155,6 +155,17 @@ pub fn KeyDetailPage() -> impl IntoView {
 fn OverviewPage(scope: Signal<Scope>) -> impl IntoView {
     let (data, merged) = use_overview(scope);
     let window = use_window();
+    // The response cache and spend by key and team, on the Dashboard only: read on their own
+    // (they are not in the rollups), and kept outside the live-updated body.
+    let key_and_cache_figures = Resource::new(
+        move || (scope.get() == Scope::All).then(|| window.get()),
+        |window| async move {
+            match window {
+                Some(window) => keys_and_cache(window).await.ok(),
+                None => None,
+            }
+        },
+    );
     view! {
         <section class="page dashboard" data-testid="dashboard">
             <div class="dash-head">
@@ -174,6 +185,9 @@ fn OverviewPage(scope: Signal<Scope>) -> impl IntoView {
                         _ => view! { {move || merged.get().map(body)} }.into_any(),
                     }
                 })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { key_and_cache_figures.await.map(keys_and_cache_body) })}
             </Transition>
         </section>
     }
@@ -237,7 +251,6 @@ fn body(d: Overview) -> impl IntoView {
                 {by_model(&d)}
                 {fallbacks_by_policy(&d.by_policy)}
             </div>
-            <KeysAndCachePanel window=d.window/>
             <h2>"Provider accounts"</h2>
             {account_tiles(&d)}
             <h2>"Policies"</h2>
@@ -410,20 +423,6 @@ fn fallbacks_by_policy(list: &[Breakdown]) -> impl IntoView {
         },
         "chart-fallbacks-policy",
     )
-}
-
-/// The response cache's hit rate and savings over the window, and spend this month by gateway
-/// key and team; read on its own, as it is not in the rollups.
-#[component]
-fn KeysAndCachePanel(window: Window) -> impl IntoView {
-    let data = Resource::new(move || window, keys_and_cache);
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                data.await.ok().map(keys_and_cache_body)
-            })}
-        </Transition>
-    }
 }
 
 fn keys_and_cache_body(d: CacheAndKeySpend) -> impl IntoView {
