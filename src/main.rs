@@ -24,14 +24,8 @@ async fn serve_or_run_command() -> std::process::ExitCode {
     use switchyard::server::{shutdown_signal, Application};
     use switchyard::settings::Settings;
 
-    tracing_subscriber::fmt()
-        // Colour codes only on a terminal: a log sent to a file or a pipe stays plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
-        )
-        .init();
+    // Held to the end: dropping it writes out the request lines still queued.
+    let _request_log = init_logging();
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args
@@ -70,6 +64,40 @@ async fn serve_or_run_command() -> std::process::ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stdout, filtered by `RUST_LOG`. The per-request lines (target
+/// `switchyard::requests`) are written by their own thread, so a request's task only queues its
+/// line and never waits on the stdout lock or a slow pipe (not lossy: a full queue waits rather
+/// than drops); every other line is written in place, so start-up output keeps its order.
+#[cfg(feature = "ssr")]
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
+    use switchyard::proxy::REQUEST_LOG_TARGET;
+    use tracing_subscriber::{filter::filter_fn, fmt, prelude::*, EnvFilter};
+
+    // Colour codes only on a terminal: a log sent to a file or a pipe stays plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (request_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
+    tracing_subscriber::registry()
+        .with(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
+        )
+        .with(
+            fmt::layer()
+                .with_ansi(ansi)
+                .with_filter(filter_fn(|m| m.target() != REQUEST_LOG_TARGET)),
+        )
+        .with(
+            fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(request_writer)
+                .with_filter(filter_fn(|m| m.target() == REQUEST_LOG_TARGET)),
+        )
+        .init();
+    guard
 }
 
 #[cfg(not(feature = "ssr"))]

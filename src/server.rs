@@ -358,7 +358,10 @@ fn router(
         .merge(crate::proxy::routes())
         .merge(app)
         .fallback(site_files)
-        .layer(middleware::map_response(with_api_error_status))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            with_api_error_status,
+        ))
         .layer(middleware::map_response(with_security_headers))
         .layer(sessions)
         .layer(middleware::from_fn(csrf::refuse_cross_site))
@@ -417,8 +420,10 @@ async fn with_security_headers(mut response: Response) -> Response {
 }
 
 /// Server functions answer every error with 500; this gives each `ApiError` its own status
-/// (401, 403, 400, 429 …), in this one place.
-async fn with_api_error_status(response: Response) -> Response {
+/// (401, 403, 400, 429 …), in this one place. An internal error while the database does not
+/// answer becomes `DatabaseUnavailable` (503), so a page says why rather than "something went
+/// wrong"; the check runs on that error path only.
+async fn with_api_error_status(State(state): State<AppState>, response: Response) -> Response {
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !response
             .headers()
@@ -430,11 +435,26 @@ async fn with_api_error_status(response: Response) -> Response {
     let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+    let mut bytes = bytes.to_vec();
+    if let Ok(mut error) = serde_json::from_slice::<ApiError>(&bytes) {
+        if error == ApiError::Internal && !database_answers(&state).await {
+            error = ApiError::DatabaseUnavailable;
+            bytes = serde_json::to_vec(&error).unwrap_or(bytes);
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
         parts.status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Whether the database runs a query within a second (the pool may otherwise wait for its
+/// acquire timeout).
+async fn database_answers(state: &AppState) -> bool {
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), state.db.ping()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Full page loads: signed-out visitors go to the login page (or to setup while no user

@@ -10,7 +10,7 @@ pub async fn list_alerts() -> Result<Vec<AlertView>, ApiError> {
     use crate::domain::Role;
     super::ssr::require(Role::Viewer).await?;
     let state = super::ssr::state()?;
-    crate::store::alerts::list(&state.db.pool, 500)
+    crate::store::alerts::list(&state.db.pool, None, 500)
         .await
         .map_err(ApiError::internal)
 }

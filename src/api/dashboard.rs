@@ -6,7 +6,7 @@ use super::accounts::LiveAccount;
 use super::live::TrafficPoint;
 use super::policies::LivePolicy;
 use super::ApiError;
-use crate::domain::{Grain, Money, ProviderKind};
+use crate::domain::{AlertView, Grain, Money, ProviderKind};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
@@ -171,6 +171,8 @@ pub struct Overview {
     pub public_url: String,
     /// Ledger rows written since start-up when this was read (the live stream's `written`).
     pub written: u64,
+    /// An account page's circuit, health and budget alerts, newest first; empty elsewhere.
+    pub events: Vec<AlertView>,
 }
 
 /// What the response cache answered over a window, and what that saved.
@@ -281,6 +283,9 @@ pub struct LogPage {
 
 /// Rows per page of the request log.
 pub const LOG_PAGE: usize = 50;
+
+/// Alerts listed on an account page.
+pub const ACCOUNT_EVENTS: i64 = 20;
 
 /// A page of the request log for any signed-in role. `after` is the `next` of the page before
 /// (keyset paging: `at_ms` and `id` of its last row), so deep pages cost as little as the first.
@@ -510,6 +515,12 @@ pub mod ssr {
             .map(|m| m.name.clone())
             .min();
         let months = account_months(state, &scope, now_ms).await?;
+        let events = match &scope {
+            Scope::Account(name) => {
+                crate::store::alerts::list(&state.db.pool, Some(name), ACCOUNT_EVENTS).await?
+            }
+            _ => Vec::new(),
+        };
         let now = u64::try_from(now_ms).unwrap_or_default();
         let in_scope = |name: &str| match &scope {
             Scope::Account(a) => a == name,
@@ -533,6 +544,7 @@ pub mod ssr {
             first_model,
             public_url: state.settings.public_url.clone(),
             written: state.telemetry.recent.written(),
+            events,
             scope,
             now_ms,
         })

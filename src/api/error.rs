@@ -25,6 +25,9 @@ pub enum ApiError {
     /// Details stay in the server log; the browser gets a reference-free sentence.
     #[error("Something went wrong on the server; the details are in its log.")]
     Internal,
+    /// The server runs but its database does not answer (the proxy keeps serving meanwhile).
+    #[error("The database is not answering, so this cannot be shown or changed right now. The proxy keeps serving requests from memory and keeps their usage until the database is back; try again in a moment.")]
+    DatabaseUnavailable,
     /// The browser could not reach the server or read its answer.
     #[error("Could not reach the server: {0}")]
     Unreachable(String),
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::TooManyRequests(_) => 429,
             ApiError::Internal => 500,
+            ApiError::DatabaseUnavailable => 503,
             ApiError::Unreachable(_) => 502,
         }
     }

@@ -9,6 +9,9 @@ use std::fmt;
 pub enum HealthLevel {
     Healthy,
     Degraded,
+    /// Every recent call failed, but too few of them to mark the account unhealthy: shown as
+    /// failing, routed like degraded (one failed call must not demote a primary for minutes).
+    Failing,
     Unhealthy,
 }
 
@@ -17,6 +20,7 @@ impl fmt::Display for HealthLevel {
         f.write_str(match self {
             HealthLevel::Healthy => "healthy",
             HealthLevel::Degraded => "degraded",
+            HealthLevel::Failing => "failing",
             HealthLevel::Unhealthy => "unhealthy",
         })
     }

@@ -414,6 +414,7 @@ impl Drop for Settlement {
 
 fn log_request(event: &UsageEvent) {
     tracing::info!(
+        target: super::REQUEST_LOG_TARGET,
         key = %event.key_id,
         model = %event.logical_model,
         policy = event.policy.as_deref().unwrap_or("-"),

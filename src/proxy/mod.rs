@@ -15,6 +15,10 @@ mod execute;
 pub mod probes;
 mod request;
 
+/// The tracing target of the one line logged per proxied request (`RUST_LOG=switchyard::requests=off`
+/// turns those lines off).
+pub const REQUEST_LOG_TARGET: &str = "switchyard::requests";
+
 use error::ProxyError;
 
 use crate::state::AppState;

@@ -11,8 +11,8 @@ pub const ERROR_WINDOW_MINUTES: u64 = 5;
 /// Fewer requests than this say too little to judge an error rate.
 pub const MIN_REQUESTS_FOR_ERROR_RATE: u32 = 5;
 /// Below that sample, this many recent calls that all failed still mark the account
-/// unhealthy (fewer, all failed, mark it degraded): an account failing every call must never
-/// read healthy for want of traffic.
+/// unhealthy (fewer, all failed, mark it failing: shown red, routed like degraded): an account
+/// failing every call must never read healthy for want of traffic.
 pub const ALL_FAILED_UNHEALTHY: u32 = 3;
 pub const DEGRADED_ERROR_RATE: f64 = 0.10;
 pub const UNHEALTHY_ERROR_RATE: f64 = 0.50;
@@ -153,13 +153,17 @@ impl HealthTracker {
             let level = if failures >= ALL_FAILED_UNHEALTHY {
                 HealthLevel::Unhealthy
             } else {
-                HealthLevel::Degraded
+                HealthLevel::Failing
             };
             return Health {
                 level,
-                reason: format!(
-                    "all {requests} requests in the last {ERROR_WINDOW_MINUTES} minutes failed"
-                ),
+                reason: if requests == 1 {
+                    format!("the one request in the last {ERROR_WINDOW_MINUTES} minutes failed")
+                } else {
+                    format!(
+                        "all {requests} requests in the last {ERROR_WINDOW_MINUTES} minutes failed"
+                    )
+                },
             };
         }
         if let Some(avg) = self
@@ -278,11 +282,19 @@ mod tests {
                 "all 3 requests in the last 5 minutes failed",
             ),
             (
-                "one or two calls, all failed, are degraded",
+                "a single failed call is failing",
+                vec![(false, 300); 1],
+                None,
+                T0,
+                HealthLevel::Failing,
+                "the one request in the last 5 minutes failed",
+            ),
+            (
+                "one or two calls, all failed, are failing",
                 vec![(false, 300); 2],
                 None,
                 T0,
-                HealthLevel::Degraded,
+                HealthLevel::Failing,
                 "all 2 requests",
             ),
             (

@@ -568,6 +568,9 @@ mod tests {
                         health.record_outcome(i != 0, 200, NOW);
                     }
                 }, None, own.to_vec(), vec![]),
+            ("failing account (its one call failed) keeps its place", chat.clone(), |_, l| {
+                    l.account("openai-main").health.record_outcome(false, 500, NOW);
+                }, None, own.to_vec(), vec![]),
         ];
         for (label, req, setup, policy_name, candidates, skips) in cases {
             let (result, _) = run(&req, setup);

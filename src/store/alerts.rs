@@ -43,11 +43,17 @@ fn alert_view(row: AlertRow) -> AlertView {
     }
 }
 
-/// The newest alerts first, at most `limit`.
-pub async fn list(pool: &AnyPool, limit: i64) -> Result<Vec<AlertView>, StoreError> {
+/// The newest alerts first, at most `limit`: all of them, or one account's.
+pub async fn list(
+    pool: &AnyPool,
+    account: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AlertView>, sqlx::Error> {
     let rows: Vec<AlertRow> = sqlx::query_as(&format!(
-        "SELECT {ALERT_COLUMNS} FROM alerts ORDER BY created_at DESC, threshold DESC LIMIT $1"
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE $1 IS NULL OR account = $1 \
+         ORDER BY created_at DESC, threshold DESC LIMIT $2"
     ))
+    .bind(account)
     .bind(limit)
     .fetch_all(pool)
     .await?;

@@ -137,6 +137,23 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `($1, $2, $3), ($4, $5, $6)` for `rows` rows of `columns` values: the placeholders of a
+/// multi-row `VALUES` that both SQLite and PostgreSQL read (sqlx's `QueryBuilder` writes `?`
+/// for the `Any` driver, which PostgreSQL refuses).
+pub fn values_placeholders(rows: usize, columns: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let sep = if column == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", row * columns + column + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -156,5 +173,11 @@ mod tests {
             "postgres://app:***@db:5432/sy"
         );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn values_placeholders_number_every_value() {
+        assert_eq!(values_placeholders(1, 1), "($1)");
+        assert_eq!(values_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }

@@ -73,7 +73,7 @@ fn i(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Adds a batch's sums to the minute, hour and day rows, one upsert per row touched.
+/// Adds a batch's sums to the minute, hour and day rows, many rows to a statement.
 pub(super) async fn write_rollups(
     tx: &mut Transaction<'_, Any>,
     batch: &[&UsageEvent],
@@ -93,15 +93,16 @@ pub(super) async fn write_rollups(
             rows.entry(key).or_default().add_event(e);
         }
     }
-    for (key, sums) in rows {
-        let query = sqlx::query(
+    let rows: Vec<_> = rows.into_iter().collect();
+    for rows in rows.chunks(super::ROWS_PER_STATEMENT) {
+        // One row per key: PostgreSQL refuses a statement that updates the same row twice.
+        let sql = format!(
             "INSERT INTO usage_rollups (grain, bucket_ms, account, logical_model, key_id, policy, \
              status_class, requests, fallbacks, streamed, prompt_tokens, completion_tokens, \
              cost_micros, latency_ms_sum, lat_le_100, lat_le_250, lat_le_500, lat_le_1000, \
-             lat_le_2500, lat_le_5000, lat_le_10000, lat_le_30000, lat_over) VALUES ($1, $2, $3, \
-             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, $23) ON CONFLICT (grain, bucket_ms, account, logical_model, key_id, policy, \
-             status_class) DO UPDATE SET requests = usage_rollups.requests + excluded.requests, \
+             lat_le_2500, lat_le_5000, lat_le_10000, lat_le_30000, lat_over) VALUES {} \
+             ON CONFLICT (grain, bucket_ms, account, logical_model, key_id, policy, status_class) \
+             DO UPDATE SET requests = usage_rollups.requests + excluded.requests, \
              fallbacks = usage_rollups.fallbacks + excluded.fallbacks, \
              streamed = usage_rollups.streamed + excluded.streamed, \
              prompt_tokens = usage_rollups.prompt_tokens + excluded.prompt_tokens, \
@@ -117,23 +118,30 @@ pub(super) async fn write_rollups(
              lat_le_10000 = usage_rollups.lat_le_10000 + excluded.lat_le_10000, \
              lat_le_30000 = usage_rollups.lat_le_30000 + excluded.lat_le_30000, \
              lat_over = usage_rollups.lat_over + excluded.lat_over",
-        )
-        .bind(key.grain.as_str())
-        .bind(key.bucket_ms)
-        .bind(key.account)
-        .bind(key.logical_model)
-        .bind(key.key_id)
-        .bind(key.policy)
-        .bind(key.status_class.as_str())
-        .bind(i(sums.requests))
-        .bind(i(sums.fallbacks))
-        .bind(i(sums.streamed))
-        .bind(i(sums.prompt_tokens))
-        .bind(i(sums.completion_tokens))
-        .bind(sums.cost.micros())
-        .bind(i(sums.latency_ms_sum));
-        let query = sums.latency.0.iter().fold(query, |q, n| q.bind(i(*n)));
-        query.execute(&mut **tx).await?;
+            crate::store::values_placeholders(rows.len(), 14 + LATENCY_BUCKETS)
+        );
+        let mut upsert = sqlx::query(&sql);
+        for (key, sums) in rows {
+            upsert = upsert
+                .bind(key.grain.as_str())
+                .bind(key.bucket_ms)
+                .bind(key.account)
+                .bind(key.logical_model)
+                .bind(key.key_id)
+                .bind(key.policy)
+                .bind(key.status_class.as_str())
+                .bind(i(sums.requests))
+                .bind(i(sums.fallbacks))
+                .bind(i(sums.streamed))
+                .bind(i(sums.prompt_tokens))
+                .bind(i(sums.completion_tokens))
+                .bind(sums.cost.micros())
+                .bind(i(sums.latency_ms_sum));
+            for n in sums.latency.0 {
+                upsert = upsert.bind(i(n));
+            }
+        }
+        upsert.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -76,6 +76,10 @@ async fn usage_spills_while_postgres_is_cut_and_is_replayed_exactly_once() {
         .unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("Database unavailable"));
+    // A page already open calls server functions: they say the same, not "something went wrong".
+    let call = app.server_fn(&browser, "list_alerts").await;
+    assert_eq!(call.status(), 503);
+    assert!(call.text().await.unwrap().contains("DatabaseUnavailable"));
     // Long enough for the alert watcher (one tick a second) to see the spill.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 

@@ -139,6 +139,7 @@ pub fn health_badge(level: HealthLevel) -> (&'static str, &'static str) {
     match level {
         HealthLevel::Healthy => ("badge ok", "● healthy"),
         HealthLevel::Degraded => ("badge warn", "▲ degraded"),
+        HealthLevel::Failing => ("badge bad", "✕ failing"),
         HealthLevel::Unhealthy => ("badge bad", "✕ unhealthy"),
     }
 }

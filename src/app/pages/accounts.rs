@@ -12,6 +12,7 @@ use crate::app::components::{
     used_of, AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, HealthBadge, PageHeader,
     Problem, RowActions,
 };
+use crate::app::pages::dashboard::account_href;
 use crate::domain::{AzureSettings, ProviderKind, Role};
 use leptos::prelude::*;
 
@@ -255,7 +256,7 @@ fn AccountTable(
                         view! {
                             <tr data-name=name.clone() class:disabled=!a.enabled>
                                 <td>
-                                    <a class="strong" href=format!("/accounts/{}", a.name)>{a.name.clone()}</a>
+                                    <a class="strong" href=account_href(&a.name)>{a.name.clone()}</a>
                                     {(!a.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                     <span class="cell-detail">{a.kind.label()}{key}</span>
                                     {(!base.is_empty()).then(|| view! { <span class="cell-detail mono">{base.clone()}</span> })}

@@ -41,7 +41,7 @@ pub fn AlertsPage() -> impl IntoView {
 }
 
 #[component]
-fn AlertTable(
+pub fn AlertTable(
     list: Vec<AlertView>,
     can_acknowledge: Signal<bool>,
     acknowledge: ServerAction<AcknowledgeAlert>,

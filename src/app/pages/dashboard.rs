@@ -5,6 +5,7 @@
 //! written, at most every few seconds.
 
 use crate::api::accounts::LiveAccount;
+use crate::api::alerts::AcknowledgeAlert;
 use crate::api::dashboard::{
     keys_and_cache, window_overview, AccountMonth, Breakdown, CacheAndKeySpend, Overview, Scope,
     SpendLine, Totals, Window,
@@ -14,8 +15,9 @@ use crate::api::policies::LivePolicy;
 use crate::app::components::chart::{
     format_ms, format_rate, BarList, BarRow, BudgetBar, Series, Sparkline, TimeChart, Unit,
 };
-use crate::app::components::{compact, money, HealthBadge, LoadError};
-use crate::domain::{CircuitState, Grain, Money};
+use crate::app::components::{compact, money, use_can, HealthBadge, LoadError};
+use crate::app::pages::alerts::AlertTable;
+use crate::domain::{AlertView, CircuitState, Grain, Money, Role};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -267,6 +269,8 @@ fn body(d: Overview) -> impl IntoView {
                 {month_by_day(&d.months)}
                 {by_model(&d)}
             </div>
+            <h2>"Circuit, health and budget events"</h2>
+            {account_events(d.events)}
         }
         .into_any(),
         Scope::Model(_) => view! {
@@ -305,6 +309,21 @@ fn body(d: Overview) -> impl IntoView {
         }
         .into_any(),
     }
+}
+
+/// The account's alerts, acknowledged here as on the Alerts page.
+fn account_events(events: Vec<AlertView>) -> impl IntoView {
+    if events.is_empty() {
+        return view! {
+            <div class="card empty-state" data-testid="account-events-empty">
+                <p>"No circuit has opened, the account has not turned unhealthy and no budget threshold was reached."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let can_acknowledge = use_can(Role::Editor);
+    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
+    view! { <AlertTable list=events can_acknowledge acknowledge/> }.into_any()
 }
 
 fn totals_row(
@@ -582,7 +601,10 @@ fn account_tile(a: &LiveAccount, d: &Overview) -> impl IntoView {
             <p class="tile-reason"><HealthBadge level=a.health reason=a.health_reason.clone()/></p>
             <dl class="tile-figures">
                 <dt>"Latency"</dt><dd>{a.latency_ewma_ms.map_or("—".to_string(), format_ms)}</dd>
-                <dt>"Failed requests"</dt><dd>{format!("{} of {}", format_rate(errors, requests), compact(requests))}</dd>
+                // Not the health's error rate: a call that failed here and fell back to another
+                // account counts there, not here, since the app got an answer.
+                <dt title="Requests this account answered last in the window whose answer to the app was an error. Calls that failed here but fell back to another account count in its health, not here.">"Errors to apps"</dt>
+                <dd>{format!("{} of {}", format_rate(errors, requests), compact(requests))}</dd>
                 <dt>"Now"</dt><dd>{format!("{} req/min", a.requests_last_minute)}</dd>
                 <dt>"Circuits"</dt><dd class=circuit_class>{circuit_text}</dd>
             </dl>

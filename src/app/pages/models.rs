@@ -7,6 +7,7 @@ use crate::app::components::{
     checkbox_group, defaults_text, loaded, optional_number, split_list, text_input, use_can,
     AddButton, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions,
 };
+use crate::app::pages::dashboard::{account_href, model_href};
 use crate::domain::{
     CacheScope, CacheSettings, Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Role,
     Strategy, Target, DEFAULT_WEIGHT, MAX_CACHE_TTL_SECONDS, MAX_RETRIES,
@@ -227,9 +228,16 @@ fn ModelTable(
                     {list.into_iter().map(|m| {
                         let caps = m.capabilities.iter().map(|c| view! { <span class="tag">{c.to_string()}</span> }).collect_view();
                         let weighted = m.strategy == Strategy::Weighted;
-                        let targets = m.targets.iter().map(|t| {
-                            if weighted { format!("{t} ×{}", t.weight) } else { t.to_string() }
-                        }).collect::<Vec<_>>().join(if m.strategy == Strategy::Ordered { " → " } else { " · " });
+                        let separator = if m.strategy == Strategy::Ordered { " → " } else { " · " };
+                        // Each target's account is a link to its page.
+                        let targets = m.targets.iter().enumerate().map(|(i, t)| view! {
+                            {(i > 0).then_some(separator)}
+                            <span class="target">
+                                <a href=account_href(&t.target.account)>{t.target.account.clone()}</a>
+                                {format!("/{}", t.target.model)}
+                                {weighted.then(|| format!(" ×{}", t.weight))}
+                            </span>
+                        }).collect_view();
                         let retries = match m.retries {
                             0 => "no retries".to_string(),
                             1 => "1 retry per target".to_string(),
@@ -254,7 +262,7 @@ fn ModelTable(
                         view! {
                             <tr data-name=name.clone()>
                                 <td>
-                                    <a class="strong" href=format!("/models/{}", m.name)>{m.name.clone()}</a>
+                                    <a class="strong" href=model_href(&m.name)>{m.name.clone()}</a>
                                     {(!m.description.is_empty()).then(|| view! { <span class="cell-detail">{m.description.clone()}</span> })}
                                 </td>
                                 <td title=m.strategy.describe()>

@@ -11,6 +11,7 @@ use crate::app::components::{
     use_can, AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
     RowActions,
 };
+use crate::app::pages::dashboard::{model_href, policy_href};
 use crate::domain::{
     CircuitBreakerSettings, CircuitState, MatchCriteria, Money, Policy, Purpose, Role, SplitArm,
     StepType, MAX_SPLIT_ARMS,
@@ -252,7 +253,7 @@ fn PolicyTable(
                             <tr data-name=name.clone() class:disabled=!p.enabled>
                                 <td class="num">{p.priority}</td>
                                 <td>
-                                    <a class="strong" href=format!("/policies/{}", p.name)>{p.name.clone()}</a>
+                                    <a class="strong" href=policy_href(&p.name)>{p.name.clone()}</a>
                                     {(!p.enabled).then(|| view! { <span class="badge muted-badge">"disabled"</span> })}
                                 </td>
                                 <td class="muted">{criteria}</td>
@@ -288,7 +289,7 @@ fn route_cell(p: &Policy) -> impl IntoView {
     let models = |route: &[String]| {
         route
             .iter()
-            .map(|m| view! { <span class="mono">{m.clone()}</span> })
+            .map(|m| view! { <a class="mono" href=model_href(m)>{m.clone()}</a> })
             .collect_view()
     };
     if p.split.is_empty() {
