@@ -511,6 +511,7 @@ impl ConfigFile {
                 revoked: spec.revoked,
                 last_used_at: existing.and_then(|r| r.last_used_at),
                 created_at: existing.map_or(now, |r| r.created_at),
+                previous: existing.and_then(|r| r.previous.clone()),
             };
             crate::api::keys::ssr::apply(&mut record, spec.governance.clone());
             self.stage(&mut stored, record, &mut audits)?;

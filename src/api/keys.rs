@@ -19,6 +19,8 @@ pub struct KeyView {
     pub revoked: bool,
     pub last_used_at: Option<i64>,
     pub created_at: i64,
+    /// After a rotation: when the previous secret stops working (Unix ms).
+    pub previous_valid_until: Option<i64>,
     #[serde(flatten)]
     pub governance: KeyGovernance,
     /// Spend this calendar month (UTC), as the ledger has it.
@@ -67,6 +69,7 @@ pub(crate) mod ssr {
             revoked: record.revoked,
             last_used_at: record.last_used_at,
             created_at: record.created_at,
+            previous_valid_until: record.previous.as_ref().map(|p| p.valid_until),
             governance: governance(record),
             spent_this_month: spent.get(&record.id).copied().unwrap_or_default(),
         }
@@ -184,6 +187,7 @@ pub async fn create_key(
             revoked: false,
             last_used_at: None,
             created_at: change.now,
+            previous: None,
         };
         ssr::apply(&mut record, governance.unwrap_or_default());
         Ok(record)
@@ -227,6 +231,55 @@ pub async fn update_key(
     .await?;
     let spent = ssr::spent_this_month().await?;
     Ok(ssr::view(&saved, &spent))
+}
+
+/// The longest overlap a rotation may give the previous secret: a week.
+pub const MAX_ROTATION_OVERLAP_HOURS: u32 = 7 * 24;
+
+/// Gives a key a new secret, shown this once; the previous one keeps working for
+/// `overlap_hours` (0: refused at once), so apps can move without an outage. Limits, budget,
+/// spend and history stay with the key. Rotating again ends an earlier overlap.
+#[server(endpoint = "rotate_key", input = Json)]
+pub async fn rotate_key(name: String, overlap_hours: u32) -> Result<CreatedKey, ApiError> {
+    use super::change::{save, Slot};
+    use crate::configuration::{generate_gateway_key, key_hash_hex};
+    use crate::domain::Role;
+    use crate::store::cipher::last4;
+    use crate::store::config::{KeyRecord, PreviousSecret};
+    let user = super::ssr::require(Role::Admin).await?;
+    if overlap_hours > MAX_ROTATION_OVERLAP_HOURS {
+        return Err(ApiError::invalid(
+            "overlap_hours",
+            format!("at most {MAX_ROTATION_OVERLAP_HOURS} hours (a week)"),
+        ));
+    }
+    let key = generate_gateway_key();
+    let saved = save(
+        &user.username,
+        Slot::Existing(&name),
+        "rotate",
+        |change, existing| {
+            let mut record: KeyRecord = existing.cloned().ok_or(ApiError::Internal)?;
+            if record.revoked {
+                return Err(ApiError::BadRequest(
+                    "A revoked key cannot be rotated.".into(),
+                ));
+            }
+            record.previous = (overlap_hours > 0).then(|| PreviousSecret {
+                key_hash: record.key_hash.clone(),
+                valid_until: change.now + i64::from(overlap_hours) * 3_600_000,
+            });
+            record.key_hash = key_hash_hex(key.expose());
+            record.last4 = last4(key.expose());
+            Ok(record)
+        },
+    )
+    .await?;
+    let spent = ssr::spent_this_month().await?;
+    Ok(CreatedKey {
+        key: key.expose().to_string(),
+        view: ssr::view(&saved, &spent),
+    })
 }
 
 /// Revoked keys stop working at once (the snapshot is swapped) and cannot be restored.

@@ -55,6 +55,17 @@ pub struct KeyRecord {
     pub revoked: bool,
     pub last_used_at: Option<i64>,
     pub created_at: i64,
+    /// The secret a rotation replaced, still accepted until its end of overlap.
+    pub previous: Option<PreviousSecret>,
+}
+
+/// A gateway key's former secret after a rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// Hex SHA-256, as `KeyRecord::key_hash`.
+    pub key_hash: String,
+    /// Unix ms after which it is refused.
+    pub valid_until: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,8 +216,8 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
 
     let keys = sqlx::query(
         "SELECT id, name, key_hash, last4, allowed_models, expires_at, revoked, last_used_at, \
-         created_at, rpm_limit, tpm_limit, monthly_budget, soft_budget, team \
-         FROM api_keys ORDER BY name",
+         created_at, rpm_limit, tpm_limit, monthly_budget, soft_budget, team, previous_key_hash, \
+         previous_valid_until FROM api_keys ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?
@@ -224,6 +235,16 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
             revoked: flag(row, "revoked")?,
             last_used_at: row.try_get("last_used_at")?,
             created_at: row.try_get("created_at")?,
+            previous: match (
+                row.try_get::<Option<String>, _>("previous_key_hash")?,
+                row.try_get::<Option<i64>, _>("previous_valid_until")?,
+            ) {
+                (Some(key_hash), Some(valid_until)) => Some(PreviousSecret {
+                    key_hash,
+                    valid_until,
+                }),
+                _ => None,
+            },
         })
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
@@ -454,11 +475,13 @@ pub async fn delete_policy(conn: &mut AnyConnection, id: &str) -> Result<(), Sto
 pub async fn save_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO api_keys (id, name, key_hash, last4, allowed_models, expires_at, revoked, \
-         last_used_at, created_at, rpm_limit, tpm_limit, monthly_budget, soft_budget, team) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         ON CONFLICT (id) DO UPDATE SET name = $2, allowed_models = $5, expires_at = $6, \
-         revoked = $7, rpm_limit = $10, tpm_limit = $11, monthly_budget = $12, \
-         soft_budget = $13, team = $14",
+         last_used_at, created_at, rpm_limit, tpm_limit, monthly_budget, soft_budget, team, \
+         previous_key_hash, previous_valid_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (id) DO UPDATE SET name = $2, key_hash = $3, last4 = $4, \
+         allowed_models = $5, expires_at = $6, revoked = $7, rpm_limit = $10, tpm_limit = $11, \
+         monthly_budget = $12, soft_budget = $13, team = $14, previous_key_hash = $15, \
+         previous_valid_until = $16",
     )
     .bind(&record.id)
     .bind(&record.name)
@@ -474,6 +497,8 @@ pub async fn save_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<()
     .bind(record.limits.monthly_budget.map(Money::micros))
     .bind(i64::from(record.limits.soft_budget))
     .bind(&record.team)
+    .bind(record.previous.as_ref().map(|p| p.key_hash.as_str()))
+    .bind(record.previous.as_ref().map(|p| p.valid_until))
     .execute(&mut *conn)
     .await
     .map_err(StoreError::unique_as("key name"))?;

@@ -776,3 +776,89 @@ async fn app_db(db: &TestDatabase) -> sqlx::pool::PoolConnection<sqlx::Any> {
 }
 
 on_both_databases!(the_config_file_is_applied_at_start_up);
+
+on_both_databases!(a_rotated_key_keeps_its_previous_secret_for_the_overlap);
+
+/// `/v1/models` with `key`: the status the proxy's key check gives.
+async fn models_status(app: &TestApp, key: &str) -> u16 {
+    client()
+        .get(app.url("/v1/models"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Rotation gives a new secret at once; the previous one works until its overlap ends (here
+/// moved into the past in the database, then reloaded as a restart would), and a rotation
+/// without overlap refuses the previous secret at once. A restart keeps all of it.
+async fn a_rotated_key_keeps_its_previous_secret_for_the_overlap(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, _) = team(&app).await;
+    let created = admin
+        .ok(
+            "create_key",
+            json!({"name": "app", "models": [], "expires_at": null}),
+        )
+        .await;
+    let first = created["key"].as_str().unwrap().to_string();
+    assert_eq!(models_status(&app, &first).await, 200);
+
+    // Only admins rotate; a week is the longest overlap.
+    let (status, _) = editor
+        .call("rotate_key", json!({"name": "app", "overlap_hours": 24}))
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = admin
+        .call("rotate_key", json!({"name": "app", "overlap_hours": 1000}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("overlap_hours"), "{body}");
+
+    let rotated = admin
+        .ok("rotate_key", json!({"name": "app", "overlap_hours": 24}))
+        .await;
+    let second = rotated["key"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(models_status(&app, &second).await, 200);
+    assert_eq!(models_status(&app, &first).await, 200, "the overlap");
+    let until = rotated["view"]["previous_valid_until"].as_i64().unwrap();
+    let in_a_day = switchyard::store::now_millis() + 24 * 3_600_000;
+    assert!((in_a_day - until).abs() < 60_000, "{until}");
+    assert!(!rotated["view"].to_string().contains(&first));
+
+    // The overlap ends: the previous secret is refused, the new one still works.
+    sqlx::query("UPDATE api_keys SET previous_valid_until = $1")
+        .bind(switchyard::store::now_millis() - 1)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let cipher = switchyard::store::cipher::CredentialCipher::load(
+        app.state.settings.master_key.as_ref(),
+        &app.state.settings.data_dir,
+    )
+    .unwrap();
+    app.state.config.replace(
+        switchyard::configuration::load_snapshot(&app.state.db, &cipher)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(models_status(&app, &first).await, 401);
+    assert_eq!(models_status(&app, &second).await, 200);
+
+    // No overlap: the secret before is refused at once.
+    let third = admin
+        .ok("rotate_key", json!({"name": "app", "overlap_hours": 0}))
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(models_status(&app, &second).await, 401);
+    assert_eq!(models_status(&app, &third).await, 200);
+    let audit = admin.ok("list_audit", json!({})).await.to_string();
+    assert!(audit.contains("rotate"), "{audit}");
+    assert!(!audit.contains(&third) && !audit.contains(&second));
+}

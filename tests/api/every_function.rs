@@ -75,6 +75,11 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
         ),
         ("revoke_key", Admin, json!({"name": "k"})),
         (
+            "rotate_key",
+            Admin,
+            json!({"name": "k", "overlap_hours": 24}),
+        ),
+        (
             "update_key",
             Admin,
             json!({"name": "k", "models": [], "expires_at": null,

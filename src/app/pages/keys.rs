@@ -1,11 +1,15 @@
 //! Gateway keys: the list (last four characters only) with each key's limits, budget, team and
-//! spend this month, the spend per team, create with the key shown once, change, revoke.
+//! spend this month, the spend per team, create with the key shown once, change, rotate (the
+//! previous secret keeps working for a day), revoke.
 
-use crate::api::keys::{list_keys, CreateKey, KeyGovernance, KeyView, RevokeKey, UpdateKey};
+use crate::api::keys::{
+    list_keys, CreateKey, CreatedKey, KeyGovernance, KeyView, RevokeKey, RotateKey, UpdateKey,
+};
 use crate::api::models::list_models;
 use crate::app::components::{
-    compact, dollars, loaded, money, optional_number, text_input, use_can, used_of, AddButton,
-    Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem, RowActions, Time,
+    compact, dollars, loaded, money, now_millis, optional_number, text_input, use_can, used_of,
+    AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
+    RowActions, Time,
 };
 use crate::domain::{Money, Role};
 use leptos::prelude::*;
@@ -101,6 +105,7 @@ pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let update = ServerAction::<UpdateKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
+    let rotate = ServerAction::<RotateKey>::new();
     let is_admin = use_can(Role::Admin);
     let keys = Resource::new(
         move || {
@@ -108,6 +113,7 @@ pub fn KeysPage() -> impl IntoView {
                 create.version().get(),
                 update.version().get(),
                 revoke.version().get(),
+                rotate.version().get(),
             )
         },
         |_| list_keys(),
@@ -118,18 +124,32 @@ pub fn KeysPage() -> impl IntoView {
     // Changing a key has its own dialog: its answers are another action's.
     let change = Editor::new(update.value());
     let confirm = Confirm::new(revoke.value());
+    let confirm_rotate = Confirm::new(rotate.value());
     let add = move || {
         fields.fill(None);
         editor.add();
     };
     let shown_once = move || {
         create.value().get().and_then(Result::ok).map(|created| {
-            view! {
-                <div class="notice ok" data-testid="new-key" role="status">
-                    <p>{format!("Key {} created. Copy it now; it will not be shown again:", created.view.name)}</p>
-                    <code class="secret">{created.key}</code>
-                </div>
-            }
+            let text = format!(
+                "Key {} created. Copy it now; it will not be shown again:",
+                created.view.name
+            );
+            secret_notice(text, created)
+        })
+    };
+    let rotated_once = move || {
+        rotate.value().get().and_then(Result::ok).map(|rotated| {
+            let text = format!(
+                "Key {} has a new secret. Copy it now; it will not be shown again. {}",
+                rotated.view.name,
+                if rotated.view.previous_valid_until.is_some() {
+                    "The previous one keeps working for 24 hours."
+                } else {
+                    "The previous one no longer works."
+                }
+            );
+            secret_notice(text, rotated)
         })
     };
     view! {
@@ -139,9 +159,10 @@ pub fn KeysPage() -> impl IntoView {
                 <AddButton label="New key" show=is_admin on_add=add/>
             </PageHeader>
             {shown_once}
+            {rotated_once}
             {loaded(keys, "No gateway key yet. Create one for each app or team that calls the /v1 API.", move |list| {
                 view! {
-                    <KeyTable list=list.clone() fields change confirm is_admin/>
+                    <KeyTable list=list.clone() fields change confirm confirm_rotate is_admin/>
                     <TeamSpend list/>
                 }
             })}
@@ -180,9 +201,27 @@ pub fn KeysPage() -> impl IntoView {
                         consequence="Apps using it are refused at once. A revoked key cannot be restored."
                         pending=revoke.pending()
                         on_confirm=move |name| { revoke.dispatch(RevokeKey { name }); }/>
+                    <ConfirmDialog confirm=confirm_rotate noun="key" verb="Rotate" dependents=|_| Vec::new()
+                        consequence="It gets a new secret, shown once. The current secret keeps working for 24 hours, so apps can move to the new one; limits, budget and spend stay with the key."
+                        pending=rotate.pending()
+                        on_confirm=move |name| { rotate.dispatch(RotateKey { name, overlap_hours: ROTATION_OVERLAP_HOURS }); }/>
                 </Show>
             </Transition>
         </section>
+    }
+}
+
+/// How long the Rotate button keeps the previous secret working (the API takes any overlap
+/// up to a week).
+const ROTATION_OVERLAP_HOURS: u32 = 24;
+
+/// A new secret, shown this once.
+fn secret_notice(text: String, created: CreatedKey) -> impl IntoView {
+    view! {
+        <div class="notice ok" data-testid="new-key" role="status">
+            <p>{text}</p>
+            <code class="secret">{created.key}</code>
+        </div>
     }
 }
 
@@ -204,6 +243,7 @@ fn KeyTable(
     fields: Fields,
     change: Editor,
     confirm: Confirm,
+    confirm_rotate: Confirm,
     is_admin: Signal<bool>,
 ) -> impl IntoView {
     view! {
@@ -268,9 +308,22 @@ fn KeyTable(
                                     }}
                                     {when("expires", k.expires_at, "never expires")}
                                     {when("used", k.last_used_at, "never used")}
+                                    {k.previous_valid_until.filter(|at| !revoked && *at > now_millis()).map(|at| view! {
+                                        <span class="cell-detail" data-testid="previous-secret">"previous secret until "<Time millis=at/></span>
+                                    })}
                                 </td>
                                 <RowActions name=k.name.clone() show=Signal::derive(move || is_admin.get() && !revoked)
-                                    on_edit confirm delete_label="Revoke"/>
+                                    on_edit confirm delete_label="Revoke"
+                                    extra=ChildrenFn::to_children({
+                                        let name = k.name.clone();
+                                        move || {
+                                            let name = name.clone();
+                                            view! {
+                                                <button type="button" class="small" aria-label=format!("Rotate {name}")
+                                                    on:click=move |_| confirm_rotate.ask(name.clone())>"Rotate"</button>
+                                            }.into_any()
+                                        }
+                                    })/>
                             </tr>
                         }
                     }).collect_view()}
