@@ -3,9 +3,12 @@
 //! one transaction; secrets may be literal or `env:NAME`. Unknown fields are refused, and every
 //! error names the file, the line and the field; an invalid file changes nothing.
 
+use crate::api::change::Resource;
+use crate::api::keys::KeyGovernance;
+use crate::api::ApiError;
 use crate::configuration::{self, audit, ConfigError};
 use crate::domain::{
-    check_name, AzureSettings, LogicalModel, Money, Policy, ProviderAccount, ProviderKind,
+    AuditEntry, AzureSettings, LogicalModel, Money, Policy, ProviderAccount, ProviderKind,
     DEFAULT_ALERT_THRESHOLDS,
 };
 use crate::providers::prices::Price;
@@ -16,7 +19,7 @@ use crate::store::config::{
 };
 use crate::store::{new_id, now_millis, Db, StoreError};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The actor audit rows name for changes applied from a file.
@@ -152,6 +155,18 @@ struct KeyShape {
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, skip_serializing_if = "is_false")]
     revoked: bool,
+    /// The same names and meaning as on accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rpm_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tpm_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_budget_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    soft_budget: bool,
+    /// Owner label spend is grouped by.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    team: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -193,6 +208,7 @@ struct KeySpec {
     models: Vec<String>,
     expires_at: Option<i64>,
     revoked: bool,
+    governance: KeyGovernance,
 }
 
 /// A parsed, secret-resolved config file, ready to apply. Its `Debug` leaves out the file's
@@ -325,6 +341,13 @@ impl ConfigFile {
                 models: k.models,
                 expires_at: k.expires_at.map(|t| t.timestamp_millis()),
                 revoked: k.revoked,
+                governance: KeyGovernance {
+                    rpm_limit: k.rpm_limit,
+                    tpm_limit: k.tpm_limit,
+                    monthly_budget_usd: k.monthly_budget_usd,
+                    soft_budget: k.soft_budget,
+                    team: k.team,
+                },
             });
         }
         let prices = shape
@@ -413,26 +436,13 @@ impl ConfigFile {
         let mut audits = Vec::new();
 
         for spec in &self.accounts {
-            if let Err(e) = spec.account.validate() {
-                return Err(self.rejected(
-                    &spec.account.name,
-                    format!("accounts[{}]: {e}", spec.account.name),
-                ));
-            }
-            let existing = stored
-                .accounts
-                .iter()
-                .position(|r| r.account.name == spec.account.name);
-            let before = existing.map(|i| audit::account(&stored.accounts[i]));
+            let existing = find(&stored.accounts, |r| r.account.name == spec.account.name);
             let (id, mut sealed, mut key_last4) = match existing {
-                Some(i) => {
-                    let r = &stored.accounts[i];
-                    (
-                        r.id.clone(),
-                        r.api_key_encrypted.clone(),
-                        r.api_key_last4.clone(),
-                    )
-                }
+                Some(r) => (
+                    r.id.clone(),
+                    r.api_key_encrypted.clone(),
+                    r.api_key_last4.clone(),
+                ),
                 None => (new_id(), None, None),
             };
             if let Some(key) = &spec.api_key {
@@ -453,80 +463,32 @@ impl ConfigFile {
                 api_key_encrypted: sealed,
                 api_key_last4: key_last4,
             };
-            audits.extend(audit::entry(
-                FILE_ACTOR,
-                if before.is_some() { "update" } else { "create" },
-                "account",
-                &spec.account.name,
-                before,
-                Some(audit::account(&record)),
-            ));
-            match existing {
-                Some(i) => stored.accounts[i] = record,
-                None => stored.accounts.push(record),
-            }
+            self.stage(&mut stored, record, &mut audits)?;
         }
         for model in &self.models {
-            let existing = stored
-                .models
-                .iter()
-                .position(|r| r.model.name == model.name);
-            let before = existing.map(|i| audit::of(&stored.models[i].model));
+            let existing = find(&stored.models, |r| r.model.name == model.name);
             let record = ModelRecord {
-                id: existing.map_or_else(new_id, |i| stored.models[i].id.clone()),
+                id: existing.map_or_else(new_id, |r| r.id.clone()),
                 model: model.clone(),
             };
-            audits.extend(audit::entry(
-                FILE_ACTOR,
-                if before.is_some() { "update" } else { "create" },
-                "model",
-                &model.name,
-                before,
-                Some(audit::of(model)),
-            ));
-            match existing {
-                Some(i) => stored.models[i] = record,
-                None => stored.models.push(record),
-            }
+            self.stage(&mut stored, record, &mut audits)?;
         }
         for policy in &self.policies {
-            let existing = stored
-                .policies
-                .iter()
-                .position(|r| r.policy.name == policy.name);
-            let before = existing.map(|i| audit::of(&stored.policies[i].policy));
+            let existing = find(&stored.policies, |r| r.policy.name == policy.name);
             let record = PolicyRecord {
-                id: existing.map_or_else(new_id, |i| stored.policies[i].id.clone()),
+                id: existing.map_or_else(new_id, |r| r.id.clone()),
                 policy: policy.clone(),
             };
-            audits.extend(audit::entry(
-                FILE_ACTOR,
-                if before.is_some() { "update" } else { "create" },
-                "policy",
-                &policy.name,
-                before,
-                Some(audit::of(policy)),
-            ));
-            match existing {
-                Some(i) => stored.policies[i] = record,
-                None => stored.policies.push(record),
-            }
+            self.stage(&mut stored, record, &mut audits)?;
         }
         for spec in &self.keys {
-            if let Err(e) = check_name("name", &spec.name) {
-                return Err(self.rejected(&spec.name, format!("keys[{}]: {e}", spec.name)));
-            }
-            let existing = stored.keys.iter().position(|r| r.name == spec.name);
-            let before = existing.map(|i| audit::key(&stored.keys[i]));
+            let existing = find(&stored.keys, |r| r.name == spec.name);
             let (key_hash, key_last4) = match (&spec.key, existing) {
                 (Some(key), _) => (
                     configuration::key_hash_hex(key.expose()),
                     last4(key.expose()),
                 ),
-                (None, Some(i)) => (
-                    stored.keys[i].key_hash.clone(),
-                    stored.keys[i].last4.clone(),
-                ),
+                (None, Some(r)) => (r.key_hash.clone(), r.last4.clone()),
                 (None, None) => {
                     let key = configuration::generate_gateway_key();
                     let pair = (
@@ -537,40 +499,22 @@ impl ConfigFile {
                     pair
                 }
             };
-            let record = KeyRecord {
-                id: existing.map_or_else(new_id, |i| stored.keys[i].id.clone()),
+            let mut record = KeyRecord {
+                id: existing.map_or_else(new_id, |r| r.id.clone()),
                 name: spec.name.clone(),
                 key_hash,
                 last4: key_last4,
                 allowed_models: spec.models.clone(),
                 expires_at: spec.expires_at,
+                limits: Default::default(),
+                team: String::new(),
                 revoked: spec.revoked,
-                last_used_at: existing.and_then(|i| stored.keys[i].last_used_at),
-                created_at: existing.map_or(now, |i| stored.keys[i].created_at),
+                last_used_at: existing.and_then(|r| r.last_used_at),
+                created_at: existing.map_or(now, |r| r.created_at),
+                previous: existing.and_then(|r| r.previous.clone()),
             };
-            for model in &record.allowed_models {
-                if !stored.models.iter().any(|m| &m.model.name == model) {
-                    return Err(self.rejected(
-                        &spec.name,
-                        format!(
-                            "keys[{}].models: unknown logical model `{model}`",
-                            spec.name
-                        ),
-                    ));
-                }
-            }
-            audits.extend(audit::entry(
-                FILE_ACTOR,
-                if before.is_some() { "update" } else { "create" },
-                "key",
-                &spec.name,
-                before,
-                Some(audit::key(&record)),
-            ));
-            match existing {
-                Some(i) => stored.keys[i] = record,
-                None => stored.keys.push(record),
-            }
+            crate::api::keys::ssr::apply(&mut record, spec.governance.clone());
+            self.stage(&mut stored, record, &mut audits)?;
         }
         for price in &self.prices {
             if price.price.input_per_mtok < Money::ZERO || price.price.output_per_mtok < Money::ZERO
@@ -616,31 +560,18 @@ impl ConfigFile {
             });
         }
 
-        let account_ids: HashMap<String, String> = stored
+        let accounts: Vec<&str> = self
             .accounts
             .iter()
-            .map(|r| (r.account.name.clone(), r.id.clone()))
+            .map(|a| a.account.name.as_str())
             .collect();
-        for spec in &self.accounts {
-            if let Some(r) = find(&stored.accounts, |r| r.account.name == spec.account.name) {
-                repo::save_account(&mut tx, r, now).await?;
-            }
-        }
-        for model in &self.models {
-            if let Some(r) = find(&stored.models, |r| r.model.name == model.name) {
-                repo::save_model(&mut tx, r, &account_ids, now).await?;
-            }
-        }
-        for policy in &self.policies {
-            if let Some(r) = find(&stored.policies, |r| r.policy.name == policy.name) {
-                repo::save_policy(&mut tx, r, now).await?;
-            }
-        }
-        for spec in &self.keys {
-            if let Some(r) = find(&stored.keys, |r| r.name == spec.name) {
-                repo::save_key(&mut tx, r).await?;
-            }
-        }
+        let models: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
+        let policies: Vec<&str> = self.policies.iter().map(|p| p.name.as_str()).collect();
+        let keys: Vec<&str> = self.keys.iter().map(|k| k.name.as_str()).collect();
+        write::<AccountRecord>(&mut tx, &stored, &accounts, now).await?;
+        write::<ModelRecord>(&mut tx, &stored, &models, now).await?;
+        write::<PolicyRecord>(&mut tx, &stored, &policies, now).await?;
+        write::<KeyRecord>(&mut tx, &stored, &keys, now).await?;
         for price in &self.prices {
             repo::save_price(&mut tx, price, now).await?;
         }
@@ -666,6 +597,58 @@ impl ConfigFile {
         tracing::info!(file = %self.path.display(), changes = applied.changes, "applied the config file");
         Ok(applied)
     }
+}
+
+impl ConfigFile {
+    /// Puts `record` in place of the stored one of its name, or adds it, checked as the
+    /// dashboard's forms check it (the same per-resource code), and notes its audit row.
+    fn stage<R: Resource>(
+        &self,
+        stored: &mut StoredConfig,
+        record: R,
+        audits: &mut Vec<AuditEntry>,
+    ) -> Result<(), ConfigFileError> {
+        let name = record.name();
+        if let Err(e) = record.validate(stored) {
+            let detail = match e {
+                ApiError::Invalid { field, message } => format!("{field}: {message}"),
+                other => other.to_string(),
+            };
+            return Err(self.rejected(&name, format!("{} `{name}`: {detail}", R::WHAT)));
+        }
+        let records = R::all_mut(stored);
+        let existing = records.iter().position(|r| r.name() == name);
+        let before = existing.map(|i| records[i].audit());
+        audits.extend(audit::entry(
+            FILE_ACTOR,
+            if before.is_some() { "update" } else { "create" },
+            R::AUDIT_KIND,
+            &name,
+            before,
+            Some(record.audit()),
+        ));
+        match existing {
+            Some(i) => records[i] = record,
+            None => records.push(record),
+        }
+        Ok(())
+    }
+}
+
+/// Writes the records named in the file, as staged in `stored`.
+async fn write<R: Resource>(
+    tx: &mut sqlx::AnyConnection,
+    stored: &StoredConfig,
+    names: &[&str],
+    now: i64,
+) -> Result<(), StoreError> {
+    for record in R::all(stored)
+        .iter()
+        .filter(|r| names.contains(&r.name().as_str()))
+    {
+        record.write(tx, stored, now).await?;
+    }
+    Ok(())
 }
 
 fn find<T>(items: &[T], matches: impl Fn(&T) -> bool) -> Option<&T> {
@@ -744,6 +727,11 @@ fn shape_of(stored: &StoredConfig, webhook_set: bool) -> FileShape {
                     .expires_at
                     .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis),
                 revoked: k.revoked,
+                rpm_limit: k.limits.rpm_limit,
+                tpm_limit: k.limits.tpm_limit,
+                monthly_budget_usd: k.limits.monthly_budget.map(Money::as_dollars),
+                soft_budget: k.limits.soft_budget,
+                team: k.team.clone(),
             })
             .collect(),
         prices: stored
@@ -790,6 +778,7 @@ models:
     retries: 2
   - name: fast-llm
     targets: [ { account: azure-eu, model: gpt-4o } ]
+    cache: { ttl_seconds: 300, scope: shared }
 policies:
   - name: canary
     priority: 200
@@ -805,7 +794,8 @@ policies:
     match: { step_types: [extraction], logical_models: [fast-llm] }
     route: [primary-llm]
 keys:
-  - { name: ci-app, key: env:SWITCHYARD_APP_KEY, models: [primary-llm] }
+  - { name: ci-app, key: env:SWITCHYARD_APP_KEY, models: [primary-llm], rpm_limit: 60,
+      tpm_limit: 90000, monthly_budget_usd: 25.5, soft_budget: true, team: ml-platform }
   - { name: generated }
 prices:
   - { kind: openai, model: gpt-4o, input_per_mtok_usd: 2.75, output_per_mtok_usd: 11.00 }
@@ -983,6 +973,29 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             exported.contains("strategy: weighted") && exported.contains("weight: 95"),
             "{exported}"
         );
+        let fast = routing.logical_model("fast-llm").unwrap();
+        assert_eq!(
+            fast.cache,
+            Some(crate::domain::CacheSettings {
+                ttl_seconds: 300,
+                scope: crate::domain::CacheScope::Shared,
+                nonzero_temperature: false,
+            })
+        );
+        let app_key = &snapshot.keys[&crate::snapshot::hash_gateway_key("sk-sy-app-key-from-env")];
+        assert_eq!(
+            app_key.limits,
+            crate::domain::KeyLimits {
+                rpm_limit: Some(60),
+                tpm_limit: Some(90_000),
+                monthly_budget: Some(Money::from_dollars(25.5)),
+                soft_budget: true,
+            }
+        );
+        assert!(
+            exported.contains("team: ml-platform") && exported.contains("monthly_budget_usd: 25.5"),
+            "{exported}"
+        );
     }
 
     #[tokio::test]
@@ -1048,6 +1061,14 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             (
                 "models:\n  - name: m\n    retries: 9\n    targets: [ { account: a1, model: x, weight: 0 } ]\n",
                 ["line 2", "retries"],
+            ),
+            (
+                "keys:\n  - { name: k1 }\n  - { name: k2, rpm_limit: 0 }\n",
+                ["line 3", "rpm_limit"],
+            ),
+            (
+                "keys:\n  - { name: k1, monthly_budget_usd: -1 }\n",
+                ["line 2", "monthly_budget_usd"],
             ),
         ];
         for (text, words) in cases {

@@ -113,15 +113,30 @@ pub fn build_snapshot(
     for key in stored.keys.iter().filter(|k| !k.revoked) {
         let hash = parse_key_hash(&key.key_hash)
             .ok_or_else(|| ConfigError::BadKeyHash(key.name.clone()))?;
-        snapshot.keys.insert(
-            hash,
-            GatewayKey {
-                id: key.id.clone(),
-                name: key.name.clone(),
-                allowed_models: key.allowed_models.clone(),
-                expires_at: key.expires_at,
-            },
-        );
+        let gateway_key = GatewayKey {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            allowed_models: key.allowed_models.clone(),
+            expires_at: key.expires_at,
+            limits: key.limits.clone(),
+        };
+        // A rotated key's former secret is the same key (same id: its limits, budget and
+        // ledger rows are shared) until the overlap ends.
+        if let Some(previous) = &key.previous {
+            let previous_hash = parse_key_hash(&previous.key_hash)
+                .ok_or_else(|| ConfigError::BadKeyHash(key.name.clone()))?;
+            let until = key
+                .expires_at
+                .map_or(previous.valid_until, |at| at.min(previous.valid_until));
+            snapshot.keys.insert(
+                previous_hash,
+                GatewayKey {
+                    expires_at: Some(until),
+                    ..gateway_key.clone()
+                },
+            );
+        }
+        snapshot.keys.insert(hash, gateway_key);
     }
     let table: HashMap<(ProviderKind, &str), Price> = stored
         .prices
@@ -240,7 +255,13 @@ pub mod audit {
             "key": format!("ends in {}", record.last4),
             "models": record.allowed_models,
             "expires_at": record.expires_at,
+            "rpm_limit": record.limits.rpm_limit,
+            "tpm_limit": record.limits.tpm_limit,
+            "monthly_budget_usd": record.limits.monthly_budget.map(|m| m.as_dollars()),
+            "soft_budget": record.limits.soft_budget,
+            "team": record.team,
             "revoked": record.revoked,
+            "previous_key_valid_until": record.previous.as_ref().map(|p| p.valid_until),
         })
     }
 

@@ -106,6 +106,14 @@ impl Application {
             .context("cannot load the last hour of traffic")?;
         telemetry::retention::spawn(db.pool.clone(), settings.usage_retention_days);
 
+        let cache = match &settings.redis_url {
+            Some(url) => {
+                let cache = crate::cache::ResponseCache::redis(url.expose()).await?;
+                tracing::info!("the response cache is in Redis, shared by every instance");
+                cache
+            }
+            None => crate::cache::ResponseCache::in_memory(settings.response_cache_max_bytes),
+        };
         let (cut, cut_watch) = tokio::sync::watch::channel(false);
         let state = AppState {
             cut: cut_watch,
@@ -122,6 +130,7 @@ impl Application {
             live,
             telemetry,
             provider_clients: ProviderClients::default(),
+            cache,
             live_hub: crate::api::live::ssr::LiveHub::new(),
         };
         state.live_hub.spawn(state.clone());

@@ -47,6 +47,11 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// `SWITCHYARD_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <it>`.
     pub metrics_token: Option<crate::providers::Secret>,
+    /// `SWITCHYARD_RESPONSE_CACHE_MAX_BYTES`: the in-process response cache's size bound.
+    pub response_cache_max_bytes: u64,
+    /// `REDIS_URL`: when set, the response cache lives in this Redis, shared by every instance.
+    /// A secret: the URL may carry a password.
+    pub redis_url: Option<crate::providers::Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +98,7 @@ struct ProxyDefaults {
     max_body_bytes: usize,
     probe_interval_secs: u64,
     shutdown_grace_secs: u64,
+    response_cache_max_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +202,14 @@ impl Settings {
             metrics_token: lookup("SWITCHYARD_METRICS_TOKEN")
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| crate::providers::Secret::new(t.trim())),
+            response_cache_max_bytes: number(
+                &lookup,
+                "SWITCHYARD_RESPONSE_CACHE_MAX_BYTES",
+                defaults.proxy.response_cache_max_bytes,
+            )?,
+            redis_url: lookup("REDIS_URL")
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| crate::providers::Secret::new(u.trim())),
         })
     }
 }

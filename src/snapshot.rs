@@ -2,7 +2,7 @@
 //! (never edited in place) after every committed config change, so the hot path reads it
 //! without a lock and without the database (DESIGN §1).
 
-use crate::domain::ProviderKind;
+use crate::domain::{KeyLimits, ProviderKind};
 use crate::providers::{Secret, Timeouts};
 use crate::routing::RoutingSnapshot;
 use arc_swap::ArcSwap;
@@ -61,6 +61,8 @@ pub struct GatewayKey {
     pub allowed_models: Vec<String>,
     /// Unix milliseconds; `None` never expires.
     pub expires_at: Option<i64>,
+    /// Enforced by the router before any provider is tried.
+    pub limits: KeyLimits,
 }
 
 impl GatewayKey {
@@ -103,6 +105,7 @@ mod tests {
             name: "ci".into(),
             allowed_models: vec!["primary-llm".into()],
             expires_at: Some(1_000),
+            limits: KeyLimits::default(),
         };
         assert!(key.allows("primary-llm"));
         assert!(!key.allows("fast-llm"));
@@ -124,6 +127,7 @@ mod tests {
                 name: "n".into(),
                 allowed_models: vec![],
                 expires_at: None,
+                limits: KeyLimits::default(),
             },
         );
         shared.replace(next);

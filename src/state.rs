@@ -29,6 +29,8 @@ pub struct AppState {
     /// Where the proxy sends each request's usage, for the batch writer.
     pub telemetry: Telemetry,
     pub provider_clients: ProviderClients,
+    /// Answers kept for identical requests to models that cache (in Redis when configured).
+    pub cache: crate::cache::ResponseCache,
     /// Turns true when the shutdown grace period is over: requests still running end now
     /// (streams with an error event) and settle their usage before the process exits.
     pub cut: tokio::sync::watch::Receiver<bool>,

@@ -31,6 +31,7 @@ models:
     capabilities: [streaming, json_mode]
     defaults: { max_tokens: 256 }
     targets: [ { account: openai-backup, model: gpt-4o-mini }, { account: gemini, model: gemini-2.0-flash } ]
+    cache: { ttl_seconds: 600, scope: shared }
   - name: summarizer
     capabilities: [streaming]
     targets: [ { account: claude, model: claude-haiku-4-5 } ]
@@ -53,8 +54,9 @@ policies:
     match: { purposes: [summarization] }
     split: [ { route: [summarizer, primary-llm], weight: 90 }, { route: [fast-llm, primary-llm], weight: 10 } ]
 keys:
-  - { name: ci-app, models: [primary-llm] }
-  - { name: batch-jobs, models: [fast-llm, summarizer] }
+  - { name: ci-app, models: [primary-llm], team: ml-platform, rpm_limit: 60, monthly_budget_usd: 50 }
+  - { name: batch-jobs, models: [fast-llm, summarizer], team: data, tpm_limit: 200000,
+      monthly_budget_usd: 200, soft_budget: true }
 prices:
   - { kind: openai, model: gpt-4o-mini, input_per_mtok_usd: 0.15, output_per_mtok_usd: 0.6 }
 `;

@@ -71,7 +71,7 @@ pub struct ConnectionTest {
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::AccountView;
-    use crate::api::change::{field_error, Erase, Resource};
+    use crate::api::change::{budget_field_error, field_error, Erase, Resource};
     use crate::api::ApiError;
     use crate::store::config::{self, AccountRecord, StoredConfig};
     use crate::store::StoreError;
@@ -110,15 +110,7 @@ mod ssr {
             &mut stored.accounts
         }
         fn validate(&self, _: &StoredConfig) -> Result<(), ApiError> {
-            self.account.validate().map_err(|e| {
-                // The form edits dollars; the domain checks micro-dollars under another name.
-                match field_error(e) {
-                    ApiError::Invalid { field, message } if field == "monthly_budget" => {
-                        ApiError::invalid("monthly_budget_usd", message)
-                    }
-                    other => other,
-                }
-            })?;
+            self.account.validate().map_err(budget_field_error)?;
             if let Some(url) = &self.base_url {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
                     return Err(ApiError::invalid(

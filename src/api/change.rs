@@ -222,6 +222,17 @@ fn find_named<R: Resource>(records: &[R], name: &str, what: &str) -> Result<usiz
         .ok_or_else(|| ApiError::NotFound(format!("No {what} named `{name}`.")))
 }
 
+/// `field_error`, for records whose forms edit the monthly budget in dollars: the domain checks
+/// micro-dollars under another name.
+pub fn budget_field_error(error: DomainError) -> ApiError {
+    match field_error(error) {
+        ApiError::Invalid { field, message } if field == "monthly_budget" => {
+            ApiError::invalid("monthly_budget_usd", message)
+        }
+        other => other,
+    }
+}
+
 /// The first field error of a domain check, for the form to show beside that field.
 pub fn field_error(error: DomainError) -> ApiError {
     match error {

@@ -175,6 +175,55 @@ pub struct Overview {
     pub events: Vec<AlertView>,
 }
 
+/// What the response cache answered over a window, and what that saved.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheSavings {
+    /// Requests that asked the cache (hits and misses).
+    pub lookups: u64,
+    pub hits: u64,
+    /// What the hits would have cost at the providers.
+    pub saved: Money,
+}
+
+impl CacheSavings {
+    /// Hits per lookup, 0 to 1; `None` before any lookup.
+    pub fn hit_rate(&self) -> Option<f64> {
+        (self.lookups > 0).then(|| self.hits as f64 / self.lookups as f64)
+    }
+}
+
+/// Spend this month by gateway key or by team, against the budgets set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpendLine {
+    pub name: String,
+    /// The key's team; empty for team lines and keys without one.
+    pub team: String,
+    pub spent: Money,
+    /// The key's budget, or the sum of its keys' for a team; `None` when none is set.
+    pub budget: Option<Money>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheAndKeySpend {
+    pub cache: CacheSavings,
+    /// Keys that spent this month or carry a budget, the biggest spender first.
+    pub keys: Vec<SpendLine>,
+    /// By team (keys without one under an empty name), the biggest spender first.
+    pub teams: Vec<SpendLine>,
+}
+
+/// The response cache over `window`, and spend by gateway key and team this month.
+#[server(endpoint = "keys_and_cache", input = Json)]
+pub async fn keys_and_cache(window: Window) -> Result<CacheAndKeySpend, ApiError> {
+    use crate::domain::Role;
+    super::ssr::require(Role::Viewer).await?;
+    let state = super::ssr::state()?;
+    let now = crate::store::now_millis();
+    ssr::keys_and_cache(&state, window, now)
+        .await
+        .map_err(ApiError::internal)
+}
+
 /// The figures of `window` for `scope`, for any signed-in role.
 #[server(endpoint = "window_overview", input = Json)]
 pub async fn window_overview(window: Window, scope: Scope) -> Result<Overview, ApiError> {
@@ -352,6 +401,63 @@ pub mod ssr {
             .collect();
         list.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.name.cmp(&b.name)));
         list
+    }
+
+    pub async fn keys_and_cache(
+        state: &AppState,
+        window: Window,
+        now_ms: i64,
+    ) -> Result<CacheAndKeySpend, crate::telemetry::TelemetryError> {
+        // The partial index on `cache` keeps this to the rows that asked the cache.
+        let (lookups, hits, saved): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), \
+             CAST(COALESCE(SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(saved_micros), 0) AS BIGINT) \
+             FROM usage_events WHERE cache IS NOT NULL AND at_ms >= $1",
+        )
+        .bind(now_ms - window.millis())
+        .fetch_one(&state.db.pool)
+        .await?;
+        let month = crate::routing::month_of(u64::try_from(now_ms).unwrap_or_default());
+        let spent = crate::telemetry::key_spend_in(&state.db.pool, &month).await?;
+        let mut conn = state.db.pool.acquire().await?;
+        let stored = crate::store::config::load(&mut conn).await?;
+        let mut keys: Vec<SpendLine> = stored
+            .keys
+            .iter()
+            .map(|k| SpendLine {
+                name: k.name.clone(),
+                team: k.team.clone(),
+                spent: spent.get(&k.id).copied().unwrap_or_default(),
+                budget: k.limits.monthly_budget,
+            })
+            .filter(|line| line.spent > Money::ZERO || line.budget.is_some())
+            .collect();
+        keys.sort_by(|a, b| b.spent.cmp(&a.spent).then(a.name.cmp(&b.name)));
+        let mut teams: BTreeMap<String, SpendLine> = BTreeMap::new();
+        for key in &keys {
+            let team = teams.entry(key.team.clone()).or_insert_with(|| SpendLine {
+                name: key.team.clone(),
+                team: String::new(),
+                spent: Money::ZERO,
+                budget: None,
+            });
+            team.spent += key.spent;
+            if let Some(budget) = key.budget {
+                team.budget = Some(team.budget.unwrap_or_default() + budget);
+            }
+        }
+        let mut teams: Vec<SpendLine> = teams.into_values().collect();
+        teams.sort_by(|a, b| b.spent.cmp(&a.spent).then(a.name.cmp(&b.name)));
+        Ok(CacheAndKeySpend {
+            cache: CacheSavings {
+                lookups: u64::try_from(lookups).unwrap_or_default(),
+                hits: u64::try_from(hits).unwrap_or_default(),
+                saved: Money::from_micros(saved),
+            },
+            keys,
+            teams,
+        })
     }
 
     pub async fn overview(

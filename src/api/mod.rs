@@ -7,7 +7,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 #[cfg(feature = "ssr")]
-mod change;
+pub(crate) mod change;
 pub mod dashboard;
 mod error;
 pub mod keys;

@@ -61,14 +61,18 @@ pub struct ConditionChange {
 /// The highest budget threshold an account reached this month, for the dashboard banner.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetReached {
+    /// The account's name, or the gateway key's when `key`.
     pub account: String,
+    #[serde(default)]
+    pub key: bool,
     pub threshold: u8,
 }
 
 impl BudgetReached {
     pub fn sentence(&self) -> String {
+        let who = if self.key { "Gateway key " } else { "" };
         format!(
-            "{} reached {}% of its monthly budget",
+            "{who}{} reached {}% of its monthly budget",
             self.account, self.threshold
         )
     }

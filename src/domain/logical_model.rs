@@ -241,6 +241,43 @@ pub struct Defaults {
     pub stop: Vec<String>,
 }
 
+/// Longest time a cached answer is kept: a week; answers older than that are rarely wanted.
+pub const MAX_CACHE_TTL_SECONDS: u32 = 7 * 24 * 3600;
+
+/// Who may be answered from an answer cached for one gateway key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheScope {
+    /// Only the key that asked first: no key sees another key's prompts answered.
+    #[default]
+    Key,
+    /// Every key allowed to use the model.
+    Shared,
+}
+
+impl CacheScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheScope::Key => "key",
+            CacheScope::Shared => "shared",
+        }
+    }
+}
+
+/// The exact response cache of a logical model: an identical request (after the model's
+/// defaults) is answered from the cache for `ttl_seconds`, at no cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub ttl_seconds: u32,
+    #[serde(default)]
+    pub scope: CacheScope,
+    /// Also cache requests sampled at a temperature above 0 (or left to the provider's default
+    /// of 1), whose answers would vary if asked again.
+    #[serde(default)]
+    pub nonzero_temperature: bool,
+}
+
 /// One place a logical model can be served: a provider account and that provider's model name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -350,6 +387,9 @@ pub struct LogicalModel {
     /// failures worth retrying (connect errors, timeouts, 429, 5xx) that came before any output.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u32,
+    /// Off (`None`) unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSettings>,
 }
 
 impl LogicalModel {
@@ -362,6 +402,13 @@ impl LogicalModel {
             format!("must be at most {DESCRIPTION_MAX_LEN} characters"),
         );
         check_defaults(&mut check, &self.defaults);
+        if let Some(cache) = &self.cache {
+            check.require(
+                (1..=MAX_CACHE_TTL_SECONDS).contains(&cache.ttl_seconds),
+                "cache.ttl_seconds",
+                format!("must be from 1 to {MAX_CACHE_TTL_SECONDS} (a week)"),
+            );
+        }
         check.require(
             !self.targets.is_empty(),
             "targets",
@@ -463,6 +510,7 @@ mod tests {
                 ModelTarget::new("claude", "claude-sonnet-4-5"),
             ],
             retries: 0,
+            cache: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod alert;
 mod audit;
+mod key_limits;
 mod live_status;
 mod logical_model;
 mod money;
@@ -16,11 +17,12 @@ mod validation;
 
 pub use alert::{AlertView, BudgetReached, Condition, ConditionChange};
 pub use audit::AuditEntry;
+pub use key_limits::{check_team, KeyLimits, TEAM_MAX_LEN};
 pub use live_status::{CircuitState, HealthLevel};
 pub use logical_model::{
-    Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Strategy, Target,
-    DEFAULT_WEIGHT, DESCRIPTION_MAX_LEN, MAX_RETRIES, MAX_STOP_SEQUENCES, MAX_WEIGHT,
-    PROVIDER_MODEL_MAX_LEN,
+    CacheScope, CacheSettings, Capabilities, Capability, Defaults, LogicalModel, ModelTarget,
+    Strategy, Target, DEFAULT_WEIGHT, DESCRIPTION_MAX_LEN, MAX_CACHE_TTL_SECONDS, MAX_RETRIES,
+    MAX_STOP_SEQUENCES, MAX_WEIGHT, PROVIDER_MODEL_MAX_LEN,
 };
 pub use money::{Money, Price};
 pub use policy::{

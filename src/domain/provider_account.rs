@@ -1,3 +1,4 @@
+use super::key_limits::check_limits;
 use super::validation::{enabled_by_default, Checker, DomainError};
 use super::{Money, ProviderKind};
 use serde::{Deserialize, Serialize};
@@ -80,27 +81,12 @@ impl ProviderAccount {
     pub fn validate(&self) -> Result<(), DomainError> {
         let mut check = Checker::default();
         check.name("name", &self.name);
-        if let Some(rpm) = self.rpm_limit {
-            check.require(
-                rpm > 0,
-                "rpm_limit",
-                "must be greater than 0 (leave empty for no limit)",
-            );
-        }
-        if let Some(tpm) = self.tpm_limit {
-            check.require(
-                tpm > 0,
-                "tpm_limit",
-                "must be greater than 0 (leave empty for no limit)",
-            );
-        }
-        if let Some(budget) = self.monthly_budget {
-            check.require(
-                budget > Money::ZERO,
-                "monthly_budget",
-                "must be greater than $0 (leave empty for no budget)",
-            );
-        }
+        check_limits(
+            &mut check,
+            self.rpm_limit,
+            self.tpm_limit,
+            self.monthly_budget,
+        );
         check.require(
             self.alert_thresholds.len() <= MAX_ALERT_THRESHOLDS,
             "alert_thresholds",

@@ -3,7 +3,7 @@
 //! `{"type": "error", "error": {"type", "message"}}`.
 
 use crate::providers::ProviderError;
-use crate::routing::RoutingError;
+use crate::routing::{KeyRefusal, RoutingError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -73,6 +73,12 @@ impl ProxyError {
                     }
                 }
                 RoutingError::InvalidConfig(_) => 500,
+                // 402, not 429: waiting a minute does not help, and SDKs retry a 429.
+                RoutingError::KeyRefused {
+                    refusal: KeyRefusal::BudgetUsedUp { .. },
+                    ..
+                } => 402,
+                RoutingError::KeyRefused { .. } => 429,
             },
             ProxyError::Provider(e) => e.gateway_status(),
             ProxyError::ShuttingDown => 503,
@@ -92,6 +98,9 @@ impl ProxyError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ProxyError::Routing(RoutingError::Exhausted(exhausted)) => exhausted.retry_after_secs(),
+            ProxyError::Routing(RoutingError::KeyRefused { refusal, .. }) => {
+                refusal.retry_after_ms().map(|ms| ms.div_ceil(1000).max(1))
+            }
             ProxyError::AllFailed {
                 retry_after_secs, ..
             } => *retry_after_secs,
@@ -125,6 +134,12 @@ impl ProxyError {
                 }
                 RoutingError::Exhausted(_) => self.exhausted_kind(),
                 RoutingError::InvalidConfig(_) => ("server_error", "invalid_configuration"),
+                RoutingError::KeyRefused { refusal, .. } => match refusal {
+                    KeyRefusal::BudgetUsedUp { .. } => {
+                        ("insufficient_quota", "key_budget_exceeded")
+                    }
+                    KeyRefusal::RateLimited(_) => ("rate_limit_error", "key_rate_limit_exceeded"),
+                },
             },
             ProxyError::Provider(e) => match e.gateway_status() {
                 400 | 404 | 413 => ("invalid_request_error", "upstream_refused"),

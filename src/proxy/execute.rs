@@ -7,6 +7,7 @@
 
 use super::error::{ErrorShape, ProxyError};
 use super::messages::{self, EventWriter, MessagesCall};
+use crate::cache::{CacheUse, CachedAnswer, CachedBody, ResponseCache, CACHE_HEADER};
 use crate::domain::{Money, ProviderKind, Target};
 use crate::providers::types::Usage;
 use crate::providers::{
@@ -15,12 +16,13 @@ use crate::providers::{
     ProviderError, StreamItem,
 };
 use crate::routing::{
-    month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, RouteRequest, Skip,
-    SkipReason,
+    month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, Reservation,
+    RouteRequest, RoutingError, Skip, SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
+use crate::store::alerts::KEY_SUBJECT;
 use crate::telemetry::metrics::{status_class, Labels};
-use crate::telemetry::{BudgetAlert, Telemetry, UsageEvent};
+use crate::telemetry::{BudgetAlert, CacheOutcome, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +49,7 @@ pub struct Runtime<'a> {
     pub live: &'a Arc<LiveState>,
     pub telemetry: &'a Telemetry,
     pub clients: &'a ProviderClients,
+    pub cache: &'a ResponseCache,
     /// True once the shutdown grace period is over.
     pub cut: tokio::sync::watch::Receiver<bool>,
 }
@@ -84,6 +87,8 @@ pub struct Prepared {
     pub payload: Payload,
     pub route: RouteRequest,
     pub started: Instant,
+    /// Set when the answer may come from, and go to, the response cache.
+    pub cache: Option<CacheUse>,
 }
 
 pub fn now_ms() -> u64 {
@@ -284,12 +289,51 @@ pub(super) fn call_context(
     ctx
 }
 
+/// The room a gateway key's request took in the key's rate window; given back corrected with
+/// the tokens used when dropped (none unless an answer says otherwise), however the request
+/// ends.
+struct KeyTicket {
+    live: Arc<LiveState>,
+    key_id: String,
+    reservation: Reservation,
+    /// `None`: an answer without reported usage, so the estimate stays.
+    tokens: Option<u32>,
+}
+
+impl Drop for KeyTicket {
+    fn drop(&mut self) {
+        self.live
+            .settle_key(&self.key_id, self.reservation, self.tokens);
+    }
+}
+
+/// Where a successful answer is stored for identical requests to come.
+struct CacheFill {
+    cache: ResponseCache,
+    cache_use: CacheUse,
+}
+
+impl CacheFill {
+    fn put(self, body: CachedBody, cost: Money) {
+        self.cache.put(
+            self.cache_use.key,
+            CachedAnswer { body, cost },
+            self.cache_use.ttl,
+        );
+    }
+}
+
 /// Everything settled once a call ends: live state, spend and the ledger. Dropping it settles
 /// too, so a client that goes away mid-stream still has its usage counted.
 struct Settlement {
     live: Arc<LiveState>,
     telemetry: Telemetry,
     config: Arc<ConfigSnapshot>,
+    key: GatewayKey,
+    /// Handed over by the attempt that answered; corrected with its usage.
+    key_ticket: Option<KeyTicket>,
+    /// Handed over by the attempt that answered, when the request may be cached.
+    fill: Option<CacheFill>,
     attempt: Option<Attempt>,
     /// The provider answered; until then, settling means the client left while waiting.
     answered: bool,
@@ -325,6 +369,12 @@ impl Settlement {
             }
         };
         let answered = matches!(outcome, AttemptOutcome::Answered { .. });
+        if let Some(mut ticket) = self.key_ticket.take() {
+            ticket.tokens = match outcome {
+                AttemptOutcome::Answered { total_tokens, .. } => total_tokens,
+                _ => Some(0),
+            };
+        }
         self.live.finish_attempt(attempt, outcome, now);
         self.telemetry.metrics().upstream_call(
             &Labels {
@@ -336,24 +386,30 @@ impl Settlement {
             self.call_started.elapsed(),
         );
         let cost = self.cost();
-        if let Some(account) = self.config.routing.account(&self.target.account) {
-            if cost > Money::ZERO {
+        if cost > Money::ZERO {
+            if let Some(account) = self.config.routing.account(&self.target.account) {
                 let thresholds = self.live.add_spend(account, cost, now);
-                if let (false, Some(budget)) = (thresholds.is_empty(), account.monthly_budget) {
-                    let month = month_of(now);
-                    let spent = self.live.account_view(&account.name, now).spent_this_month;
-                    for threshold in thresholds {
-                        self.telemetry.record_alert(BudgetAlert {
-                            account: account.name.clone(),
-                            month: month.clone(),
-                            threshold,
-                            spent,
-                            budget,
-                            at_ms: self.event.at_ms,
-                        });
-                    }
-                }
+                let spent = || self.live.account_view(&account.name, now).spent_this_month;
+                self.alert(
+                    &account.name,
+                    "",
+                    thresholds,
+                    account.monthly_budget,
+                    spent,
+                    now,
+                );
             }
+            let key = &self.key;
+            let thresholds = self.live.add_key_spend(&key.id, &key.limits, cost, now);
+            let spent = || self.live.key_spent(&key.id, now);
+            self.alert(
+                &key.name,
+                KEY_SUBJECT,
+                thresholds,
+                key.limits.monthly_budget,
+                spent,
+                now,
+            );
         }
         let mut event = self.event.clone();
         event.cost = cost;
@@ -365,6 +421,34 @@ impl Settlement {
         }
         log_request(&event);
         self.telemetry.record(event);
+    }
+
+    /// One budget alert per threshold newly reached by an account's (`subject` empty) or a
+    /// gateway key's spend.
+    fn alert(
+        &self,
+        name: &str,
+        subject: &str,
+        thresholds: Vec<u8>,
+        budget: Option<Money>,
+        spent: impl FnOnce() -> Money,
+        now: u64,
+    ) {
+        let Some(budget) = budget.filter(|_| !thresholds.is_empty()) else {
+            return;
+        };
+        let (month, spent) = (month_of(now), spent());
+        for threshold in thresholds {
+            self.telemetry.record_alert(BudgetAlert {
+                account: name.to_string(),
+                subject: subject.to_string(),
+                month: month.clone(),
+                threshold,
+                spent,
+                budget,
+                at_ms: self.event.at_ms,
+            });
+        }
     }
 
     /// Provider-reported tokens × the price table; the seed price when the table lacks the model.
@@ -420,7 +504,61 @@ fn draft_event(prepared: &Prepared, plan: Option<&Plan>) -> UsageEvent {
         latency_ms: 0,
         error: None,
         trail: None,
+        cache: prepared.cache.map(|_| CacheOutcome::Miss),
+        saved: Money::ZERO,
     }
+}
+
+/// Answers from the cache: no provider, no rate window or budget touched; the ledger row
+/// records the hit and what it saved.
+fn serve_cached(runtime: &Runtime<'_>, prepared: &Prepared, answer: &CachedAnswer) -> Response {
+    let mut event = draft_event(prepared, None);
+    event.cache = Some(CacheOutcome::Hit);
+    event.saved = answer.cost;
+    event.trail = Some("answered from the response cache".into());
+    event.latency_ms = elapsed_ms(prepared.started);
+    log_request(&event);
+    runtime.telemetry.record(event);
+    let mut response = match &answer.body {
+        CachedBody::Complete(json) => json_response(json.clone()),
+        CachedBody::Stream(events) => {
+            let events: Vec<Result<Bytes, Infallible>> = events
+                .iter()
+                .map(|e| Ok(Bytes::from(e.clone())))
+                .collect();
+            sse_response(Body::from_stream(futures_util::stream::iter(events)))
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(CACHE_HEADER, HeaderValue::from_static("hit"));
+    headers.insert(
+        HeaderName::from_static(ATTEMPTS_HEADER),
+        HeaderValue::from(0),
+    );
+    response
+}
+
+fn json_response(json: impl Into<Body>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json.into(),
+    )
+        .into_response()
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// Ledger entry for a request that got no answer from any provider.
@@ -444,8 +582,37 @@ fn record_failure(
     runtime.telemetry.record(event);
 }
 
-/// Plans and runs the request; always answers.
+/// Answers from the cache when it can; else holds the key to its limits, plans and runs the
+/// request. Always answers.
 pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
+    if let Some(cache_use) = &prepared.cache {
+        if let Some(answer) = runtime.cache.get(&cache_use.key).await {
+            return serve_cached(&runtime, &prepared, &answer);
+        }
+    }
+    let key = &prepared.key;
+    let admitted = runtime.live.admit_key(
+        &key.id,
+        &key.limits,
+        prepared.route.estimated_tokens,
+        now_ms(),
+    );
+    let mut key_ticket = match admitted {
+        Ok(reservation) => Some(KeyTicket {
+            live: runtime.live.clone(),
+            key_id: key.id.clone(),
+            reservation,
+            tokens: Some(0),
+        }),
+        Err(refusal) => {
+            let error = ProxyError::Routing(RoutingError::KeyRefused {
+                key: key.name.clone(),
+                refusal,
+            });
+            record_failure(&runtime, &prepared, None, None, None, &error);
+            return error.into_response();
+        }
+    };
     let planned = crate::routing::plan(
         &runtime.config.routing,
         &prepared.route,
@@ -513,6 +680,9 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 live: runtime.live.clone(),
                 telemetry: runtime.telemetry.clone(),
                 config: runtime.config.clone(),
+                key: prepared.key.clone(),
+                key_ticket: None,
+                fill: None,
                 attempt: Some(attempt),
                 answered: false,
                 target: target.clone(),
@@ -599,6 +769,11 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
             };
             trail.answered(target);
             settlement.answered = true;
+            settlement.key_ticket = key_ticket.take();
+            settlement.fill = prepared.cache.map(|cache_use| CacheFill {
+                cache: runtime.cache.clone(),
+                cache_use,
+            });
             settlement.event.trail = Some(trail.summary());
             let served = Served {
                 policy: plan.policy.as_deref(),
@@ -616,6 +791,11 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 Answer::Native(events) => stream_response(events, NativeEvents, settlement, cut),
             };
             set_headers(&mut response, &served, &trail);
+            if prepared.cache.is_some() {
+                response
+                    .headers_mut()
+                    .insert(CACHE_HEADER, HeaderValue::from_static("miss"));
+            }
             return response;
         }
     }
@@ -750,16 +930,14 @@ async fn call(
 
 fn complete_response(body: Vec<u8>, usage: Option<Usage>, mut settlement: Settlement) -> Response {
     settlement.usage = usage;
+    if let Some(fill) = settlement.fill.take() {
+        fill.put(
+            CachedBody::Complete(String::from_utf8_lossy(&body).into_owned()),
+            settlement.cost(),
+        );
+    }
     settlement.settle();
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    json_response(body)
 }
 
 /// How the pieces of a stream are written for the app.
@@ -859,13 +1037,20 @@ fn stream_response<T: StreamItem, E: SseEncoder<T>>(
         pieces: ItemStream<T>,
         encoder: E,
         done: bool,
+        /// Stored once the stream ended well, for replay to identical requests.
+        fill: Option<CacheFill>,
+        /// The events sent so far, while the answer may be cached.
+        sent: Vec<String>,
         settlement: Settlement,
         cut: tokio::sync::watch::Receiver<bool>,
     }
+    let mut settlement = settlement;
     let relay = Relay {
         pieces,
         encoder,
         done: false,
+        fill: settlement.fill.take(),
+        sent: Vec::new(),
         settlement,
         cut,
     };
@@ -895,6 +1080,9 @@ fn stream_response<T: StreamItem, E: SseEncoder<T>>(
                     if event.is_empty() {
                         continue;
                     }
+                    if relay.fill.is_some() {
+                        relay.sent.push(event.clone());
+                    }
                     event
                 }
                 Some(Err(error)) => {
@@ -905,8 +1093,14 @@ fn stream_response<T: StreamItem, E: SseEncoder<T>>(
                 }
                 None => {
                     relay.done = true;
-                    relay.settlement.settle();
                     let event = relay.encoder.end();
+                    if let Some(fill) = relay.fill.take() {
+                        let cost = relay.settlement.cost();
+                        let mut sent = std::mem::take(&mut relay.sent);
+                        sent.push(event.clone());
+                        fill.put(CachedBody::Stream(sent), cost);
+                    }
+                    relay.settlement.settle();
                     if event.is_empty() {
                         return None;
                     }
@@ -916,14 +1110,7 @@ fn stream_response<T: StreamItem, E: SseEncoder<T>>(
             return Some((Ok::<_, Infallible>(Bytes::from(event)), relay));
         }
     });
-    let mut response = Body::from_stream(events).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    sse_response(Body::from_stream(events))
 }
 
 #[cfg(test)]

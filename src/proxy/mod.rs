@@ -8,7 +8,8 @@
 //! targets were the route), `x-switchyard-account` and `x-switchyard-provider-model` (who
 //! answered), and `x-switchyard-attempts`: the number of provider calls, then each target's
 //! outcome, e.g. `2; openai-main/gpt-4o failed (…HTTP 500…); claude/claude-sonnet-4-5 ok`,
-//! skipped targets with their reason.
+//! skipped targets with their reason. `x-switchyard-cache`: `hit` when the response cache
+//! answered, `miss` when it was asked and the provider answered.
 
 mod auth;
 mod embeddings;
@@ -99,13 +100,27 @@ async fn serve(state: AppState, headers: HeaderMap, body: Body, endpoint: Endpoi
         let key = auth::authenticate(&headers, &config, crate::store::now_millis())?.clone();
         let bytes = request::read_body(body, state.settings.max_body_bytes).await?;
         let mut payload = endpoint.parse(&bytes, &headers)?;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let mut cache = None;
         let route = match &mut payload {
             Payload::Chat(chat) | Payload::Messages(messages::MessagesCall { chat, .. }) => {
                 if !key.allows(&chat.model) {
                     return Err(ProxyError::ModelNotAllowed(chat.model.clone()));
                 }
-                if let Some(model) = config.routing.logical_model(&chat.model) {
+                let model = config.routing.logical_model(&chat.model);
+                if let Some(model) = model {
                     request::apply_defaults(chat, &model.defaults);
+                }
+                // The cache keeps chat completions (in OpenAI's shape) only, for now.
+                if matches!(endpoint, Endpoint::Chat) {
+                    cache = crate::cache::cache_use(
+                        model.and_then(|m| m.cache.as_ref()),
+                        header(crate::cache::CACHE_HEADER),
+                        header(crate::cache::CACHE_TTL_HEADER),
+                        &key.id,
+                        chat,
+                    )
+                    .map_err(|e| ProxyError::InvalidRequest(e.to_string()))?;
                 }
                 request::route_request(chat, &headers)?
             }
@@ -121,6 +136,7 @@ async fn serve(state: AppState, headers: HeaderMap, body: Body, endpoint: Endpoi
             payload,
             route,
             started,
+            cache,
         })
     }
     .await;
@@ -137,6 +153,7 @@ async fn serve(state: AppState, headers: HeaderMap, body: Body, endpoint: Endpoi
         live: &state.live,
         telemetry: &state.telemetry,
         clients: &state.provider_clients,
+        cache: &state.cache,
         cut: state.cut.clone(),
     };
     execute::run(runtime, prepared).await

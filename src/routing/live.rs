@@ -6,10 +6,11 @@ use super::account::AccountLive;
 use super::budget::{month_of, MonthlySpend};
 use super::circuit::{Admission, CircuitBreaker, CircuitState};
 use super::health::{Health, ProbeResult};
+use super::key::{KeyLive, KeyRefusal};
 use super::plan::{Candidate, LiveView, Plan, Skip, SkipReason};
 use super::rate::{RateLimits, RateUsage, Reservation};
 use super::RoutingSnapshot;
-use crate::domain::{CircuitBreakerSettings, Money, ProviderAccount, Target};
+use crate::domain::{CircuitBreakerSettings, KeyLimits, Money, ProviderAccount, Target};
 use dashmap::DashMap;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,6 +92,8 @@ pub struct LiveState {
     accounts: DashMap<String, AccountLive>,
     circuits: DashMap<Target, CircuitBreaker>,
     policies: DashMap<String, PolicyStats>,
+    /// By gateway key id.
+    keys: DashMap<String, KeyLive>,
 }
 
 impl LiveView for LiveState {
@@ -117,6 +120,63 @@ impl LiveState {
             return change(&mut live);
         }
         change(&mut self.accounts.entry(account.to_string()).or_default())
+    }
+
+    fn with_key<R>(&self, key_id: &str, change: impl FnOnce(&mut KeyLive) -> R) -> R {
+        if let Some(mut live) = self.keys.get_mut(key_id) {
+            return change(&mut live);
+        }
+        change(&mut self.keys.entry(key_id.to_string()).or_default())
+    }
+
+    /// Holds a gateway key to its own limits before any provider is tried: refuses it over
+    /// its hard monthly budget, else reserves room for `estimated_tokens` in its window. Hand
+    /// the reservation to `settle_key` when the request ends.
+    pub fn admit_key(
+        &self,
+        key_id: &str,
+        limits: &KeyLimits,
+        estimated_tokens: u32,
+        now_ms: u64,
+    ) -> Result<Reservation, KeyRefusal> {
+        let month = month_of(now_ms);
+        self.with_key(key_id, |live| {
+            live.admit(limits, estimated_tokens, &month, now_ms)
+        })
+    }
+
+    /// Corrects a key's reservation with the tokens the request used (`None`: unknown, the
+    /// estimate stays).
+    pub fn settle_key(&self, key_id: &str, reservation: Reservation, tokens: Option<u32>) {
+        if let Some(tokens) = tokens {
+            self.with_key(key_id, |live| live.rate.correct(reservation, tokens));
+        }
+    }
+
+    /// Adds a call's cost to the key's spend this month; returns the alert thresholds newly
+    /// reached (each at most once per month).
+    pub fn add_key_spend(
+        &self,
+        key_id: &str,
+        limits: &KeyLimits,
+        cost: Money,
+        now_ms: u64,
+    ) -> Vec<u8> {
+        let month = month_of(now_ms);
+        self.with_key(key_id, |live| live.add_spend(limits, cost, &month))
+    }
+
+    /// Restores a key's spend and already-raised alerts from the database at start-up.
+    pub fn resume_key_spend(&self, key_id: &str, spend: MonthlySpend) {
+        self.with_key(key_id, |live| live.spend = spend);
+    }
+
+    /// What the key spent this month (on this instance's count).
+    pub fn key_spent(&self, key_id: &str, now_ms: u64) -> Money {
+        let month = month_of(now_ms);
+        self.keys
+            .get(key_id)
+            .map_or(Money::ZERO, |live| live.spend.spent_in(&month))
     }
 
     fn with_circuit<R>(&self, target: &Target, change: impl FnOnce(&mut CircuitBreaker) -> R) -> R {

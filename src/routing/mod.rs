@@ -7,6 +7,7 @@ mod account;
 mod budget;
 mod circuit;
 mod health;
+mod key;
 mod live;
 mod plan;
 mod policy_match;
@@ -25,6 +26,7 @@ pub use health::{
     DEGRADED_LATENCY_MS, ERROR_WINDOW_MINUTES, LATENCY_EWMA_ALPHA, MIN_REQUESTS_FOR_ERROR_RATE,
     PROBE_FRESH_MS, UNHEALTHY_ERROR_RATE,
 };
+pub use key::{KeyLive, KeyRefusal};
 pub use live::{AccountView, Attempt, AttemptOutcome, CircuitView, LiveState, PolicyStatsSnapshot};
 pub use plan::{plan, Candidate, Exhausted, LiveView, Plan, Skip, SkipReason};
 pub use policy_match::{criteria_match, select_route, Route};
@@ -61,6 +63,9 @@ pub enum RoutingError {
     /// 429 when `retry_after_secs()` is `Some`, else 503.
     #[error("{0}")]
     Exhausted(Exhausted),
+    /// The gateway key is over its own limit (429) or hard budget (402).
+    #[error("gateway key `{key}`: {refusal}")]
+    KeyRefused { key: String, refusal: KeyRefusal },
     /// The configuration cannot be routed on; every problem is listed.
     #[error("invalid routing configuration: {}", .0.join("; "))]
     InvalidConfig(Vec<String>),

@@ -186,6 +186,7 @@ pub(crate) mod tests {
                 .map(|target| ModelTarget { target, weight: 1 })
                 .collect(),
             retries: 0,
+            cache: None,
         }
     }
 

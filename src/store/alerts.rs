@@ -6,6 +6,8 @@ use sqlx::{AnyConnection, AnyPool};
 
 /// Alerts of this kind come from monthly budget thresholds.
 pub const BUDGET_ALERT: &str = "budget";
+/// The `subject` of a gateway key's budget alert (whose `account` holds the key's name).
+pub const KEY_SUBJECT: &str = "key";
 const WEBHOOK_URL: &str = "webhook_url";
 
 type AlertRow = (
@@ -168,9 +170,9 @@ pub async fn budgets_reached(
     pool: &AnyPool,
     month: &str,
 ) -> Result<Vec<BudgetReached>, StoreError> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT account, MAX(threshold) FROM alerts WHERE kind = $1 AND month = $2 \
-         GROUP BY account ORDER BY account",
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT account, subject, MAX(threshold) FROM alerts WHERE kind = $1 AND month = $2 \
+         GROUP BY account, subject ORDER BY subject, account",
     )
     .bind(BUDGET_ALERT)
     .bind(month)
@@ -178,7 +180,8 @@ pub async fn budgets_reached(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(account, threshold)| BudgetReached {
+        .map(|(account, subject, threshold)| BudgetReached {
+            key: subject == KEY_SUBJECT,
             account,
             threshold: u8::try_from(threshold).unwrap_or(u8::MAX),
         })

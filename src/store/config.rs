@@ -7,8 +7,8 @@
 
 use super::StoreError;
 use crate::domain::{
-    AuditEntry, AzureSettings, CircuitBreakerSettings, LogicalModel, ModelTarget, Money, Policy,
-    ProviderAccount, ProviderKind, Target,
+    AuditEntry, AzureSettings, CircuitBreakerSettings, KeyLimits, LogicalModel, ModelTarget, Money,
+    Policy, ProviderAccount, ProviderKind, Target,
 };
 use crate::providers::prices::Price;
 use serde::de::DeserializeOwned;
@@ -49,9 +49,23 @@ pub struct KeyRecord {
     pub last4: String,
     pub allowed_models: Vec<String>,
     pub expires_at: Option<i64>,
+    pub limits: KeyLimits,
+    /// Owner label spend is grouped by; empty when none.
+    pub team: String,
     pub revoked: bool,
     pub last_used_at: Option<i64>,
     pub created_at: i64,
+    /// The secret a rotation replaced, still accepted until its end of overlap.
+    pub previous: Option<PreviousSecret>,
+}
+
+/// A gateway key's former secret after a rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// Hex SHA-256, as `KeyRecord::key_hash`.
+    pub key_hash: String,
+    /// Unix ms after which it is refused.
+    pub valid_until: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,7 +155,7 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
         });
     }
     let models = sqlx::query(
-        "SELECT id, name, description, capabilities, defaults, strategy, retries \
+        "SELECT id, name, description, capabilities, defaults, strategy, retries, cache \
          FROM logical_models ORDER BY name",
     )
     .fetch_all(&mut *conn)
@@ -161,6 +175,12 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
                     .map_err(|e| decode_err(format!("strategy: {e}")))?,
                 targets: targets.remove(&id).unwrap_or_default(),
                 retries: u32_of(row, "retries")?,
+                cache: row
+                    .try_get::<Option<String>, _>("cache")?
+                    .map(|text| {
+                        serde_json::from_str(&text).map_err(|e| decode_err(format!("cache: {e}")))
+                    })
+                    .transpose()?,
             },
             id,
         })
@@ -196,7 +216,8 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
 
     let keys = sqlx::query(
         "SELECT id, name, key_hash, last4, allowed_models, expires_at, revoked, last_used_at, \
-         created_at FROM api_keys ORDER BY name",
+         created_at, rpm_limit, tpm_limit, monthly_budget, soft_budget, team, previous_key_hash, \
+         previous_valid_until FROM api_keys ORDER BY name",
     )
     .fetch_all(&mut *conn)
     .await?
@@ -209,9 +230,21 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
             last4: row.try_get("last4")?,
             allowed_models: json(row, "allowed_models")?,
             expires_at: row.try_get("expires_at")?,
+            limits: limits_of(row)?,
+            team: row.try_get("team")?,
             revoked: flag(row, "revoked")?,
             last_used_at: row.try_get("last_used_at")?,
             created_at: row.try_get("created_at")?,
+            previous: match (
+                row.try_get::<Option<String>, _>("previous_key_hash")?,
+                row.try_get::<Option<i64>, _>("previous_valid_until")?,
+            ) {
+                (Some(key_hash), Some(valid_until)) => Some(PreviousSecret {
+                    key_hash,
+                    valid_until,
+                }),
+                _ => None,
+            },
         })
     })
     .collect::<Result<Vec<_>, StoreError>>()?;
@@ -243,7 +276,20 @@ pub async fn load(conn: &mut AnyConnection) -> Result<StoredConfig, StoreError> 
     })
 }
 
+/// The limit and budget columns accounts and keys share.
+fn limits_of(row: &AnyRow) -> Result<KeyLimits, StoreError> {
+    Ok(KeyLimits {
+        rpm_limit: opt_u32(row, "rpm_limit")?,
+        tpm_limit: opt_u32(row, "tpm_limit")?,
+        monthly_budget: row
+            .try_get::<Option<i64>, _>("monthly_budget")?
+            .map(Money::from_micros),
+        soft_budget: flag(row, "soft_budget")?,
+    })
+}
+
 fn account_from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
+    let limits = limits_of(row)?;
     let endpoint: Option<String> = row.try_get("azure_endpoint")?;
     let azure = match endpoint {
         Some(endpoint) => Some(AzureSettings {
@@ -261,12 +307,10 @@ fn account_from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
             name: row.try_get("name")?,
             kind: kind_of(row)?,
             enabled: flag(row, "enabled")?,
-            rpm_limit: opt_u32(row, "rpm_limit")?,
-            tpm_limit: opt_u32(row, "tpm_limit")?,
-            monthly_budget: row
-                .try_get::<Option<i64>, _>("monthly_budget")?
-                .map(Money::from_micros),
-            soft_budget: flag(row, "soft_budget")?,
+            rpm_limit: limits.rpm_limit,
+            tpm_limit: limits.tpm_limit,
+            monthly_budget: limits.monthly_budget,
+            soft_budget: limits.soft_budget,
             alert_thresholds: json(row, "alert_thresholds")?,
         },
         base_url: row.try_get("base_url")?,
@@ -337,9 +381,9 @@ pub async fn save_model(
     let m = &record.model;
     sqlx::query(
         "INSERT INTO logical_models (id, name, description, capabilities, defaults, strategy, \
-         retries, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         retries, cache, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
          ON CONFLICT (id) DO UPDATE SET name = $2, description = $3, capabilities = $4, \
-         defaults = $5, strategy = $6, retries = $7, updated_at = $8",
+         defaults = $5, strategy = $6, retries = $7, cache = $8, updated_at = $9",
     )
     .bind(&record.id)
     .bind(&m.name)
@@ -348,6 +392,7 @@ pub async fn save_model(
     .bind(to_json(&m.defaults)?)
     .bind(m.strategy.as_str())
     .bind(i64::from(m.retries))
+    .bind(m.cache.as_ref().map(to_json).transpose()?)
     .bind(now)
     .execute(&mut *conn)
     .await
@@ -430,9 +475,13 @@ pub async fn delete_policy(conn: &mut AnyConnection, id: &str) -> Result<(), Sto
 pub async fn save_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO api_keys (id, name, key_hash, last4, allowed_models, expires_at, revoked, \
-         last_used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (id) DO UPDATE SET name = $2, allowed_models = $5, expires_at = $6, \
-         revoked = $7",
+         last_used_at, created_at, rpm_limit, tpm_limit, monthly_budget, soft_budget, team, \
+         previous_key_hash, previous_valid_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (id) DO UPDATE SET name = $2, key_hash = $3, last4 = $4, \
+         allowed_models = $5, expires_at = $6, revoked = $7, rpm_limit = $10, tpm_limit = $11, \
+         monthly_budget = $12, soft_budget = $13, team = $14, previous_key_hash = $15, \
+         previous_valid_until = $16",
     )
     .bind(&record.id)
     .bind(&record.name)
@@ -443,6 +492,13 @@ pub async fn save_key(conn: &mut AnyConnection, record: &KeyRecord) -> Result<()
     .bind(i64::from(record.revoked))
     .bind(record.last_used_at)
     .bind(record.created_at)
+    .bind(record.limits.rpm_limit.map(i64::from))
+    .bind(record.limits.tpm_limit.map(i64::from))
+    .bind(record.limits.monthly_budget.map(Money::micros))
+    .bind(i64::from(record.limits.soft_budget))
+    .bind(&record.team)
+    .bind(record.previous.as_ref().map(|p| p.key_hash.as_str()))
+    .bind(record.previous.as_ref().map(|p| p.valid_until))
     .execute(&mut *conn)
     .await
     .map_err(StoreError::unique_as("key name"))?;

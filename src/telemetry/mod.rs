@@ -19,7 +19,7 @@ pub mod webhook;
 
 use crate::domain::Money;
 use crate::routing::{month_of, LiveState, MonthlySpend};
-use crate::store::alerts::BUDGET_ALERT;
+use crate::store::alerts::{BUDGET_ALERT, KEY_SUBJECT};
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use spill::{Record, Spill};
@@ -86,12 +86,38 @@ pub struct UsageEvent {
     pub error: Option<String>,
     /// What happened to each target tried or skipped, for the request log.
     pub trail: Option<String>,
+    /// Whether the response cache answered; `None` when it was not asked.
+    #[serde(default)]
+    pub cache: Option<CacheOutcome>,
+    /// What a cache hit would have cost at the provider.
+    #[serde(default)]
+    pub saved: Money,
 }
 
-/// A monthly budget threshold an account's spend just reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheOutcome {
+    Hit,
+    Miss,
+}
+
+impl CacheOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss => "miss",
+        }
+    }
+}
+
+/// A monthly budget threshold an account's (or a gateway key's) spend just reached.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BudgetAlert {
+    /// The account's name, or the key's.
     pub account: String,
+    /// `KEY_SUBJECT` for a gateway key's budget; empty for an account's.
+    #[serde(default)]
+    pub subject: String,
     pub month: String,
     pub threshold: u8,
     pub spent: Money,
@@ -101,9 +127,14 @@ pub struct BudgetAlert {
 
 impl BudgetAlert {
     pub fn message(&self) -> String {
+        let who = if self.subject == KEY_SUBJECT {
+            format!("gateway key {}", self.account)
+        } else {
+            self.account.clone()
+        };
         format!(
-            "{} reached {}% of its monthly budget: {} of {} spent in {}",
-            self.account, self.threshold, self.spent, self.budget, self.month
+            "{who} reached {}% of its monthly budget: {} of {} spent in {}",
+            self.threshold, self.spent, self.budget, self.month
         )
     }
 }
@@ -119,7 +150,7 @@ enum Message {
 impl Message {
     fn into_record(self) -> Option<Record> {
         match self {
-            Message::Usage(event) => Some(Record::Usage(*event)),
+            Message::Usage(event) => Some(Record::Usage(event)),
             Message::Alert(alert) => Some(Record::Alert(alert)),
             Message::Condition(change) => Some(Record::Condition(change)),
             Message::Flush(_) => None,
@@ -360,7 +391,7 @@ impl Writer {
         let mut changes = Vec::new();
         for record in records {
             match record {
-                Record::Usage(event) => batch.push(event.clone()),
+                Record::Usage(event) => batch.push(event.as_ref().clone()),
                 Record::Alert(alert) => alerts.push(alert.clone()),
                 Record::Condition(change) => changes.push(change),
             }
@@ -436,6 +467,7 @@ async fn write_batch<'a>(
     let inserted = insert_usage_events(&mut tx, batch).await?;
     let mut stored = Vec::with_capacity(batch.len());
     let mut spend: HashMap<(&str, String), Money> = HashMap::new();
+    let mut key_spend: HashMap<(&str, String), Money> = HashMap::new();
     let mut last_used: HashMap<&str, i64> = HashMap::new();
     // Not inserted: stored before (a replay after a crash, or a write that timed out yet
     // committed), so its spend is in already.
@@ -443,26 +475,35 @@ async fn write_batch<'a>(
         stored.push(e);
         let used = last_used.entry(e.key_id.as_str()).or_insert(e.at_ms);
         *used = (*used).max(e.at_ms);
-        if let (Some(account), true) = (&e.account, e.cost > Money::ZERO) {
+        if e.cost > Money::ZERO {
             let month = month_of(u64::try_from(e.at_ms).unwrap_or(0));
-            *spend.entry((account.as_str(), month)).or_default() += e.cost;
+            if let Some(account) = &e.account {
+                *spend.entry((account.as_str(), month.clone())).or_default() += e.cost;
+            }
+            *key_spend.entry((e.key_id.as_str(), month)).or_default() += e.cost;
         }
     }
     traffic::write_rollups(&mut tx, &stored).await?;
     let now = crate::store::now_millis();
-    for ((account, month), cost) in spend {
-        sqlx::query(
-            "INSERT INTO spend_monthly (account, month, spent_micros, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (account, month) DO UPDATE SET \
-             spent_micros = spend_monthly.spent_micros + excluded.spent_micros, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(account)
-        .bind(&month)
-        .bind(cost.micros())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    // The same upsert for accounts and keys: only the table and its first column differ.
+    for (table, column, sums) in [
+        ("spend_monthly", "account", spend),
+        ("key_spend_monthly", "key_id", key_spend),
+    ] {
+        for ((who, month), cost) in sums {
+            sqlx::query(&format!(
+                "INSERT INTO {table} ({column}, month, spent_micros, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT ({column}, month) DO UPDATE SET \
+                 spent_micros = {table}.spent_micros + excluded.spent_micros, \
+                 updated_at = excluded.updated_at"
+            ))
+            .bind(who)
+            .bind(&month)
+            .bind(cost.micros())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     for (key_id, at) in last_used {
         crate::store::config::mark_key_used(&mut *tx, key_id, at).await?;
@@ -470,13 +511,15 @@ async fn write_batch<'a>(
     let mut queued = false;
     for alert in alerts {
         let inserted = sqlx::query(
-            "INSERT INTO alerts (id, kind, account, month, threshold, message, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (kind, account, month, threshold) WHERE kind = 'budget' DO NOTHING",
+            "INSERT INTO alerts (id, kind, account, subject, month, threshold, message, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (kind, account, subject, month, threshold) WHERE kind = 'budget' \
+             DO NOTHING",
         )
         .bind(crate::store::new_id())
         .bind(BUDGET_ALERT)
         .bind(&alert.account)
+        .bind(&alert.subject)
         .bind(&alert.month)
         .bind(i64::from(alert.threshold))
         .bind(alert.message())
@@ -518,9 +561,9 @@ async fn insert_usage_events(
         let sql = format!(
             "INSERT INTO usage_events (id, at_ms, key_id, logical_model, policy, step_type, \
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
-             completion_tokens, cost_micros, latency_ms, error, trail, arm) VALUES {} \
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-            crate::store::values_placeholders(rows.len(), 19)
+             completion_tokens, cost_micros, latency_ms, error, trail, arm, cache, saved_micros) \
+             VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
+            crate::store::values_placeholders(rows.len(), 21)
         );
         let mut insert = sqlx::query(&sql);
         for e in rows {
@@ -543,7 +586,9 @@ async fn insert_usage_events(
                 .bind(saturating_i64(e.latency_ms))
                 .bind(e.error.as_deref())
                 .bind(e.trail.as_deref())
-                .bind(e.arm.as_deref());
+                .bind(e.arm.as_deref())
+                .bind(e.cache.map(CacheOutcome::as_str))
+                .bind(e.saved.micros());
         }
         for row in insert.fetch_all(&mut **tx).await? {
             inserted.insert(row.try_get::<String, _>(0)?);
@@ -557,8 +602,8 @@ fn saturating_i64(n: u64) -> i64 {
 }
 
 /// Puts this month's stored spend and raised budget alerts back into live state at start-up,
-/// so budgets hold and alerts are not raised again across restarts. Returns how many accounts
-/// were resumed.
+/// for accounts and gateway keys, so budgets hold and alerts are not raised again across
+/// restarts. Returns how many accounts and keys were resumed.
 pub async fn resume_spend(
     pool: &AnyPool,
     live: &LiveState,
@@ -570,26 +615,71 @@ pub async fn resume_spend(
             .bind(&month)
             .fetch_all(pool)
             .await?;
-    let raised: Vec<(String, i64)> =
-        sqlx::query_as("SELECT account, threshold FROM alerts WHERE kind = $1 AND month = $2")
-            .bind(BUDGET_ALERT)
-            .bind(&month)
+    let raised: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT account, threshold FROM alerts WHERE kind = $1 AND month = $2 AND subject = ''",
+    )
+    .bind(BUDGET_ALERT)
+    .bind(&month)
+    .fetch_all(pool)
+    .await?;
+    let spend = spend
+        .into_iter()
+        .map(|(account, micros)| (account, Money::from_micros(micros)));
+    let accounts = by_owner(spend, raised);
+    for (account, spend) in &accounts {
+        live.resume_spend(account, resumed(&month, spend));
+    }
+    let key_spend = key_spend_in(pool, &month).await?;
+    // A key's alerts name the key; its spend is kept by id, so a rename keeps the spend.
+    let key_raised: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT k.id, a.threshold FROM alerts a JOIN api_keys k ON k.name = a.account \
+         WHERE a.kind = $1 AND a.month = $2 AND a.subject = $3",
+    )
+    .bind(BUDGET_ALERT)
+    .bind(&month)
+    .bind(KEY_SUBJECT)
+    .fetch_all(pool)
+    .await?;
+    let keys = by_owner(key_spend, key_raised);
+    for (key_id, spend) in &keys {
+        live.resume_key_spend(key_id, resumed(&month, spend));
+    }
+    Ok(accounts.len() + keys.len())
+}
+
+/// Each gateway key's spend in `month`, by key id (every instance's, once written).
+pub async fn key_spend_in(
+    pool: &AnyPool,
+    month: &str,
+) -> Result<HashMap<String, Money>, TelemetryError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT key_id, spent_micros FROM key_spend_monthly WHERE month = $1")
+            .bind(month)
             .fetch_all(pool)
             .await?;
-    let mut accounts: HashMap<String, (Money, Vec<u8>)> = HashMap::new();
-    for (account, micros) in spend {
-        accounts.entry(account).or_default().0 = Money::from_micros(micros);
+    Ok(rows
+        .into_iter()
+        .map(|(id, micros)| (id, Money::from_micros(micros)))
+        .collect())
+}
+
+/// Spend and raised thresholds gathered by account or key.
+fn by_owner(
+    spend: impl IntoIterator<Item = (String, Money)>,
+    raised: Vec<(String, i64)>,
+) -> HashMap<String, (Money, Vec<u8>)> {
+    let mut owners: HashMap<String, (Money, Vec<u8>)> = HashMap::new();
+    for (owner, spent) in spend {
+        owners.entry(owner).or_default().0 = spent;
     }
-    for (account, threshold) in raised {
+    for (owner, threshold) in raised {
         if let Ok(threshold) = u8::try_from(threshold) {
-            accounts.entry(account).or_default().1.push(threshold);
+            owners.entry(owner).or_default().1.push(threshold);
         }
     }
-    for (account, (spent, alerted)) in &accounts {
-        live.resume_spend(
-            account,
-            MonthlySpend::resume(&month, *spent, alerted.iter().copied()),
-        );
-    }
-    Ok(accounts.len())
+    owners
+}
+
+fn resumed(month: &str, (spent, alerted): &(Money, Vec<u8>)) -> MonthlySpend {
+    MonthlySpend::resume(month, *spent, alerted.iter().copied())
 }

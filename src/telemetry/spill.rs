@@ -23,7 +23,8 @@ pub const FILE_NAME: &str = "usage-spill.jsonl";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Record {
-    Usage(UsageEvent),
+    /// Boxed: a usage event is several times the size of the other records.
+    Usage(Box<UsageEvent>),
     Alert(BudgetAlert),
     Condition(ConditionChange),
 }
@@ -192,7 +193,21 @@ mod tests {
             latency_ms: 5,
             error: None,
             trail: None,
+            cache: None,
+            saved: Money::ZERO,
         }
+    }
+
+    #[test]
+    fn lines_written_before_the_cache_and_key_alerts_still_read() {
+        let usage = r#"{"usage":{"id":"1","at_ms":1,"key_id":"k","logical_model":"m","policy":null,"step_type":"inference","purpose":"chat","account":"a","provider_model":"p","stream":false,"status":200,"attempts":1,"prompt_tokens":3,"completion_tokens":4,"cost":7,"latency_ms":5,"error":null,"trail":null}}"#;
+        let read: Record = serde_json::from_str(usage).unwrap();
+        assert_eq!(read, Record::Usage(Box::new(event("1"))));
+        let alert = r#"{"alert":{"account":"a","month":"2026-11","threshold":50,"spent":1,"budget":2,"at_ms":1}}"#;
+        let Record::Alert(alert) = serde_json::from_str(alert).unwrap() else {
+            panic!("an alert")
+        };
+        assert_eq!(alert.subject, "");
     }
 
     #[test]
@@ -201,9 +216,14 @@ mod tests {
         let spill = Spill::open(dir.path()).unwrap();
         assert!(spill.is_empty());
         spill
-            .append(&[Record::Usage(event("1")), Record::Usage(event("2"))])
+            .append(&[
+                Record::Usage(Box::new(event("1"))),
+                Record::Usage(Box::new(event("2"))),
+            ])
             .unwrap();
-        spill.append(&[Record::Usage(event("3"))]).unwrap();
+        spill
+            .append(&[Record::Usage(Box::new(event("3")))])
+            .unwrap();
         // A crash mid-write leaves half a line at the end.
         let mut file = OpenOptions::new()
             .append(true)
@@ -213,16 +233,24 @@ mod tests {
         drop(spill);
 
         let spill = Spill::open(dir.path()).unwrap();
-        spill.append(&[Record::Usage(event("4"))]).unwrap();
+        spill
+            .append(&[Record::Usage(Box::new(event("4")))])
+            .unwrap();
         let (first, offset) = spill.read_from(0, 2).unwrap();
         assert_eq!(
             first,
-            vec![Record::Usage(event("1")), Record::Usage(event("2"))]
+            vec![
+                Record::Usage(Box::new(event("1"))),
+                Record::Usage(Box::new(event("2")))
+            ]
         );
         let (rest, end) = spill.read_from(offset, 10).unwrap();
         assert_eq!(
             rest,
-            vec![Record::Usage(event("3")), Record::Usage(event("4"))]
+            vec![
+                Record::Usage(Box::new(event("3"))),
+                Record::Usage(Box::new(event("4")))
+            ]
         );
         assert!(!spill.truncate_if_replayed(offset).unwrap(), "not all read");
         assert!(spill.truncate_if_replayed(spill.size()).unwrap());

@@ -48,7 +48,7 @@ impl AlertPayload {
             kind: crate::store::alerts::BUDGET_ALERT.to_string(),
             account: alert.account.clone(),
             status: "raised",
-            subject: None,
+            subject: (!alert.subject.is_empty()).then(|| alert.subject.clone()),
             month: Some(alert.month.clone()),
             threshold: Some(alert.threshold),
             message: alert.message(),
@@ -251,6 +251,7 @@ mod tests {
             spent: crate::domain::Money::from_micros(800_000),
             budget: crate::domain::Money::from_micros(1_000_000),
             at_ms: 1_795_000_000_000,
+            subject: String::new(),
         };
         let payload = AlertPayload::budget(&alert);
         assert_eq!(

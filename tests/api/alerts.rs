@@ -93,8 +93,8 @@ async fn the_banner_names_each_accounts_highest_threshold_this_month(backend: Ba
     assert_eq!(
         banner,
         vec![
-            serde_json::json!({"account": "claude", "threshold": 50}),
-            serde_json::json!({"account": "openai-main", "threshold": 80}),
+            serde_json::json!({"account": "claude", "key": false, "threshold": 50}),
+            serde_json::json!({"account": "openai-main", "key": false, "threshold": 80}),
         ]
     );
 }

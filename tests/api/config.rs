@@ -517,6 +517,115 @@ on_both_databases!(committed_changes_swap_the_snapshot_at_once);
 on_both_databases!(invalid_input_is_refused_at_its_field);
 on_both_databases!(provider_keys_never_leave_the_server);
 on_both_databases!(strategies_and_splits_are_saved_and_shown_in_the_tester);
+on_both_databases!(key_governance_and_model_cache_are_saved_checked_and_enforced);
+
+/// A key's limits, budget and team and a model's cache survive a save and a reload, reach the
+/// proxy's snapshot, and bad values come back as field errors, never a 500.
+async fn key_governance_and_model_cache_are_saved_checked_and_enforced(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, viewer) = team(&app).await;
+    admin
+        .ok(
+            "save_account",
+            json!({"account": account("main", "http://127.0.0.1:9", None)}),
+        )
+        .await;
+    let mut cached = model("primary-llm", &[("main", "gpt-4o")]);
+    cached["cache"] = json!({"ttl_seconds": 600, "scope": "shared"});
+    let saved = editor.ok("save_model", json!({"model": cached})).await;
+    assert_eq!(
+        saved["cache"],
+        json!({"ttl_seconds": 600, "scope": "shared", "nonzero_temperature": false})
+    );
+    let governance = json!({"rpm_limit": 60, "tpm_limit": 90000, "monthly_budget_usd": 25.5,
+        "soft_budget": false, "team": "ml-platform"});
+    let created = admin
+        .ok(
+            "create_key",
+            json!({"name": "app", "models": [], "expires_at": null, "governance": governance}),
+        )
+        .await;
+    let listed = viewer.ok("list_keys", json!({})).await;
+    for field in [
+        "rpm_limit",
+        "tpm_limit",
+        "monthly_budget_usd",
+        "soft_budget",
+        "team",
+    ] {
+        assert_eq!(listed[0][field], governance[field], "{field}: {listed}");
+    }
+    assert_eq!(listed[0]["spent_this_month"], 0);
+    let hash = switchyard::snapshot::hash_gateway_key(created["key"].as_str().unwrap());
+    let limits = app.state.config.load().keys[&hash].limits.clone();
+    assert_eq!(limits.rpm_limit, Some(60));
+    assert_eq!(limits.monthly_budget.unwrap().micros(), 25_500_000);
+    let changed = admin
+        .ok(
+            "update_key",
+            json!({"name": "app", "models": ["primary-llm"], "expires_at": null,
+                "governance": {"monthly_budget_usd": 5.0, "soft_budget": true, "team": "search"}}),
+        )
+        .await;
+    assert_eq!(changed["team"], "search");
+    assert_eq!(changed["rpm_limit"], Value::Null);
+    let limits = app.state.config.load().keys[&hash].limits.clone();
+    assert!(limits.soft_budget && limits.rpm_limit.is_none());
+    let model_cache = app
+        .state
+        .config
+        .load()
+        .routing
+        .logical_model("primary-llm")
+        .unwrap()
+        .cache;
+    assert_eq!(model_cache.unwrap().ttl_seconds, 600);
+
+    let key = |governance: Value| json!({"name": "app", "models": [], "expires_at": null, "governance": governance});
+    let cases = [
+        ("update_key", key(json!({"rpm_limit": 0})), "rpm_limit"),
+        ("update_key", key(json!({"tpm_limit": 0})), "tpm_limit"),
+        (
+            "update_key",
+            key(json!({"monthly_budget_usd": 0.0})),
+            "monthly_budget_usd",
+        ),
+        ("update_key", key(json!({"team": "x".repeat(65)})), "team"),
+        (
+            "create_key",
+            json!({"name": "Bad Name", "models": [], "expires_at": null}),
+            "name",
+        ),
+    ];
+    for (endpoint, args, field) in cases {
+        let (status, body) = admin.call(endpoint, args).await;
+        assert_eq!(status, 400, "{endpoint} {field}: {body}");
+        assert_eq!(field_of(&body), field, "{endpoint}: {body}");
+    }
+    let mut forever = model("forever", &[("main", "gpt-4o")]);
+    forever["cache"] = json!({"ttl_seconds": 0});
+    let (status, body) = editor.call("save_model", json!({"model": forever})).await;
+    assert_eq!(
+        (status, field_of(&body).as_str()),
+        (400, "cache.ttl_seconds"),
+        "{body}"
+    );
+    // Revoked keys stay as they were.
+    admin.ok("revoke_key", json!({"name": "app"})).await;
+    let (status, _) = admin.call("update_key", key(json!({}))).await;
+    assert_eq!(status, 400);
+    // The audit log has the key's new fields, never the key.
+    let audit = viewer
+        .ok("list_audit", json!({"limit": null}))
+        .await
+        .to_string();
+    assert!(
+        audit.contains("ml-platform") && audit.contains("search"),
+        "{audit}"
+    );
+    assert!(!audit.contains(created["key"].as_str().unwrap()));
+}
 
 /// A model's strategy, weights and retries and a policy's split arms survive a save and a
 /// reload on both databases (the additive migration), and the tester explains the order.
@@ -667,3 +776,89 @@ async fn app_db(db: &TestDatabase) -> sqlx::pool::PoolConnection<sqlx::Any> {
 }
 
 on_both_databases!(the_config_file_is_applied_at_start_up);
+
+on_both_databases!(a_rotated_key_keeps_its_previous_secret_for_the_overlap);
+
+/// `/v1/models` with `key`: the status the proxy's key check gives.
+async fn models_status(app: &TestApp, key: &str) -> u16 {
+    client()
+        .get(app.url("/v1/models"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Rotation gives a new secret at once; the previous one works until its overlap ends (here
+/// moved into the past in the database, then reloaded as a restart would), and a rotation
+/// without overlap refuses the previous secret at once. A restart keeps all of it.
+async fn a_rotated_key_keeps_its_previous_secret_for_the_overlap(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let app = spawn_app_with_admin(&db).await;
+    let (admin, editor, _) = team(&app).await;
+    let created = admin
+        .ok(
+            "create_key",
+            json!({"name": "app", "models": [], "expires_at": null}),
+        )
+        .await;
+    let first = created["key"].as_str().unwrap().to_string();
+    assert_eq!(models_status(&app, &first).await, 200);
+
+    // Only admins rotate; a week is the longest overlap.
+    let (status, _) = editor
+        .call("rotate_key", json!({"name": "app", "overlap_hours": 24}))
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = admin
+        .call("rotate_key", json!({"name": "app", "overlap_hours": 1000}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("overlap_hours"), "{body}");
+
+    let rotated = admin
+        .ok("rotate_key", json!({"name": "app", "overlap_hours": 24}))
+        .await;
+    let second = rotated["key"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(models_status(&app, &second).await, 200);
+    assert_eq!(models_status(&app, &first).await, 200, "the overlap");
+    let until = rotated["view"]["previous_valid_until"].as_i64().unwrap();
+    let in_a_day = switchyard::store::now_millis() + 24 * 3_600_000;
+    assert!((in_a_day - until).abs() < 60_000, "{until}");
+    assert!(!rotated["view"].to_string().contains(&first));
+
+    // The overlap ends: the previous secret is refused, the new one still works.
+    sqlx::query("UPDATE api_keys SET previous_valid_until = $1")
+        .bind(switchyard::store::now_millis() - 1)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    let cipher = switchyard::store::cipher::CredentialCipher::load(
+        app.state.settings.master_key.as_ref(),
+        &app.state.settings.data_dir,
+    )
+    .unwrap();
+    app.state.config.replace(
+        switchyard::configuration::load_snapshot(&app.state.db, &cipher)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(models_status(&app, &first).await, 401);
+    assert_eq!(models_status(&app, &second).await, 200);
+
+    // No overlap: the secret before is refused at once.
+    let third = admin
+        .ok("rotate_key", json!({"name": "app", "overlap_hours": 0}))
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(models_status(&app, &second).await, 401);
+    assert_eq!(models_status(&app, &third).await, 200);
+    let audit = admin.ok("list_audit", json!({})).await.to_string();
+    assert!(audit.contains("rotate"), "{audit}");
+    assert!(!audit.contains(&third) && !audit.contains(&second));
+}

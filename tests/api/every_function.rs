@@ -74,6 +74,17 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
             json!({"name": "k", "models": [], "expires_at": null}),
         ),
         ("revoke_key", Admin, json!({"name": "k"})),
+        (
+            "rotate_key",
+            Admin,
+            json!({"name": "k", "overlap_hours": 24}),
+        ),
+        (
+            "update_key",
+            Admin,
+            json!({"name": "k", "models": [], "expires_at": null,
+                "governance": {"rpm_limit": 10, "team": "ml"}}),
+        ),
         ("list_models", Viewer, json!({})),
         ("save_model", Editor, model),
         ("delete_model", Editor, json!({"name": "m"})),
@@ -97,6 +108,7 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
             Viewer,
             json!({"window": "Hour1", "scope": "All"}),
         ),
+        ("keys_and_cache", Viewer, json!({"window": "Hour1"})),
         (
             "request_log",
             Viewer,

@@ -1,76 +1,15 @@
 //! Budget alerts through the proxy reach the webhook: once per threshold, retried on failure.
 
 use crate::helpers::*;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard::domain::{Money, ProviderKind};
 use switchyard::providers::mock::MockProvider;
 
-/// A webhook receiver on 127.0.0.1 that keeps every body and fails the first `failures` calls.
-#[derive(Clone)]
-struct Receiver {
-    bodies: Arc<Mutex<Vec<Value>>>,
-    failures: Arc<Mutex<usize>>,
-}
-
-impl Receiver {
-    async fn start(failures: usize) -> (Receiver, String) {
-        let receiver = Receiver {
-            bodies: Arc::default(),
-            failures: Arc::new(Mutex::new(failures)),
-        };
-        let router = axum::Router::new()
-            .route("/hook/secret-token", axum::routing::post(receive))
-            .with_state(receiver.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "http://{}/hook/secret-token",
-            listener.local_addr().unwrap()
-        );
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        (receiver, url)
-    }
-
-    fn bodies(&self) -> Vec<Value> {
-        self.bodies.lock().unwrap().clone()
-    }
-
-    /// Waits until `n` bodies arrived (or a few seconds passed), then a little longer for strays.
-    async fn settle(&self, n: usize) -> Vec<Value> {
-        for _ in 0..100 {
-            if self.bodies().len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.bodies()
-    }
-}
-
-async fn receive(State(receiver): State<Receiver>, Json(body): Json<Value>) -> StatusCode {
-    receiver.bodies.lock().unwrap().push(body);
-    let mut failures = receiver.failures.lock().unwrap();
-    if *failures > 0 {
-        *failures -= 1;
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::NO_CONTENT
-    }
-}
-
 /// The app with one OpenAI account whose soft budget is `budget_micros` (one call costs 100 µ$),
 /// alerting to `webhook`.
 async fn budgeted_app(budget_micros: i64, webhook: &str) -> (TestApp, MockProvider) {
-    let app = spawn_app().await;
-    let mut conn = app.state.db.pool.acquire().await.unwrap();
-    switchyard::store::alerts::set_webhook_url(&mut conn, Some(webhook))
-        .await
-        .unwrap();
+    let app = spawn_app_alerting_to(webhook).await;
     let provider = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let mut budgeted = account("main", ProviderKind::Openai);
     budgeted.monthly_budget = Some(Money::from_micros(budget_micros));
@@ -94,19 +33,14 @@ fn hello() -> Value {
 
 #[tokio::test]
 async fn each_threshold_is_posted_to_the_webhook_exactly_once() {
-    let (receiver, url) = Receiver::start(0).await;
+    let (receiver, url) = WebhookReceiver::start(0).await;
     let (app, _provider) = budgeted_app(150, &url).await;
     for _ in 0..6 {
         assert_eq!(app.chat(hello()).await.status(), 200);
         app.state.telemetry.flush().await;
     }
     let bodies = receiver.settle(3).await;
-    let mut thresholds: Vec<i64> = bodies
-        .iter()
-        .map(|b| b["threshold"].as_i64().unwrap())
-        .collect();
-    thresholds.sort_unstable();
-    assert_eq!(thresholds, vec![50, 80, 100], "{bodies:?}");
+    assert_eq!(thresholds(&bodies), vec![50, 80, 100], "{bodies:?}");
     let fifty = bodies.iter().find(|b| b["threshold"] == 50).unwrap();
     assert_eq!(fifty["kind"], "budget");
     assert_eq!(fifty["account"], "main");
@@ -122,7 +56,7 @@ async fn each_threshold_is_posted_to_the_webhook_exactly_once() {
 
 #[tokio::test]
 async fn a_failed_webhook_call_is_retried() {
-    let (receiver, url) = Receiver::start(1).await;
+    let (receiver, url) = WebhookReceiver::start(1).await;
     // 100 of 1000 µ$: below every threshold; 600: the 50 % threshold only.
     let (app, _provider) = budgeted_app(1000, &url).await;
     for _ in 0..6 {
@@ -137,13 +71,8 @@ async fn a_failed_webhook_call_is_retried() {
 
 #[tokio::test]
 async fn an_open_circuit_raises_an_alert_that_can_be_acknowledged_and_resolves_by_itself() {
-    let (receiver, url) = Receiver::start(0).await;
-    let app = spawn_app().await;
-    let mut conn = app.state.db.pool.acquire().await.unwrap();
-    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&url))
-        .await
-        .unwrap();
-    drop(conn);
+    let (receiver, url) = WebhookReceiver::start(0).await;
+    let app = spawn_app_alerting_to(&url).await;
     // Opens after one failure, lets a trial through after a second.
     let (config, first, _second) =
         two_targets_snapshot(vec![policy("main", &["primary-llm"], 1, 1)]).await;
@@ -212,7 +141,7 @@ async fn an_open_circuit_raises_an_alert_that_can_be_acknowledged_and_resolves_b
 
 #[tokio::test]
 async fn a_delivery_pending_at_shutdown_is_made_after_the_restart() {
-    let (receiver, url) = Receiver::start(0).await;
+    let (receiver, url) = WebhookReceiver::start(0).await;
     let app = spawn_app().await;
     let pool = app.state.db.pool.clone();
     let mut conn = pool.acquire().await.unwrap();

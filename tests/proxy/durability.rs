@@ -10,15 +10,7 @@ use switchyard::telemetry::spill::{Record, FILE_NAME};
 use switchyard::telemetry::UsageEvent;
 
 fn one_account(app: &TestApp, mock: &MockProvider) {
-    app.state.config.replace(snapshot(
-        vec![(account("main", ProviderKind::Openai), mock)],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("main", "gpt-4o")],
-        )],
-        vec![],
-    ));
+    app.state.config.replace(one_account_snapshot(mock));
 }
 
 fn hello() -> serde_json::Value {
@@ -146,6 +138,8 @@ fn spilled_event(id: &str, cost: i64) -> UsageEvent {
         latency_ms: 12,
         error: None,
         trail: None,
+        cache: None,
+        saved: Money::ZERO,
     }
 }
 
@@ -164,8 +158,8 @@ async fn a_spill_file_left_by_a_crash_is_replayed_at_start_without_counting_twic
 
     // A crash in the middle of a replay: the first event reached the database, the second not.
     let lines: String = [
-        Record::Usage(spilled_event(&stored_id, 100)),
-        Record::Usage(spilled_event("spilled-2", 250)),
+        Record::Usage(Box::new(spilled_event(&stored_id, 100))),
+        Record::Usage(Box::new(spilled_event("spilled-2", 250))),
     ]
     .iter()
     .map(|r| serde_json::to_string(r).unwrap() + "\n")

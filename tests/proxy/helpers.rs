@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard::domain::{
-    Capabilities, CircuitBreakerSettings, Defaults, LogicalModel, MatchCriteria, ModelTarget,
-    Policy, ProviderAccount, ProviderKind, Strategy, DEFAULT_ALERT_THRESHOLDS,
+    Capabilities, CircuitBreakerSettings, Defaults, KeyLimits, LogicalModel, MatchCriteria,
+    ModelTarget, Policy, ProviderAccount, ProviderKind, Strategy, DEFAULT_ALERT_THRESHOLDS,
 };
 use switchyard::providers::mock::{MockProvider, MOCK_API_KEY, MOCK_AZURE_API_VERSION};
 use switchyard::providers::prices::seed_price;
@@ -39,6 +39,16 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// An app whose alerts are POSTed to `webhook`.
+pub async fn spawn_app_alerting_to(webhook: &str) -> TestApp {
+    let app = spawn_app().await;
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    switchyard::store::alerts::set_webhook_url(&mut conn, Some(webhook))
+        .await
+        .unwrap();
+    app
 }
 
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
@@ -188,6 +198,7 @@ pub fn model(name: &str, capabilities: Capabilities, targets: &[(&str, &str)]) -
             .map(|(account, model)| ModelTarget::new(*account, *model))
             .collect(),
         retries: 0,
+        cache: None,
     }
 }
 
@@ -250,6 +261,7 @@ pub fn snapshot(
         name: id.into(),
         allowed_models: allowed.iter().map(|m| m.to_string()).collect(),
         expires_at,
+        limits: KeyLimits::default(),
     };
     let keys = HashMap::from([
         (hash_gateway_key(KEY), key("key-all", &[], None)),
@@ -267,6 +279,43 @@ pub fn snapshot(
         connections,
         keys,
     }
+}
+
+/// `primary-llm` on the one OpenAI account `main`, served by `mock`.
+pub fn one_account_snapshot(mock: &MockProvider) -> ConfigSnapshot {
+    snapshot(
+        vec![(account("main", ProviderKind::Openai), mock)],
+        vec![model(
+            "primary-llm",
+            all_capabilities(),
+            &[("main", "gpt-4o")],
+        )],
+        vec![],
+    )
+}
+
+/// The thresholds of budget alert bodies a webhook received, in order.
+pub fn thresholds(bodies: &[Value]) -> Vec<i64> {
+    let mut thresholds: Vec<i64> = bodies
+        .iter()
+        .map(|b| b["threshold"].as_i64().unwrap())
+        .collect();
+    thresholds.sort_unstable();
+    thresholds
+}
+
+/// Adds the gateway key `key` (id and name `id`), allowed every model, held to `limits`.
+pub fn add_key(config: &mut ConfigSnapshot, key: &str, id: &str, limits: KeyLimits) {
+    config.keys.insert(
+        hash_gateway_key(key),
+        GatewayKey {
+            id: id.into(),
+            name: id.into(),
+            allowed_models: vec![],
+            expires_at: None,
+            limits,
+        },
+    );
 }
 
 /// `primary-llm` served by `first` (an OpenAI mock) then `second` (an Anthropic mock), through
@@ -417,4 +466,60 @@ pub async fn metric(app: &TestApp, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
         .parse()
         .unwrap()
+}
+
+/// A webhook receiver on 127.0.0.1 that keeps every body and fails the first `failures` calls.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    failures: std::sync::Arc<std::sync::Mutex<usize>>,
+}
+
+impl WebhookReceiver {
+    pub async fn start(failures: usize) -> (WebhookReceiver, String) {
+        let receiver = WebhookReceiver {
+            bodies: std::sync::Arc::default(),
+            failures: std::sync::Arc::new(std::sync::Mutex::new(failures)),
+        };
+        let router = axum::Router::new()
+            .route("/hook/secret-token", axum::routing::post(receive_webhook))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/hook/secret-token",
+            listener.local_addr().unwrap()
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (receiver, url)
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` bodies arrived (or a few seconds passed), then a little longer for strays.
+    pub async fn settle(&self, n: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            if self.bodies().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.bodies()
+    }
+}
+
+async fn receive_webhook(
+    axum::extract::State(receiver): axum::extract::State<WebhookReceiver>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::http::StatusCode {
+    receiver.bodies.lock().unwrap().push(body);
+    let mut failures = receiver.failures.lock().unwrap();
+    if *failures > 0 {
+        *failures -= 1;
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    }
 }

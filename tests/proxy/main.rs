@@ -7,11 +7,13 @@ mod helpers;
 mod alerts;
 mod bad_input;
 mod balancing;
+mod cache;
 mod chat;
 mod durability;
 mod embeddings;
 mod fallback;
 mod faults;
+mod governance;
 
 mod lifecycle;
 mod live_status;

@@ -35,6 +35,8 @@ fn synthetic_events(now: i64) -> Vec<UsageEvent> {
             latency_ms: (i as u64) * 97,
             error: failed.then(|| "all failed".to_string()),
             trail: None,
+            cache: None,
+            saved: Money::ZERO,
             arm: None,
         });
     }

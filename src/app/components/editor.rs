@@ -332,7 +332,8 @@ pub fn ConfirmDialog(
             .map(|name| dependents.run(name))
             .unwrap_or_default()
     });
-    let title_id = format!("confirm-{}", noun.replace(' ', "-"));
+    // Unique per verb too: a page may ask two questions about one kind of record.
+    let title_id = format!("confirm-{}-{}", verb.to_lowercase(), noun.replace(' ', "-"));
     let question = move || {
         let name = confirm.target.get().unwrap_or_default();
         format!("{verb} {noun} {name}?")

@@ -116,7 +116,7 @@ pub fn relative_time(millis: i64, now: i64) -> String {
     }
 }
 
-fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 

@@ -8,7 +8,8 @@ pub use editor::{
     EditorDialog, Loading, PageHeader, Problem, RowActions,
 };
 pub use format::{
-    compact, defaults_text, dollars, grouped, money, unit_price, used_of, HealthBadge, Time,
+    compact, defaults_text, dollars, grouped, money, now_millis, unit_price, used_of, HealthBadge,
+    Time,
 };
 
 pub mod chart;

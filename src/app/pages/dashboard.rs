@@ -7,7 +7,8 @@
 use crate::api::accounts::LiveAccount;
 use crate::api::alerts::AcknowledgeAlert;
 use crate::api::dashboard::{
-    window_overview, AccountMonth, Breakdown, Overview, Scope, Totals, Window,
+    keys_and_cache, window_overview, AccountMonth, Breakdown, CacheAndKeySpend, Overview, Scope,
+    SpendLine, Totals, Window,
 };
 use crate::api::live::{use_live, LiveFigures, TrafficPoint};
 use crate::api::policies::LivePolicy;
@@ -156,6 +157,17 @@ pub fn KeyDetailPage() -> impl IntoView {
 fn OverviewPage(scope: Signal<Scope>) -> impl IntoView {
     let (data, merged) = use_overview(scope);
     let window = use_window();
+    // The response cache and spend by key and team, on the Dashboard only: read on their own
+    // (they are not in the rollups), and kept outside the live-updated body.
+    let key_and_cache_figures = Resource::new(
+        move || (scope.get() == Scope::All).then(|| window.get()),
+        |window| async move {
+            match window {
+                Some(window) => keys_and_cache(window).await.ok(),
+                None => None,
+            }
+        },
+    );
     view! {
         <section class="page dashboard" data-testid="dashboard">
             <div class="dash-head">
@@ -175,6 +187,9 @@ fn OverviewPage(scope: Signal<Scope>) -> impl IntoView {
                         _ => view! { {move || merged.get().map(body)} }.into_any(),
                     }
                 })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { key_and_cache_figures.await.map(keys_and_cache_body) })}
             </Transition>
         </section>
     }
@@ -427,6 +442,58 @@ fn fallbacks_by_policy(list: &[Breakdown]) -> impl IntoView {
         },
         "chart-fallbacks-policy",
     )
+}
+
+fn keys_and_cache_body(d: CacheAndKeySpend) -> impl IntoView {
+    let lines = |list: Vec<SpendLine>, what: &'static str| {
+        if list.is_empty() {
+            return view! { <p class="muted">{format!("No {what} has spent anything this month.")}</p> }.into_any();
+        }
+        list.into_iter()
+            .map(|line| {
+                let name = match (line.name.is_empty(), line.team.is_empty()) {
+                    (true, _) => "no team".to_string(),
+                    (false, true) => line.name.clone(),
+                    (false, false) => format!("{} ({})", line.name, line.team),
+                };
+                let of = line
+                    .budget
+                    .map(|b| format!(" of {}", money(b)))
+                    .unwrap_or_default();
+                view! {
+                    <div class="budget-row" data-name=line.name.clone()>
+                        <span>{name}</span>
+                        <span class="num">{format!("{}{of}", money(line.spent))}</span>
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    let rate = d
+        .cache
+        .hit_rate()
+        .map_or("—".to_string(), |r| format!("{:.0} %", r * 100.0));
+    view! {
+        <div class="chart-grid">
+            <figure class="chart card" data-testid="cache-savings">
+                <figcaption class="chart-head"><span class="chart-title">"Response cache"</span></figcaption>
+                <dl class="stat-list">
+                    <div><dt>"Hit rate"</dt><dd data-testid="cache-hit-rate">{rate}</dd></div>
+                    <div><dt>"Answered from the cache"</dt><dd>{format!("{} of {}", compact(d.cache.hits), compact(d.cache.lookups))}</dd></div>
+                    <div><dt>"Saved"</dt><dd data-testid="cache-saved">{money(d.cache.saved)}</dd></div>
+                </dl>
+            </figure>
+            <figure class="chart card" data-testid="key-spend">
+                <figcaption class="chart-head"><span class="chart-title">"Spend this month per gateway key"</span></figcaption>
+                <div class="bar-list">{lines(d.keys, "key")}</div>
+            </figure>
+            <figure class="chart card" data-testid="team-spend">
+                <figcaption class="chart-head"><span class="chart-title">"Spend this month per team"</span></figcaption>
+                <div class="bar-list">{lines(d.teams, "team")}</div>
+            </figure>
+        </div>
+    }
 }
 
 fn budgets(months: &[AccountMonth]) -> impl IntoView {

@@ -9,8 +9,8 @@ use crate::app::components::{
 };
 use crate::app::pages::dashboard::{account_href, model_href};
 use crate::domain::{
-    Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Role, Strategy, Target,
-    DEFAULT_WEIGHT, MAX_RETRIES,
+    CacheScope, CacheSettings, Capabilities, Capability, Defaults, LogicalModel, ModelTarget, Role,
+    Strategy, Target, DEFAULT_WEIGHT, MAX_CACHE_TTL_SECONDS, MAX_RETRIES,
 };
 use leptos::prelude::*;
 
@@ -28,6 +28,10 @@ struct Fields {
     retries: RwSignal<String>,
     /// (account, provider model, weight)
     targets: RwSignal<Vec<(String, String, String)>>,
+    /// Seconds an answer is cached; empty turns the cache off.
+    cache_ttl: RwSignal<String>,
+    cache_scope: RwSignal<CacheScope>,
+    cache_nonzero_temperature: RwSignal<bool>,
 }
 
 fn text(n: Option<impl ToString>) -> String {
@@ -47,6 +51,9 @@ impl Fields {
             strategy: RwSignal::new(Strategy::Ordered),
             retries: RwSignal::new(String::new()),
             targets: RwSignal::new(Vec::new()),
+            cache_ttl: RwSignal::new(String::new()),
+            cache_scope: RwSignal::new(CacheScope::Key),
+            cache_nonzero_temperature: RwSignal::new(false),
         };
         fields.fill(None);
         fields
@@ -62,8 +69,14 @@ impl Fields {
             strategy: Strategy::Ordered,
             targets: vec![ModelTarget::new("", "")],
             retries: 0,
+            cache: None,
         };
         let m = model.unwrap_or(&blank);
+        self.cache_ttl.set(text(m.cache.map(|c| c.ttl_seconds)));
+        self.cache_scope
+            .set(m.cache.map_or(CacheScope::Key, |c| c.scope));
+        self.cache_nonzero_temperature
+            .set(m.cache.is_some_and(|c| c.nonzero_temperature));
         self.name.set(m.name.clone());
         self.description.set(m.description.clone());
         self.capabilities.set(m.capabilities.iter().collect());
@@ -123,6 +136,13 @@ impl Fields {
                 })
                 .collect::<Result<_, Problem>>()?,
             retries: optional_number(&self.retries.get_untracked(), "retries")?.unwrap_or(0),
+            cache: optional_number(&self.cache_ttl.get_untracked(), "cache.ttl_seconds")?.map(
+                |ttl_seconds| CacheSettings {
+                    ttl_seconds,
+                    scope: self.cache_scope.get_untracked(),
+                    nonzero_temperature: self.cache_nonzero_temperature.get_untracked(),
+                },
+            ),
         })
     }
 }
@@ -200,7 +220,7 @@ fn ModelTable(
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th><th scope="col">"Strategy"</th><th scope="col">"Targets"</th>
-                        <th scope="col">"Capabilities"</th><th scope="col">"Defaults"</th>
+                        <th scope="col">"Capabilities"</th><th scope="col">"Defaults"</th><th scope="col">"Cache"</th>
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
@@ -224,6 +244,16 @@ fn ModelTable(
                             n => format!("{n} retries per target"),
                         };
                         let defaults = defaults_text(&m.defaults);
+                        let cache = match m.cache {
+                            None => view! { <span class="muted">"off"</span> }.into_any(),
+                            Some(c) => view! {
+                                <span>{format!("{} s", c.ttl_seconds)}</span>
+                                <span class="cell-detail">{match c.scope {
+                                    CacheScope::Key => "per key",
+                                    CacheScope::Shared => "shared by keys",
+                                }}{if c.nonzero_temperature { ", any temperature" } else { "" }}</span>
+                            }.into_any(),
+                        };
                         let (name, edit) = (m.name.clone(), m.clone());
                         let on_edit = Callback::new(move |()| {
                             fields.fill(Some(&edit));
@@ -242,6 +272,7 @@ fn ModelTable(
                                 <td class="mono wrap">{targets}</td>
                                 <td><span class="tags">{caps}</span></td>
                                 <td class="muted">{defaults}</td>
+                                <td data-testid="model-cache">{cache}</td>
                                 <RowActions name=name.clone() show=can_edit on_edit confirm/>
                             </tr>
                         }
@@ -361,6 +392,27 @@ fn ModelEditor(
             {input("model-max-tokens", "Default max tokens", "defaults.max_tokens", fields.max_tokens)}
             {input("model-top-p", "Default top-p (0–1)", "defaults.top_p", fields.top_p)}
             {input("model-stop", "Stop sequences (comma-separated, up to 4)", "defaults.stop", fields.stop)}
+            <fieldset class="field wide">
+                <legend>"Response cache"</legend>
+                <p class="field-hint muted">"An identical request is answered from the cache, at no cost. Empty: off."</p>
+                {input("model-cache-ttl", "Keep answers for (seconds)", "cache.ttl_seconds", fields.cache_ttl)}
+                <p class="field-hint muted">{format!("1 to {MAX_CACHE_TTL_SECONDS} seconds (a week)")}</p>
+                <div class="field">
+                    <label for="model-cache-scope">"Shared between keys"</label>
+                    <select id="model-cache-scope" on:change=move |ev| {
+                        fields.cache_scope.set(if event_target_value(&ev) == "shared" { CacheScope::Shared } else { CacheScope::Key });
+                    }>
+                        <option value="key" selected=move || fields.cache_scope.get() == CacheScope::Key>"No: each key has its own answers"</option>
+                        <option value="shared" selected=move || fields.cache_scope.get() == CacheScope::Shared>"Yes: every key gets the cached answer"</option>
+                    </select>
+                </div>
+                <label class="check">
+                    <input type="checkbox" id="model-cache-temperature"
+                        prop:checked=move || fields.cache_nonzero_temperature.get()
+                        on:change=move |ev| fields.cache_nonzero_temperature.set(event_target_checked(&ev))/>
+                    "Also cache requests with a temperature above 0 (their answers would vary)"
+                </label>
+            </fieldset>
         </EditorDialog>
     }
 }
