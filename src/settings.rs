@@ -47,6 +47,9 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// `SWITCHYARD_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <it>`.
     pub metrics_token: Option<crate::providers::Secret>,
+    /// `SWITCHYARD_OIDC_*` and `SWITCHYARD_LOGIN_MODE`: single sign-on, over the config
+    /// file's `sso:` section; checked at start-up.
+    pub oidc: crate::auth::oidc::OidcInput,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +199,7 @@ impl Settings {
             metrics_token: lookup("SWITCHYARD_METRICS_TOKEN")
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| crate::providers::Secret::new(t.trim())),
+            oidc: crate::auth::oidc::OidcInput::from_lookup(&lookup),
         })
     }
 }
