@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the login page offers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoginOptions {
+pub struct SignInOptions {
     /// Whether everyone signs in with a password; when single sign-on is the only way, the
     /// form stays, folded away, for local admins.
     pub password_form: bool,
@@ -132,9 +132,9 @@ pub async fn logout() -> Result<(), ApiError> {
 
 /// How the login page signs people in: open to everyone, as the page is.
 #[server(endpoint = "login_options")]
-pub async fn login_options() -> Result<LoginOptions, ApiError> {
+pub async fn login_options() -> Result<SignInOptions, ApiError> {
     let state = super::ssr::state()?;
-    Ok(LoginOptions {
+    Ok(SignInOptions {
         password_form: state.login_mode.everyone_uses_passwords(),
         sso_name: state.sso.as_ref().map(|sso| sso.name().to_string()),
         sso_sign_out_url: state.sso.as_ref().and_then(|sso| sso.end_session_url()),

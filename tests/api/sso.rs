@@ -46,19 +46,19 @@ impl TestProvider {
             .arg(&accounts)
             .args(options)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its warnings and any crash, for a look when a test fails.
+            .stderr(std::fs::File::create(dir.path().join("provider.log")).unwrap())
             .kill_on_drop(true)
             .spawn()
             .expect("node runs end2end/oidc/provider.mjs (scripts/bootstrap.sh installs it)");
-        let stdout = process.stdout.take().unwrap();
-        let line = tokio::time::timeout(
-            std::time::Duration::from_secs(20),
-            BufReader::new(stdout).lines().next_line(),
-        )
-        .await
-        .expect("the provider starts within 20 s")
-        .unwrap()
-        .expect("the provider prints its issuer (are end2end's npm packages installed?)");
+        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the provider starts within 20 s")
+            .unwrap()
+            .expect("the provider prints its issuer (are end2end's npm packages installed?)");
+        // Keep reading what it prints, or its next write fails and it stops.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let issuer = serde_json::from_str::<Value>(&line).unwrap()["issuer"]
             .as_str()
             .unwrap()
@@ -170,6 +170,20 @@ async fn sign_in_through_provider(app: &TestApp, browser: &Client, login: &str) 
     browser.get(callback).send().await.unwrap()
 }
 
+/// Checks the status of an answer, showing its page when it is not the expected one.
+async fn page_with_status(response: Response, status: u16) -> String {
+    let actual = response.status().as_u16();
+    let page = response.text().await.unwrap();
+    assert_eq!(actual, status, "{page}");
+    page
+}
+
+/// The login page as served to someone signed out.
+async fn login_page(app: &TestApp) -> String {
+    let response = client().get(app.url("/login")).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// The audit log's entries about users, newest first.
 async fn user_audit(app: &TestApp) -> Vec<Value> {
     let response = app
@@ -193,14 +207,7 @@ async fn sso_accounts_follow_the_providers_groups(backend: Backend) {
     let app = spawn_sso_app(&db, &provider.issuer, &[]).await;
 
     // The login page offers the provider, and nothing on it or in the redirect is secret.
-    let page = client()
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = login_page(&app).await;
     assert!(page.contains("Sign in with Test IdP"), "{page}");
     assert!(!page.contains(CLIENT_SECRET));
     let ada = client();
@@ -216,8 +223,8 @@ async fn sso_accounts_follow_the_providers_groups(backend: Backend) {
     // First sign-in: the account is created with the role of the groups.
     let callback = at_provider(&authorize, "ada").await;
     let landed = ada.get(&callback).send().await.unwrap();
-    assert_eq!(landed.status(), 303);
     assert_eq!(location(&landed), "/");
+    page_with_status(landed, 303).await;
     let me = app.current_user(&ada).await;
     assert_eq!(me["username"], "ada");
     assert_eq!(me["role"], "admin");
@@ -227,18 +234,13 @@ async fn sso_accounts_follow_the_providers_groups(backend: Backend) {
 
     let grace = client();
     let landed = sign_in_through_provider(&app, &grace, "grace").await;
-    assert_eq!(landed.status(), 303);
+    page_with_status(landed, 303).await;
     assert_eq!(app.current_user(&grace).await["role"], "editor");
 
     // Moved to ops at the provider: admin at the next sign-in.
     provider.set_groups("grace", &["ops"]);
     let grace = client();
-    assert_eq!(
-        sign_in_through_provider(&app, &grace, "grace")
-            .await
-            .status(),
-        303
-    );
+    page_with_status(sign_in_through_provider(&app, &grace, "grace").await, 303).await;
     assert_eq!(app.current_user(&grace).await["role"], "admin");
     let audit = user_audit(&app).await;
     let role_change = audit
@@ -282,8 +284,7 @@ async fn sso_accounts_follow_the_providers_groups(backend: Backend) {
     assert_eq!(disabled.status(), 200);
     assert!(app.current_user(&ada).await.is_null());
     let refused = sign_in_through_provider(&app, &client(), "ada").await;
-    assert_eq!(refused.status(), 403);
-    assert!(refused.text().await.unwrap().contains("disabled"));
+    assert!(page_with_status(refused, 403).await.contains("disabled"));
 
     // Signing out ends the session here and offers the provider's own sign-out.
     let out = app.call_as(&grace, "logout", &[]).await;
@@ -320,8 +321,7 @@ async fn groups_without_a_role_are_refused_with_a_clear_page() {
     let app = spawn_sso_app(&db, &provider.issuer, &[]).await;
     let mallory = client();
     let refused = sign_in_through_provider(&app, &mallory, "mallory").await;
-    assert_eq!(refused.status(), 403);
-    let page = refused.text().await.unwrap();
+    let page = page_with_status(refused, 403).await;
     assert!(page.contains("No access to Switchyard"), "{page}");
     assert!(page.contains("none of your groups (sales)"), "{page}");
     assert!(app.current_user(&mallory).await.is_null());
@@ -344,12 +344,9 @@ async fn the_state_must_be_the_one_this_browser_started() {
         .send()
         .await
         .unwrap();
-    assert_eq!(stray.status(), 400);
-    assert!(stray
-        .text()
+    assert!(page_with_status(stray, 400)
         .await
-        .unwrap()
-        .contains("no sign-in was started"));
+        .contains("No sign-in was started"));
 
     // A callback meant for another browser (its state) is refused, and uses up this one.
     let victim = client();
@@ -358,15 +355,12 @@ async fn the_state_must_be_the_one_this_browser_started() {
     start_sign_in(&app, &attacker).await;
     let callback = at_provider(&authorize, "ada").await;
     let crossed = attacker.get(&callback).send().await.unwrap();
-    assert_eq!(crossed.status(), 400);
-    assert!(crossed
-        .text()
+    assert!(page_with_status(crossed, 400)
         .await
-        .unwrap()
-        .contains("state does not match"));
+        .contains("The sign-in's state does not match"));
     assert!(app.current_user(&attacker).await.is_null());
     // The rightful browser still finishes its own.
-    assert_eq!(victim.get(&callback).send().await.unwrap().status(), 303);
+    page_with_status(victim.get(&callback).send().await.unwrap(), 303).await;
     assert_eq!(app.current_user(&victim).await["username"], "ada");
 }
 
@@ -393,8 +387,7 @@ async fn an_id_token_with_another_nonce_is_refused() {
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let callback = at_provider(url.as_str(), "ada").await;
     let refused = browser.get(callback).send().await.unwrap();
-    assert_eq!(refused.status(), 401);
-    let page = refused.text().await.unwrap();
+    let page = page_with_status(refused, 401).await;
     assert!(page.contains("nonce"), "{page}");
     assert!(app.current_user(&browser).await.is_null());
 }
@@ -403,13 +396,12 @@ async fn an_id_token_with_another_nonce_is_refused() {
 async fn an_expired_id_token_is_refused() {
     // The provider's clock runs two minutes behind and its ID tokens live one second: they are
     // properly signed, and expired when they arrive.
-    let provider = TestProvider::start(&["--id-token-ttl", "1", "--clock-offset", "-120"]).await;
+    let provider = TestProvider::start(&["--id-token-ttl", "1", "--clock-offset=-120"]).await;
     let db = TestDatabase::new(Backend::Sqlite).await;
     let app = spawn_sso_app(&db, &provider.issuer, &[]).await;
     let browser = client();
     let refused = sign_in_through_provider(&app, &browser, "ada").await;
-    assert_eq!(refused.status(), 401);
-    let page = refused.text().await.unwrap();
+    let page = page_with_status(refused, 401).await;
     assert!(page.contains("expired"), "{page}");
     assert!(app.current_user(&browser).await.is_null());
 }
@@ -423,8 +415,7 @@ async fn a_tampered_id_token_is_refused() {
         let browser = client();
         // mallory's token is rewritten to claim the ops group.
         let refused = sign_in_through_provider(&app, &browser, "mallory").await;
-        assert_eq!(refused.status(), 401, "{tamper}");
-        let page = refused.text().await.unwrap();
+        let page = page_with_status(refused, 401).await;
         assert!(page.contains("ignature"), "{tamper}: {page}");
         assert!(app.current_user(&browser).await.is_null(), "{tamper}");
     }
@@ -440,14 +431,7 @@ async fn with_the_provider_down_local_admins_still_sign_in() {
     let app = spawn_sso_app(&db, &issuer, &[("SWITCHYARD_LOGIN_MODE", "oidc")]).await;
     app.create_user("eddie", "password-1234", "editor").await;
 
-    let page = client()
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = login_page(&app).await;
     assert!(page.contains("Sign in with Test IdP"), "{page}");
     assert!(page.contains("Local admin sign-in"), "{page}");
     let down = client()

@@ -1,7 +1,7 @@
 //! Sign-in and first-admin setup: the two pages outside the app frame.
 
 use crate::api::auth::{
-    login_options, setup_needed, Login, LoginOptions, SetupAdmin, SSO_LOGIN_PATH,
+    login_options, setup_needed, Login, SetupAdmin, SignInOptions, SSO_LOGIN_PATH,
 };
 use crate::app::components::{field_error, form_error};
 use crate::domain::PASSWORD_MIN;
@@ -78,7 +78,7 @@ pub fn LoginPage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         // Should the options not load, the password form still works.
-                        let options = options.await.unwrap_or(LoginOptions {
+                        let options = options.await.unwrap_or(SignInOptions {
                             password_form: true,
                             sso_name: None,
                             sso_sign_out_url: None,

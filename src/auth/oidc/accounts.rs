@@ -4,7 +4,7 @@
 
 use super::{Identity, OidcError, Sso};
 use crate::configuration::audit;
-use crate::domain::{normalize_username, validate_username, Role, USERNAME_MAX};
+use crate::domain::{normalize_username, validate_username, USERNAME_MAX};
 use crate::store::users::{self, UserRow};
 use serde_json::json;
 use sqlx::AnyPool;
@@ -29,13 +29,16 @@ pub async fn account_for(
     let existing = users::find_by_external(pool, &identity.issuer, &identity.subject)
         .await
         .map_err(OidcError::internal)?;
-    let source = json!({
+    // Every row of this sign-in shows where the role came from.
+    let after = json!({
         "source": "oidc",
         "provider": sso.name(),
         "groups": identity.groups,
+        "role": role,
     });
     let mut tx = pool.begin().await.map_err(OidcError::internal)?;
-    let mut entries = Vec::new();
+    // (actor, action, before) of each audit row.
+    let mut changes: Vec<(&str, &str, Option<serde_json::Value>)> = Vec::new();
     let user = match existing {
         Some(user) if user.disabled => return Err(OidcError::Disabled),
         Some(mut user) => {
@@ -43,14 +46,7 @@ pub async fn account_for(
                 users::set_role(&mut *tx, &user.id, role)
                     .await
                     .map_err(OidcError::internal)?;
-                entries.extend(audit::entry(
-                    SSO_ACTOR,
-                    "update",
-                    "user",
-                    &user.username,
-                    Some(json!({ "role": user.role })),
-                    Some(with_role(&source, role)),
-                ));
+                changes.push((SSO_ACTOR, "update", Some(json!({ "role": user.role }))));
                 user.role = role;
             }
             user
@@ -66,38 +62,28 @@ pub async fn account_for(
             )
             .await
             .map_err(OidcError::internal)?;
-            entries.extend(audit::entry(
-                SSO_ACTOR,
-                "create",
-                "user",
-                &user.username,
-                None,
-                Some(with_role(&source, role)),
-            ));
+            changes.push((SSO_ACTOR, "create", None));
             user
         }
     };
-    entries.extend(audit::entry(
-        &user.username,
-        "sign-in",
-        "user",
-        &user.username,
-        None,
-        Some(with_role(&source, role)),
-    ));
-    for entry in &entries {
-        crate::store::config::insert_audit(&mut tx, entry)
-            .await
-            .map_err(OidcError::internal)?;
+    changes.push((&user.username, "sign-in", None));
+    for (actor, action, before) in changes {
+        let entry = audit::entry(
+            actor,
+            action,
+            "user",
+            &user.username,
+            before,
+            Some(after.clone()),
+        );
+        if let Some(entry) = entry {
+            crate::store::config::insert_audit(&mut tx, &entry)
+                .await
+                .map_err(OidcError::internal)?;
+        }
     }
     tx.commit().await.map_err(OidcError::internal)?;
     Ok(user)
-}
-
-fn with_role(source: &serde_json::Value, role: Role) -> serde_json::Value {
-    let mut value = source.clone();
-    value["role"] = json!(role);
-    value
 }
 
 /// A valid user name from the provider's name for someone, numbered when it is taken: an

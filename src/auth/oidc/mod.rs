@@ -9,7 +9,7 @@ pub mod config;
 pub mod role_map;
 pub mod routes;
 
-use crate::providers::Secret;
+use crate::providers::{error_chain, Secret};
 pub use config::{LoginMode, LoginSettings, OidcConfig, OidcInput};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
@@ -270,8 +270,8 @@ impl Sso {
     pub async fn start(&self) -> Result<(openidconnect::url::Url, PendingSignIn), OidcError> {
         let metadata = self.metadata().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = self
-            .client(&metadata)
+        let client = self.client(&metadata);
+        let mut request = client
             .authorize_url(
                 AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
                 CsrfToken::new_random,
@@ -378,19 +378,6 @@ fn groups_in(claims: &serde_json::Map<String, serde_json::Value>, claim: &str) -
         Some(serde_json::Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     }
-}
-
-/// An error and its causes in one line, for a page or a log (reqwest puts the useful part,
-/// such as "connection refused", in the causes).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]
