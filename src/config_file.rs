@@ -76,6 +76,31 @@ struct FileShape {
     prices: Vec<PriceShape>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     alerts: Option<AlertsShape>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sso: Option<SsoShape>,
+}
+
+/// Single sign-on, with the same fields as the `SWITCHYARD_OIDC_*` variables (which win).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SsoShape {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    /// `env:NAME` (a literal works too, but keeps the secret in the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    groups_claim: Option<String>,
+    /// `ops=admin,ml=editor,*=viewer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role_map: Option<String>,
+    /// `password`, `oidc` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login_mode: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -225,6 +250,8 @@ pub struct ConfigFile {
     prices: Vec<PriceRecord>,
     /// Where alerts are POSTed; a secret, as it may carry a token.
     webhook_url: Option<Secret>,
+    /// The `sso:` section, secret resolved; applied at start-up beneath the environment's.
+    pub sso: crate::auth::oidc::OidcInput,
 }
 
 impl std::fmt::Debug for ConfigFile {
@@ -237,6 +264,7 @@ impl std::fmt::Debug for ConfigFile {
             .field("policies", &self.policies)
             .field("keys", &self.keys)
             .field("prices", &self.prices)
+            .field("sso", &self.sso)
             .finish_non_exhaustive()
     }
 }
@@ -379,6 +407,21 @@ impl ConfigFile {
                     })
             })
             .transpose()?;
+        let sso = match shape.sso {
+            None => crate::auth::oidc::OidcInput::default(),
+            Some(sso) => crate::auth::oidc::OidcInput {
+                client_secret: sso
+                    .client_secret
+                    .map(|v| secret("sso.client_secret".into(), v))
+                    .transpose()?,
+                issuer: sso.issuer,
+                client_id: sso.client_id,
+                name: sso.name,
+                groups_claim: sso.groups_claim,
+                role_map: sso.role_map,
+                login_mode: sso.login_mode,
+            },
+        };
         Ok(ConfigFile {
             path: path.to_path_buf(),
             text: text.to_string(),
@@ -389,6 +432,7 @@ impl ConfigFile {
             keys,
             prices,
             webhook_url,
+            sso,
         })
     }
 
@@ -747,6 +791,8 @@ fn shape_of(stored: &StoredConfig, webhook_set: bool) -> FileShape {
         alerts: webhook_set.then(|| AlertsShape {
             webhook_url: Some(format!("env:{WEBHOOK_URL_ENV}")),
         }),
+        // Single sign-on is deployment configuration, not stored: nothing to export.
+        sso: None,
     }
 }
 
@@ -811,6 +857,7 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
             "SWITCHYARD_APP_KEY" => Some("sk-sy-app-key-from-env".into()),
             "LITERAL_API_KEY" => Some(LITERAL_KEY.into()),
             WEBHOOK_URL_ENV => Some("https://hooks.example.com/switchyard".into()),
+            "SSO_SECRET" => Some("oidc-secret-from-env".into()),
             _ => None,
         }
     }
@@ -849,6 +896,34 @@ alerts: { webhook_url: https://hooks.example.com/switchyard }
         ] {
             assert!(!shown.contains(secret), "{secret} leaked into Debug");
         }
+    }
+
+    #[test]
+    fn the_sso_section_reads_its_secret_from_the_environment() {
+        let file = parse(
+            "sso:\n  issuer: https://id.example.com\n  client_id: switchyard\n  \
+             client_secret: env:SSO_SECRET\n  name: Okta\n  role_map: ops=admin,*=viewer\n  \
+             login_mode: both\n",
+        )
+        .unwrap();
+        assert_eq!(file.sso.issuer.as_deref(), Some("https://id.example.com"));
+        assert_eq!(file.sso.name.as_deref(), Some("Okta"));
+        assert_eq!(
+            file.sso.client_secret.as_ref().map(Secret::expose),
+            Some("oidc-secret-from-env")
+        );
+        assert!(!format!("{file:?}").contains("oidc-secret-from-env"));
+        let err = parse("sso: { client_secret: env:NOT_SET }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sso.client_secret") && err.contains("NOT_SET"),
+            "{err}"
+        );
+        let err = parse("sso: { issuer: https://id.example.com, scopes: [groups] }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scopes"), "{err}");
     }
 
     #[test]

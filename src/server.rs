@@ -4,6 +4,7 @@
 
 use crate::api::ApiError;
 use crate::app::{shell, App};
+use crate::auth::oidc::{LoginSettings, Sso};
 use crate::auth::{csrf, session, setup::SetupToken, throttle::LoginThrottle};
 use crate::config_file::ConfigFile;
 use crate::providers::ProviderClients;
@@ -79,6 +80,18 @@ impl Application {
             settings.public_url.clone()
         };
 
+        let file_sso = config_file
+            .as_ref()
+            .map(|f| f.sso.clone())
+            .unwrap_or_default();
+        let login = LoginSettings::resolve(settings.oidc.clone().or(file_sso))
+            .map_err(|m| anyhow::anyhow!("single sign-on: {m}"))?;
+        let sso = login
+            .oidc
+            .map(|config| Sso::new(config, &public_url).map(Arc::new))
+            .transpose()
+            .context("single sign-on")?;
+
         let setup_token = first_admin(&db, &settings, config_file.as_ref(), &public_url).await?;
         let cipher = CredentialCipher::load(settings.master_key.as_ref(), &settings.data_dir)?;
         if let Some(file) = &config_file {
@@ -124,6 +137,8 @@ impl Application {
                 settings.auth.login_max_failures,
                 Duration::from_secs(settings.auth.login_window_minutes * 60),
             )),
+            login_mode: login.mode,
+            sso,
             setup_token,
             config: SharedConfig::new(snapshot),
             cipher,
@@ -356,6 +371,7 @@ fn router(
             get(crate::api::live::ssr::live_stream),
         )
         .merge(crate::proxy::routes())
+        .merge(crate::auth::oidc::routes::routes())
         .merge(app)
         .fallback(site_files)
         .layer(middleware::map_response_with_state(

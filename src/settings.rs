@@ -52,6 +52,9 @@ pub struct Settings {
     /// `REDIS_URL`: when set, the response cache lives in this Redis, shared by every instance.
     /// A secret: the URL may carry a password.
     pub redis_url: Option<crate::providers::Secret>,
+    /// `SWITCHYARD_OIDC_*` and `SWITCHYARD_LOGIN_MODE`: single sign-on, over the config
+    /// file's `sso:` section; checked at start-up.
+    pub oidc: crate::auth::oidc::OidcInput,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +213,7 @@ impl Settings {
             redis_url: lookup("REDIS_URL")
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| crate::providers::Secret::new(u.trim())),
+            oidc: crate::auth::oidc::OidcInput::from_lookup(&lookup),
         })
     }
 }

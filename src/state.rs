@@ -1,5 +1,6 @@
 //! What every handler and server function shares.
 
+use crate::auth::oidc::{LoginMode, Sso};
 use crate::auth::{setup::SetupToken, throttle::LoginThrottle};
 use crate::providers::ProviderClients;
 use crate::routing::LiveState;
@@ -18,6 +19,10 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Which ways of signing in the login page offers.
+    pub login_mode: LoginMode,
+    /// The identity provider, unless single sign-on is off.
+    pub sso: Option<Arc<Sso>>,
     /// The configuration the proxy reads; swapped whole after each config change.
     pub config: SharedConfig,
     /// Seals and opens provider credentials at rest.

@@ -3,6 +3,25 @@
 use super::ApiError;
 use crate::domain::UserView;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the login page offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    /// Whether everyone signs in with a password; when single sign-on is the only way, the
+    /// form stays, folded away, for local admins.
+    pub password_form: bool,
+    /// The identity provider's name, for "Sign in with <name>".
+    pub sso_name: Option<String>,
+    /// The provider's own sign-out page, offered after signing out of an SSO session.
+    pub sso_sign_out_url: Option<String>,
+}
+
+/// Where "Sign in with <provider>" starts (a plain page load, not a dashboard route).
+pub const SSO_LOGIN_PATH: &str = "/auth/oidc/login";
+
+/// The login page's query after signing out of a single sign-on session.
+pub const SIGNED_OUT_OF_SSO: &str = "signed_out=sso";
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -31,7 +50,8 @@ mod ssr {
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String) -> Result<(), ApiError> {
     use crate::auth::{password::verify_password, session};
-    use crate::store::users;
+    use crate::domain::Role;
+    use crate::store::users::{self, Source};
     use std::time::Instant;
 
     let state = super::ssr::state()?;
@@ -50,12 +70,23 @@ pub async fn login(username: String, password: String) -> Result<(), ApiError> {
     let user = users::find_by_username(&state.db.pool, &username)
         .await
         .map_err(ApiError::internal)?;
-    let password_ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone()))
+    // Accounts made by single sign-on have no password: they are checked like unknown users.
+    let stored_hash = user
+        .as_ref()
+        .filter(|u| u.source == Source::Password)
+        .map(|u| u.password_hash.clone());
+    let password_ok = verify_password(password, stored_hash)
         .await
         .map_err(ApiError::internal)?;
     match user {
         Some(user) if password_ok && !user.disabled => {
             state.login_throttle.record_success(&username, addr);
+            if !state.login_mode.everyone_uses_passwords() && user.role != Role::Admin {
+                let provider = state.sso.as_ref().map_or("single sign-on", |s| s.name());
+                return Err(ApiError::Forbidden(format!(
+                    "Sign in with {provider}: passwords are kept for local admins."
+                )));
+            }
             session::sign_in(&http_session, &user.id)
                 .await
                 .map_err(ApiError::internal)?;
@@ -73,14 +104,41 @@ pub async fn login(username: String, password: String) -> Result<(), ApiError> {
     }
 }
 
+/// Ends the session here. After a single sign-on, the login page then offers the provider's
+/// own sign-out, as the person may still be signed in there.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), ApiError> {
+    use crate::auth::session;
+    let state = super::ssr::state()?;
     let http_session = super::ssr::session().await?;
-    crate::auth::session::sign_out(&http_session)
+    let single_sign_on = session::is_single_sign_on(&http_session)
         .await
         .map_err(ApiError::internal)?;
-    leptos_axum::redirect("/login");
+    session::sign_out(&http_session)
+        .await
+        .map_err(ApiError::internal)?;
+    let offer_provider_sign_out = single_sign_on
+        && state
+            .sso
+            .as_ref()
+            .is_some_and(|sso| sso.end_session_url().is_some());
+    if offer_provider_sign_out {
+        leptos_axum::redirect(&format!("/login?{SIGNED_OUT_OF_SSO}"));
+    } else {
+        leptos_axum::redirect("/login");
+    }
     Ok(())
+}
+
+/// How the login page signs people in: open to everyone, as the page is.
+#[server(endpoint = "login_options")]
+pub async fn login_options() -> Result<SignInOptions, ApiError> {
+    let state = super::ssr::state()?;
+    Ok(SignInOptions {
+        password_form: state.login_mode.everyone_uses_passwords(),
+        sso_name: state.sso.as_ref().map(|sso| sso.name().to_string()),
+        sso_sign_out_url: state.sso.as_ref().and_then(|sso| sso.end_session_url()),
+    })
 }
 
 /// The signed-in user, or `None`.

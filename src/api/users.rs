@@ -114,6 +114,12 @@ pub async fn reset_password(id: String, password: String) -> Result<(), ApiError
     let admin = super::ssr::require(Role::Admin).await?;
     let state = super::ssr::state()?;
     let target = ssr::existing(&state.db.pool, &id).await?;
+    if target.source == crate::store::users::Source::Oidc {
+        return Err(ApiError::BadRequest(format!(
+            "{} signs in through single sign-on and has no password here.",
+            target.username
+        )));
+    }
     crate::domain::validate_password(&password).map_err(|m| ApiError::invalid("password", m))?;
     let hash = crate::auth::password::hash_password(password)
         .await

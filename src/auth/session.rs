@@ -16,6 +16,8 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub const COOKIE_NAME: &str = "switchyard_session";
 const USER_ID_KEY: &str = "user_id";
+/// Set when the session was started by single sign-on.
+const SINGLE_SIGN_ON_KEY: &str = "single_sign_on";
 
 /// tower-sessions' sqlx store for whichever database Switchyard runs on.
 #[derive(Clone, Debug)]
@@ -115,6 +117,20 @@ pub async fn sign_in(session: &Session, user_id: &str) -> Result<(), SessionErro
     session.cycle_id().await?;
     session.insert(USER_ID_KEY, user_id).await?;
     Ok(())
+}
+
+/// Remembers that this session came from single sign-on, so signing out can offer to sign
+/// out of the identity provider too.
+pub async fn mark_single_sign_on(session: &Session) -> Result<(), SessionError> {
+    session.insert(SINGLE_SIGN_ON_KEY, true).await?;
+    Ok(())
+}
+
+pub async fn is_single_sign_on(session: &Session) -> Result<bool, SessionError> {
+    Ok(session
+        .get::<bool>(SINGLE_SIGN_ON_KEY)
+        .await?
+        .unwrap_or(false))
 }
 
 pub async fn sign_out(session: &Session) -> Result<(), SessionError> {

@@ -38,5 +38,6 @@ pub use step_type::StepType;
 pub use traffic::{Grain, LatencyHistogram, StatusClass, LATENCY_BOUNDS_MS, LATENCY_BUCKETS};
 pub use user::{
     normalize_username, validate_password, validate_username, Role, UserView, PASSWORD_MIN,
+    USERNAME_MAX,
 };
 pub use validation::{check_name, DomainError, FieldError, NAME_MAX_LEN};

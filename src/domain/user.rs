@@ -64,6 +64,9 @@ pub struct UserView {
     pub disabled: bool,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Signs in through the identity provider, so has no password here.
+    #[serde(default)]
+    pub single_sign_on: bool,
 }
 
 pub const USERNAME_MAX: usize = 64;

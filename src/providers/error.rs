@@ -137,7 +137,7 @@ impl ProviderError {
 }
 
 /// "outer: inner: root" — reqwest's top-level message alone is often just "error sending request".
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -31,6 +31,7 @@ pub use anthropic::{
     NativeEvent,
 };
 pub use context::{http_client, AzureExtras, CallContext, ProviderClients, Secret, Timeouts};
+pub(crate) use error::error_chain;
 pub use error::{ProviderError, TimeoutPhase};
 pub use http::{peek_first, MAX_ANSWER_BYTES};
 pub use types::{ChatChunk, ChatRequest, ChatResponse, Embeddings, EmbeddingsRequest, Usage};

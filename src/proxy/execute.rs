@@ -522,10 +522,8 @@ fn serve_cached(runtime: &Runtime<'_>, prepared: &Prepared, answer: &CachedAnswe
     let mut response = match &answer.body {
         CachedBody::Complete(json) => json_response(json.clone()),
         CachedBody::Stream(events) => {
-            let events: Vec<Result<Bytes, Infallible>> = events
-                .iter()
-                .map(|e| Ok(Bytes::from(e.clone())))
-                .collect();
+            let events: Vec<Result<Bytes, Infallible>> =
+                events.iter().map(|e| Ok(Bytes::from(e.clone()))).collect();
             sse_response(Body::from_stream(futures_util::stream::iter(events)))
         }
     };

@@ -12,6 +12,25 @@ pub struct UserRow {
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
+    pub source: Source,
+}
+
+/// How an account signs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// With the password stored here.
+    Password,
+    /// Through the OpenID Connect provider; the stored hash is empty and never checked.
+    Oidc,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Password => "password",
+            Source::Oidc => "oidc",
+        }
+    }
 }
 
 impl UserRow {
@@ -22,11 +41,12 @@ impl UserRow {
             role: self.role,
             disabled: self.disabled,
             created_at: self.created_at,
+            single_sign_on: self.source == Source::Oidc,
         }
     }
 }
 
-const COLUMNS: &str = "id, username, password_hash, role, disabled, created_at";
+const COLUMNS: &str = "id, username, password_hash, role, disabled, created_at, source";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
     let role: String = row.try_get("role")?;
@@ -39,6 +59,10 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
             .map_err(|e: String| StoreError::Sqlx(sqlx::Error::Decode(e.into())))?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: row.try_get("created_at")?,
+        source: match row.try_get::<String, _>("source")?.as_str() {
+            "oidc" => Source::Oidc,
+            _ => Source::Password,
+        },
     })
 }
 
@@ -105,6 +129,7 @@ pub async fn insert(
         role,
         disabled: false,
         created_at: now,
+        source: Source::Password,
     };
     sqlx::query(
         "INSERT INTO users (id, username, password_hash, role, disabled, created_at, updated_at) \
@@ -142,14 +167,72 @@ pub async fn insert_first_admin(
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn set_role(pool: &AnyPool, id: &str, role: Role) -> Result<bool, StoreError> {
+pub async fn set_role<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+    role: Role,
+) -> Result<bool, StoreError> {
     let result = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
         .bind(role.as_str())
         .bind(now_millis())
         .bind(id)
-        .execute(pool)
+        .execute(executor)
         .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// The account an identity provider's `subject` (under `issuer`) signed in to before.
+pub async fn find_by_external(
+    pool: &AnyPool,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users WHERE external_issuer = $1 AND external_subject = $2"
+    ))
+    .bind(issuer)
+    .bind(subject)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// Inserts an account that signs in through the identity provider; `Duplicate("user name")`
+/// when the name is taken.
+pub async fn insert_external<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    username: &str,
+    role: Role,
+    issuer: &str,
+    subject: &str,
+) -> Result<UserRow, StoreError> {
+    let now = now_millis();
+    let row = UserRow {
+        id: new_id(),
+        username: username.to_string(),
+        password_hash: String::new(),
+        role,
+        disabled: false,
+        created_at: now,
+        source: Source::Oidc,
+    };
+    sqlx::query(
+        "INSERT INTO users (id, username, password_hash, role, disabled, created_at, updated_at, \
+         source, external_issuer, external_subject) \
+         VALUES ($1, $2, '', $3, 0, $4, $4, 'oidc', $5, $6)",
+    )
+    .bind(&row.id)
+    .bind(&row.username)
+    .bind(role.as_str())
+    .bind(now)
+    .bind(issuer)
+    .bind(subject)
+    .execute(executor)
+    .await
+    .map_err(StoreError::unique_as("user name"))?;
+    Ok(row)
 }
 
 pub async fn set_disabled(pool: &AnyPool, id: &str, disabled: bool) -> Result<bool, StoreError> {

@@ -36,6 +36,7 @@ fn required() -> Vec<(&'static str, Needs, Value)> {
         ("login", Public, json!({"username": "x", "password": "y"})),
         ("logout", Public, json!({})),
         ("current_user", Public, json!({})),
+        ("login_options", Public, json!({})),
         ("setup_needed", Public, json!({})),
         (
             "setup_admin",

@@ -8,4 +8,5 @@ mod config;
 mod every_function;
 mod health;
 mod helpers;
+mod sso;
 mod users;

@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 const PAGE: usize = 25;
 
 /// The resource kinds the log names, with their labels for the filter.
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 7] = [
     ("account", "Provider accounts"),
     ("model", "Logical models"),
     ("policy", "Policies"),
     ("key", "Gateway keys"),
     ("price", "Prices"),
     ("alert-webhook", "Alert webhook"),
+    ("user", "Users"),
 ];
 
 /// The time filter: label and how many hours back (`None`: all time).

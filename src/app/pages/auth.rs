@@ -1,6 +1,8 @@
 //! Sign-in and first-admin setup: the two pages outside the app frame.
 
-use crate::api::auth::{setup_needed, Login, SetupAdmin};
+use crate::api::auth::{
+    login_options, setup_needed, Login, SetupAdmin, SignInOptions, SSO_LOGIN_PATH,
+};
 use crate::app::components::{field_error, form_error};
 use crate::domain::PASSWORD_MIN;
 use leptos::prelude::*;
@@ -38,8 +40,7 @@ fn PasswordInput(
 }
 
 #[component]
-pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<Login>::new();
+fn PasswordForm(login: ServerAction<Login>) -> impl IntoView {
     let error = move || {
         login
             .value()
@@ -48,19 +49,76 @@ pub fn LoginPage() -> impl IntoView {
             .map(|e| e.to_string())
     };
     view! {
+        <ActionForm action=login>
+            <label for="username">"User name"</label>
+            <input id="username" name="username" type="text" autocomplete="username" required/>
+            <label for="password">"Password"</label>
+            <PasswordInput id="password" autocomplete="current-password"/>
+            <p class="form-error" role="alert" data-testid="login-error">{error}</p>
+            <button type="submit" class="primary" disabled=move || login.pending().get()>
+                {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// The password form, "Sign in with <provider>", or both, as the server is set up. With single
+/// sign-on only, the password form stays folded away for local admins (the way in while the
+/// provider is down).
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let options = Resource::new(|| (), |_| login_options());
+    let query = use_query_map();
+    let signed_out_of_sso = move || query.read().get("signed_out").as_deref() == Some("sso");
+    view! {
         <div class="auth-page">
             <div class="card auth-card">
                 <h1>"Sign in to Switchyard"</h1>
-                <ActionForm action=login>
-                    <label for="username">"User name"</label>
-                    <input id="username" name="username" type="text" autocomplete="username" required/>
-                    <label for="password">"Password"</label>
-                    <PasswordInput id="password" autocomplete="current-password"/>
-                    <p class="form-error" role="alert" data-testid="login-error">{error}</p>
-                    <button type="submit" class="primary" disabled=move || login.pending().get()>
-                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                    </button>
-                </ActionForm>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        // Should the options not load, the password form still works.
+                        let options = options.await.unwrap_or(SignInOptions {
+                            password_form: true,
+                            sso_name: None,
+                            sso_sign_out_url: None,
+                        });
+                        let provider_sign_out = options
+                            .sso_sign_out_url
+                            .clone()
+                            .zip(options.sso_name.clone())
+                            .filter(|_| signed_out_of_sso());
+                        let has_sso = options.sso_name.is_some();
+                        view! {
+                            {provider_sign_out.map(|(url, name)| view! {
+                                <p class="notice ok" role="status" data-testid="sso-signed-out">
+                                    "You are signed out of Switchyard. "
+                                    <a href=url rel="external">{format!("Sign out of {name} too")}</a>
+                                </p>
+                            })}
+                            {options.sso_name.clone().map(|name| view! {
+                                <a class="sso-button" href=SSO_LOGIN_PATH rel="external" data-testid="sso-sign-in">
+                                    {format!("Sign in with {name}")}
+                                </a>
+                            })}
+                            {if options.password_form {
+                                view! {
+                                    {has_sso.then(|| view! { <p class="auth-divider">"or with your password"</p> })}
+                                    <PasswordForm login=login/>
+                                }
+                                .into_any()
+                            } else {
+                                view! {
+                                    <details class="local-admin">
+                                        <summary>"Local admin sign-in"</summary>
+                                        <PasswordForm login=login/>
+                                    </details>
+                                }
+                                .into_any()
+                            }}
+                        }
+                    })}
+                </Suspense>
             </div>
         </div>
     }

@@ -85,7 +85,7 @@ fn UserTable(
                     {list
                         .into_iter()
                         .map(|user| {
-                            let UserView { id, username, role, disabled, .. } = user;
+                            let UserView { id, username, role, disabled, single_sign_on, .. } = user;
                             let (id_for_role, id_for_access) = (id.clone(), id.clone());
                             let role_label = format!("Role of {username}");
                             let password_label = format!("New password for {username}");
@@ -120,19 +120,26 @@ fn UserTable(
                                         </ActionForm>
                                     </td>
                                     <td>
-                                        <ActionForm action=reset attr:class="inline">
-                                            <input type="hidden" name="id" value=id/>
-                                            <input
-                                                type="password"
-                                                name="password"
-                                                placeholder="New password"
-                                                autocomplete="new-password"
-                                                aria-label=password_label
-                                                minlength=PASSWORD_MIN
-                                                required
-                                            />
-                                            <button type="submit" class="small">"Reset"</button>
-                                        </ActionForm>
+                                        {if single_sign_on {
+                                            view! { <span class="muted">"Signs in with single sign-on"</span> }.into_any()
+                                        } else {
+                                            view! {
+                                                <ActionForm action=reset attr:class="inline">
+                                                    <input type="hidden" name="id" value=id/>
+                                                    <input
+                                                        type="password"
+                                                        name="password"
+                                                        placeholder="New password"
+                                                        autocomplete="new-password"
+                                                        aria-label=password_label
+                                                        minlength=PASSWORD_MIN
+                                                        required
+                                                    />
+                                                    <button type="submit" class="small">"Reset"</button>
+                                                </ActionForm>
+                                            }
+                                            .into_any()
+                                        }}
                                     </td>
                                 </tr>
                             }
