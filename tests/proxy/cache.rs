@@ -16,7 +16,7 @@ fn cached_config(mock: &MockProvider, cache: CacheSettings) -> ConfigSnapshot {
     main.rpm_limit = Some(100);
     let mut primary = model("primary-llm", all_capabilities(), &[("main", "gpt-4o")]);
     primary.cache = Some(cache);
-    let mut config = snapshot(vec![(main, mock)], vec![primary], vec![]);
+    let mut config = patient(snapshot(vec![(main, mock)], vec![primary], vec![]));
     add_key(&mut config, OTHER_KEY, "other", KeyLimits::default());
     config
 }

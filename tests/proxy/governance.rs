@@ -15,7 +15,7 @@ fn hello() -> Value {
 /// One OpenAI account serving `primary-llm` (a call costs 100 µ$), the test keys, and the
 /// key `governed` held to `limits`.
 fn governed_config(mock: &MockProvider, limits: KeyLimits) -> switchyard::snapshot::ConfigSnapshot {
-    let mut config = one_account_snapshot(mock);
+    let mut config = patient(one_account_snapshot(mock));
     add_key(&mut config, GOVERNED, "governed", limits);
     config
 }

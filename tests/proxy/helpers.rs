@@ -294,6 +294,15 @@ pub fn one_account_snapshot(mock: &MockProvider) -> ConfigSnapshot {
     )
 }
 
+/// Gives every account of `config` the default timeouts: for tests about something else, so a
+/// mock slowed by a busy machine is not taken for a timeout.
+pub fn patient(mut config: ConfigSnapshot) -> ConfigSnapshot {
+    for connection in config.connections.values_mut() {
+        connection.timeouts = Timeouts::default();
+    }
+    config
+}
+
 /// The thresholds of budget alert bodies a webhook received, in order.
 pub fn thresholds(bodies: &[Value]) -> Vec<i64> {
     let mut thresholds: Vec<i64> = bodies
