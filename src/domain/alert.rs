@@ -1,5 +1,8 @@
 use serde::{Deserialize, Serialize};
 
+/// The `subject` of a gateway key's budget alert (whose `account` holds the key's name).
+pub const KEY_SUBJECT: &str = "key";
+
 /// One stored alert, as the Alerts page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
@@ -32,6 +35,11 @@ impl AlertView {
             "usage_spilling" => "Usage spilling",
             _ => "Other",
         }
+    }
+
+    /// A gateway key's budget alert: `account` names the key.
+    pub fn is_about_key(&self) -> bool {
+        self.subject == KEY_SUBJECT
     }
 
     /// Still true and nobody has acknowledged it: shown in the banner.

@@ -15,7 +15,7 @@ mod traffic;
 mod user;
 mod validation;
 
-pub use alert::{AlertView, BudgetReached, Condition, ConditionChange};
+pub use alert::{AlertView, BudgetReached, Condition, ConditionChange, KEY_SUBJECT};
 pub use audit::AuditEntry;
 pub use key_limits::{check_team, KeyLimits, TEAM_MAX_LEN};
 pub use live_status::{CircuitState, HealthLevel};

@@ -8,6 +8,7 @@
 use super::error::{ErrorShape, ProxyError};
 use super::messages::{self, EventWriter, MessagesCall};
 use crate::cache::{CacheUse, CachedAnswer, CachedBody, ResponseCache, CACHE_HEADER};
+use crate::domain::KEY_SUBJECT;
 use crate::domain::{Money, ProviderKind, Target};
 use crate::providers::types::Usage;
 use crate::providers::{
@@ -20,7 +21,6 @@ use crate::routing::{
     RouteRequest, RoutingError, Skip, SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
-use crate::store::alerts::KEY_SUBJECT;
 use crate::telemetry::metrics::{status_class, Labels};
 use crate::telemetry::{BudgetAlert, CacheOutcome, Telemetry, UsageEvent};
 use axum::body::{Body, Bytes};

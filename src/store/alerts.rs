@@ -6,8 +6,7 @@ use sqlx::{AnyConnection, AnyPool};
 
 /// Alerts of this kind come from monthly budget thresholds.
 pub const BUDGET_ALERT: &str = "budget";
-/// The `subject` of a gateway key's budget alert (whose `account` holds the key's name).
-pub const KEY_SUBJECT: &str = "key";
+use crate::domain::KEY_SUBJECT;
 const WEBHOOK_URL: &str = "webhook_url";
 
 type AlertRow = (

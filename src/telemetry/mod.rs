@@ -18,8 +18,9 @@ pub mod traffic;
 pub mod webhook;
 
 use crate::domain::Money;
+use crate::domain::KEY_SUBJECT;
 use crate::routing::{month_of, LiveState, MonthlySpend};
-use crate::store::alerts::{BUDGET_ALERT, KEY_SUBJECT};
+use crate::store::alerts::BUDGET_ALERT;
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use spill::{Record, Spill};

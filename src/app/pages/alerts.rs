@@ -4,6 +4,7 @@ use crate::api::alerts::{get_alert_webhook, list_alerts, AcknowledgeAlert, SetAl
 use crate::app::components::{
     field_error, form_error, use_can, LoadError, Loading, PageHeader, Time,
 };
+use crate::app::pages::dashboard::{account_href, key_href};
 use crate::domain::{AlertView, Role};
 use leptos::prelude::*;
 
@@ -75,7 +76,13 @@ pub fn AlertTable(
                                 <tr data-testid="alert-row" class:alert-open=open>
                                     <td><Time millis=alert.at/></td>
                                     <td>{alert.kind_label()}</td>
-                                    <td>{if alert.account.is_empty() { "—".to_string() } else { alert.account.clone() }}</td>
+                                    <td>{if alert.account.is_empty() {
+                                        view! { <span class="muted">"—"</span> }.into_any()
+                                    } else if alert.is_about_key() {
+                                        view! { <a href=key_href(&alert.account)>{alert.account.clone()}</a> }.into_any()
+                                    } else {
+                                        view! { <a href=account_href(&alert.account)>{alert.account.clone()}</a> }.into_any()
+                                    }}</td>
                                     <td>{alert.message.clone()}</td>
                                     <td>{state}</td>
                                     <td>

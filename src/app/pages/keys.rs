@@ -11,6 +11,7 @@ use crate::app::components::{
     AddButton, Chooser, Confirm, ConfirmDialog, Editor, EditorDialog, PageHeader, Problem,
     RowActions, Time,
 };
+use crate::app::pages::dashboard::{key_href, model_href};
 use crate::domain::{Money, Role};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -263,7 +264,7 @@ fn KeyTable(
                         let models = if k.models.is_empty() {
                             view! { <span class="muted">"all"</span> }.into_any()
                         } else {
-                            view! { <span class="tags">{k.models.iter().map(|m| view! { <span class="tag">{m.clone()}</span> }).collect_view()}</span> }.into_any()
+                            view! { <span class="tags">{k.models.iter().map(|m| view! { <a class="tag" href=model_href(m)>{m.clone()}</a> }).collect_view()}</span> }.into_any()
                         };
                         // Expiry and last use under the status, so the row fits at 1280 px.
                         let when = |label: &'static str, at: Option<i64>, none: &'static str| match at {
@@ -292,7 +293,7 @@ fn KeyTable(
                         view! {
                             <tr data-name=k.name.clone() class:disabled=revoked>
                                 <td>
-                                    <a class="strong" href=format!("/keys/{}", k.name)>{k.name.clone()}</a>
+                                    <a class="strong" href=key_href(&k.name)>{k.name.clone()}</a>
                                     <span class="cell-detail">"created "<Time millis=k.created_at/></span>
                                 </td>
                                 <td class="mono key-tail">{format!("sk-sy-…{}", k.last4)}</td>
