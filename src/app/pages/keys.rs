@@ -251,7 +251,7 @@ fn KeyTable(
         <div class="card table-card">
             <table class="table" data-testid="keys-table">
                 <thead><tr>
-                    <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Team"</th>
+                    <th scope="col">"Name and key"</th><th scope="col">"Team"</th>
                     <th scope="col">"Allowed models"</th>
                     <th scope="col" class="num">"Per minute"</th>
                     <th scope="col" class="num">"Spent this month"</th>
@@ -294,9 +294,10 @@ fn KeyTable(
                             <tr data-name=k.name.clone() class:disabled=revoked>
                                 <td>
                                     <a class="strong" href=key_href(&k.name)>{k.name.clone()}</a>
+                                    // Under the name, so the row (with three actions) fits at 1280 px.
+                                    <span class="cell-detail mono key-tail">{format!("sk-sy-…{}", k.last4)}</span>
                                     <span class="cell-detail">"created "<Time millis=k.created_at/></span>
                                 </td>
-                                <td class="mono key-tail">{format!("sk-sy-…{}", k.last4)}</td>
                                 <td>{team}</td>
                                 <td>{models}</td>
                                 <td class="num muted">{per_minute}</td>
