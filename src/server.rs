@@ -92,8 +92,10 @@ impl Application {
             .transpose()
             .context("single sign-on")?;
 
-        let setup_token = first_admin(&db, &settings, config_file.as_ref(), &public_url).await?;
+        // The cipher first: it may log that it created a key file, and the setup link should be
+        // the last thing printed before "listening".
         let cipher = CredentialCipher::load(settings.master_key.as_ref(), &settings.data_dir)?;
+        let setup_token = first_admin(&db, &settings, config_file.as_ref(), &public_url).await?;
         if let Some(file) = &config_file {
             let applied = file.apply(&db, &cipher).await?;
             for (name, key) in &applied.generated_keys {
