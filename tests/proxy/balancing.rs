@@ -318,15 +318,7 @@ async fn retries_repeat_the_same_target_before_falling_back() {
     let stats = app.state.live.policy_stats("main");
     assert_eq!(stats.retries, 3);
     assert_eq!(stats.matches, 25);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics
             .lines()

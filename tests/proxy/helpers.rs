@@ -459,17 +459,21 @@ impl CuttableRelay {
     }
 }
 
-/// The value of an unlabelled sample in `/metrics`.
-pub async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app
-        .client
+/// `/metrics` as Prometheus text.
+pub async fn metrics_text(app: &TestApp) -> String {
+    app.client
         .get(format!("{}/metrics", app.address))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The value of an unlabelled sample in `/metrics`.
+pub async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = metrics_text(app).await;
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
