@@ -40,7 +40,9 @@ ensure_wasm_bindgen() {
     step "Installing wasm-bindgen-cli $wanted"
     # Optimised less than cargo's release default: the same bindings, as fast to generate (about
     # a second), for 15 % less build CPU on a first start (bench/README.md has the figures).
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "$wanted"
+    # Without default features: they only give the test runner's downloader TLS (rustls + ring),
+    # which we never run; another 27 % of the install's CPU.
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "$wanted" --no-default-features
   fi
 }
 

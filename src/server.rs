@@ -65,9 +65,7 @@ impl Application {
                     crate::store::redact_url(&settings.database_url)
                 )
             })?;
-        let session_store = session::DbSessionStore::open(&db.native)
-            .await
-            .context("cannot prepare the session table")?;
+        let session_store = session::DbSessionStore::new(db.pool.clone());
         session_store.spawn_expired_cleanup(Duration::from_secs(60 * 10));
 
         let listener = TcpListener::bind(settings.addr)

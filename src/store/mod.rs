@@ -11,9 +11,10 @@ pub mod split_stats;
 pub mod users;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
+use sqlx::{AnyPool, Connection, Executor};
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -46,37 +47,21 @@ impl StoreError {
     }
 }
 
-/// The backend-specific pool, for libraries that need one (the session store).
-#[derive(Clone, Debug)]
-pub enum NativePool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: AnyPool,
-    pub native: NativePool,
 }
 
 impl Db {
     /// Connects (creating the SQLite file and its folder when missing) and runs migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
-        let native = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
-            NativePool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(2)
-                    .connect_with(options)
-                    .await?,
-            )
+        let is_sqlite = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            false
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true);
+                .journal_mode(SqliteJournalMode::Wal);
             if let Some(folder) = options.get_filename().parent() {
                 if !folder.as_os_str().is_empty() {
                     std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
@@ -85,17 +70,17 @@ impl Db {
                     })?;
                 }
             }
-            NativePool::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(2)
-                    .connect_with(options)
-                    .await?,
-            )
+            // One connection creates the file and puts it in WAL mode, which then holds for
+            // every connection of the pool.
+            SqliteConnection::connect_with(&options)
+                .await?
+                .close()
+                .await?;
+            true
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
 
-        let is_sqlite = matches!(native, NativePool::Sqlite(_));
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             // With the database gone, pages and the usage writer learn it in seconds, not the
@@ -114,14 +99,39 @@ impl Db {
             .connect(url)
             .await?;
 
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Db { pool, native })
+        migrator().run(&pool).await?;
+        Ok(Db { pool })
     }
 
     /// For `/readyz`: can we run a query right now?
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// The migrations in migrations/, embedded by build.rs, named and checksummed the way
+/// `sqlx::migrate!` does (version before the first `_`, the rest as the description), so a
+/// database migrated by an earlier build sees the same versions and checksums.
+fn migrator() -> Migrator {
+    const FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+    let migrations = FILES
+        .iter()
+        .filter_map(|&(file, sql)| {
+            let (version, rest) = file.split_once('_')?;
+            let description = rest.trim_end_matches(".sql").replace('_', " ");
+            Some(Migration::new(
+                version.parse().ok()?,
+                Cow::Owned(description),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                sql.starts_with("-- no-transaction"),
+            ))
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
     }
 }
 
