@@ -37,6 +37,9 @@ use tower_sessions::Session;
 /// After the grace period, how long cut requests get to settle their usage.
 const CUT_SETTLE_TIME: Duration = Duration::from_millis(200);
 
+/// Names the instance that answered (`SWITCHYARD_INSTANCE_ID`).
+pub const INSTANCE_HEADER: &str = "x-switchyard-instance";
+
 /// Error bodies of server functions are small JSON; anything bigger is not ours to parse.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -101,9 +104,17 @@ impl Application {
                 println!("\n  New gateway key {name}: {}\n", key.expose());
             }
         }
+        // The version first, as `configuration::reload` reads them.
+        let config_version = crate::store::config::version(&db.pool)
+            .await
+            .context("the stored configuration cannot be loaded")?;
         let snapshot = crate::configuration::load_snapshot(&db, &cipher)
             .await
             .context("the stored configuration cannot be loaded")?;
+        let instance_id = settings
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| crate::settings::default_instance_id(local_addr.port()));
 
         let live = Arc::new(LiveState::new());
         let resumed = telemetry::resume_spend(&db.pool, &live, proxy_now_ms())
@@ -112,6 +123,7 @@ impl Application {
         tracing::debug!(accounts = resumed, "resumed this month's spend");
         let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
             .context("cannot open the usage spill file")?;
+        telemetry.metrics().instance(&instance_id);
         telemetry
             .recent
             .resume(&db.pool, crate::store::now_millis())
@@ -141,6 +153,8 @@ impl Application {
             sso,
             setup_token,
             config: SharedConfig::new(snapshot),
+            config_version: crate::configuration::ServedVersion::new(config_version),
+            instance_id: instance_id.into(),
             cipher,
             live,
             telemetry,
@@ -149,6 +163,7 @@ impl Application {
             live_hub: crate::api::live::ssr::LiveHub::new(),
         };
         state.live_hub.spawn(state.clone());
+        crate::configuration::follow::spawn(state.clone());
         if settings.probe_interval_secs > 0 {
             crate::proxy::probes::spawn(
                 state.config.clone(),
@@ -194,7 +209,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
+        tracing::info!(addr = %self.listener.local_addr()?, instance = %self.state.instance_id, "Switchyard is listening");
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let live_hub = self.state.live_hub.clone();
@@ -347,6 +362,8 @@ fn router(
     state: AppState,
     sessions: tower_sessions::SessionManagerLayer<session::DbSessionStore>,
 ) -> Router {
+    let instance = HeaderValue::from_str(&state.instance_id)
+        .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
     let routes = generate_route_list(App);
     let context_state = state.clone();
     // leptos_axum registers the pages and every server function (under /api) here.
@@ -382,6 +399,9 @@ fn router(
         .layer(sessions)
         .layer(middleware::from_fn(csrf::refuse_cross_site))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::map_response(move |response: Response| {
+            with_instance_header(instance.clone(), response)
+        }))
         .with_state(state)
 }
 
@@ -432,6 +452,15 @@ async fn with_security_headers(mut response: Response) -> Response {
             header::HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'"),
         );
     }
+    response
+}
+
+/// Which instance answered, for an operator behind a load balancer (every response, so health
+/// checks tell it too).
+async fn with_instance_header(instance: HeaderValue, mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(INSTANCE_HEADER, instance);
     response
 }
 
@@ -557,7 +586,9 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     }
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let text = state.telemetry.metrics().render(
+    let metrics = state.telemetry.metrics();
+    metrics.config_version(state.config_version.get());
+    let text = metrics.render(
         &snapshot.routing,
         &state.live,
         &state.telemetry.stats(),

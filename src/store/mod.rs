@@ -56,7 +56,7 @@ impl Db {
     /// Connects (creating the SQLite file and its folder when missing) and runs migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
-        let is_sqlite = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let is_sqlite = if is_postgres(url) {
             false
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
@@ -108,6 +108,11 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Whether `url` names a PostgreSQL database (else SQLite, or refused by [`Db::connect`]).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// The migrations in migrations/, embedded by build.rs, named and checksummed the way
