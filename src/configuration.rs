@@ -208,7 +208,9 @@ pub async fn reload(state: &AppState) -> Result<bool, ConfigError> {
         return Ok(false);
     }
     let stored = config::load(&mut conn).await?;
-    state.config.replace(build_snapshot(&stored, &state.cipher)?);
+    state
+        .config
+        .replace(build_snapshot(&stored, &state.cipher)?);
     served.version.store(version, Ordering::Relaxed);
     Ok(true)
 }

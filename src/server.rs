@@ -458,9 +458,7 @@ async fn with_security_headers(mut response: Response) -> Response {
 /// Which instance answered, for an operator behind a load balancer (every response, so health
 /// checks tell it too).
 async fn with_instance_header(instance: HeaderValue, mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(INSTANCE_HEADER, instance);
+    response.headers_mut().insert(INSTANCE_HEADER, instance);
     response
 }
 

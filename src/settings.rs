@@ -366,7 +366,10 @@ mod tests {
         assert!(with(&[]).unwrap().instance_id.is_none());
         let id = default_instance_id(3001);
         let host = id.strip_suffix(":3001").unwrap();
-        assert!(!host.is_empty() && instance_id_problem(&id).is_none(), "{id}");
+        assert!(
+            !host.is_empty() && instance_id_problem(&id).is_none(),
+            "{id}"
+        );
     }
 
     #[test]

@@ -64,7 +64,9 @@ impl Follower {
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "cannot listen for configuration changes; retrying");
                 }
-                Err(_) => tracing::warn!("cannot listen for configuration changes: timed out; retrying"),
+                Err(_) => {
+                    tracing::warn!("cannot listen for configuration changes: timed out; retrying")
+                }
             }
             tokio::time::sleep(RETRY_EVERY).await;
         }
@@ -88,7 +90,9 @@ impl Follower {
                 // Lost, and connected again (sqlx LISTENs again before answering): what was
                 // announced meanwhile is gone, but the version tells.
                 Ok(Ok(None)) => {
-                    tracing::info!("the connection listening for configuration changes was lost and is back");
+                    tracing::info!(
+                        "the connection listening for configuration changes was lost and is back"
+                    );
                     self.catch_up().await;
                 }
                 Ok(Err(e)) => {
@@ -102,7 +106,9 @@ impl Follower {
                     )
                     .await;
                     if !matches!(alive, Ok(Ok(_))) {
-                        tracing::warn!("the connection listening for configuration changes stopped answering");
+                        tracing::warn!(
+                            "the connection listening for configuration changes stopped answering"
+                        );
                         return;
                     }
                     self.catch_up().await;

@@ -60,7 +60,11 @@ async fn create_key(app: &TestApp, browser: &reqwest::Client, name: &str) -> Str
 /// file in `dir` adding the gateway key `key` named `name`.
 async fn apply_key(dir: &Path, name: &str, key: &str, env: &[(&str, &str)]) {
     let file = dir.join(format!("{name}.yaml"));
-    std::fs::write(&file, format!("keys:\n  - {{ name: {name}, key: {key} }}\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("keys:\n  - {{ name: {name}, key: {key} }}\n"),
+    )
+    .unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .arg("apply")
         .arg(&file)
@@ -75,17 +79,18 @@ async fn apply_key(dir: &Path, name: &str, key: &str, env: &[(&str, &str)]) {
     );
 }
 
-fn instance_of(response: &reqwest::Response) -> String {
-    header(response, "x-switchyard-instance").to_string()
+/// One instance of the fleet on `database_url`, named `id`.
+async fn instance(database_url: &str, id: &str) -> TestApp {
+    spawn_app_with(&[
+        ("DATABASE_URL", database_url),
+        ("SWITCHYARD_MASTER_KEY", MASTER_KEY),
+        ("SWITCHYARD_INSTANCE_ID", id),
+    ])
+    .await
 }
 
-/// The value of the unlabelled sample `name` in `/metrics` (any number).
-async fn sample(app: &TestApp, name: &str) -> String {
-    let text = metrics_text(app).await;
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
-        .to_string()
+fn instance_of(response: &reqwest::Response) -> String {
+    header(response, "x-switchyard-instance").to_string()
 }
 
 #[tokio::test]
@@ -93,17 +98,6 @@ async fn config_changes_reach_every_instance_sharing_postgres() {
     let (url, name) = postgres_database().await;
     let relay = CuttableRelay::to_postgres().await;
     let through_relay = relay.url_for(&url);
-    let instance = |database_url: &str, id: &'static str| {
-        let vars = vec![
-            ("DATABASE_URL", database_url.to_string()),
-            ("SWITCHYARD_MASTER_KEY", MASTER_KEY.to_string()),
-            ("SWITCHYARD_INSTANCE_ID", id.to_string()),
-        ];
-        async move {
-            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            spawn_app_with(&vars).await
-        }
-    };
     let a = instance(&url, "gw-a").await;
     let b = instance(&url, "gw-b").await;
     // Every connection of the third instance, the listening one too, goes through the relay.
@@ -173,7 +167,7 @@ async fn config_changes_reach_every_instance_sharing_postgres() {
 
     // Three changes, and every instance serves the third.
     for app in fleet {
-        assert_eq!(sample(app, "switchyard_config_version").await, "3");
+        assert_eq!(metric(app, "switchyard_config_version").await, 3);
     }
 
     for app in [a, b, c] {
@@ -197,7 +191,7 @@ async fn a_running_instance_on_sqlite_notices_switchyard_apply() {
     )
     .await;
     serves_within(&app, key, WITHIN).await;
-    assert_eq!(sample(&app, "switchyard_config_version").await, "1");
+    assert_eq!(metric(&app, "switchyard_config_version").await, 1);
     // Without SWITCHYARD_INSTANCE_ID the instance is named by its host and port.
     let port = app.address.rsplit(':').next().unwrap();
     let response = app
