@@ -9,11 +9,11 @@ mod bad_input;
 mod balancing;
 mod cache;
 mod chat;
+mod config_sync;
 mod durability;
 mod embeddings;
 mod fallback;
 mod faults;
-mod fleet;
 mod governance;
 
 mod lifecycle;
