@@ -1,6 +1,6 @@
 -- Several instances share one database (DESIGN §7): one row counts committed configuration
 -- changes. Every change (a dashboard form on any instance, `switchyard apply`) raises it in its
--- own transaction, and each instance reloads its snapshot when the row is ahead of the version
+-- own transaction, and each instance reloads its snapshot when the row differs from the version
 -- it serves. Additive only: an older build neither reads nor writes the table.
 CREATE TABLE config_version (
     id      BIGINT PRIMARY KEY,

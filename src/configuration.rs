@@ -192,8 +192,9 @@ impl ServedVersion {
 }
 
 /// Rebuilds the snapshot from the database and swaps it in when the database's config version
-/// is ahead of the one served; returns whether it did. Every committed change raises the
-/// version, so this misses none, however many notifications were lost. Runs after every commit
+/// differs from the one served (ahead after a change; behind after a restore from a backup);
+/// returns whether it did. Every committed change raises the version, so this misses none,
+/// however many notifications were lost. Runs after every commit
 /// here and from [`follow`] for changes made elsewhere, never on the proxy's path: requests keep
 /// the snapshot they started with, and the live state (circuits, rate windows, spend) lives
 /// beside the snapshot, so it is kept.
@@ -204,7 +205,7 @@ pub async fn reload(state: &AppState) -> Result<bool, ConfigError> {
     // The version before the configuration: a change committed between the two reads leaves
     // the snapshot newer than its version, never older, so at worst one more reload follows.
     let version = config::version(&mut *conn).await?;
-    if version <= served.version.load(Ordering::Relaxed) {
+    if version == served.version.load(Ordering::Relaxed) {
         return Ok(false);
     }
     let stored = config::load(&mut conn).await?;

@@ -2,7 +2,8 @@
 //! made on one (a dashboard server function) or by `switchyard apply` from a process of its own
 //! is served by the others within a second, and a change made while an instance's connection to
 //! PostgreSQL was cut is served once it is back. On SQLite, an apply from another process is
-//! noticed by the running instance. Every response and `/metrics` name the instance.
+//! noticed by the running instance, and so is a restore that takes the version back. Every
+//! response and `/metrics` name the instance.
 
 use crate::helpers::*;
 use serde_json::json;
@@ -27,16 +28,22 @@ async fn models_status(app: &TestApp, key: &str) -> u16 {
 
 /// Waits until `app` accepts the gateway key `key` (401 until then), failing after `within`.
 async fn serves_within(app: &TestApp, key: &str, within: Duration) {
+    answers_within(app, key, 200, within).await;
+}
+
+/// Waits until `/v1/models` with `key` answers `status` on `app` (200 or 401), failing after
+/// `within`.
+async fn answers_within(app: &TestApp, key: &str, status: u16, within: Duration) {
     let start = Instant::now();
     loop {
         match models_status(app, key).await {
-            200 => return,
-            401 => {}
+            answer if answer == status => return,
+            200 | 401 => {}
             other => panic!("{}: /v1/models answered {other}", app.address),
         }
         assert!(
             start.elapsed() < within,
-            "{} did not serve the new key within {within:?}",
+            "{} did not answer {status} for the key within {within:?}",
             app.address
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -192,6 +199,18 @@ async fn a_running_instance_on_sqlite_notices_switchyard_apply() {
     .await;
     serves_within(&app, key, WITHIN).await;
     assert_eq!(metric(&app, "switchyard_config_version").await, 1);
+    // A restore from a backup taken before the apply: the version goes back, and the instance
+    // serves what was restored.
+    sqlx::query("DELETE FROM api_keys WHERE name = 'applied'")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE config_version SET version = 0")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    answers_within(&app, key, 401, WITHIN).await;
+    assert_eq!(metric(&app, "switchyard_config_version").await, 0);
     // Without SWITCHYARD_INSTANCE_ID the instance is named by its host and port.
     let port = app.address.rsplit(':').next().unwrap();
     let response = app
