@@ -255,9 +255,14 @@ impl Fleet {
             source,
         };
         let client = redis::Client::open(url).map_err(fail)?;
+        // Reconnect attempts a few hundred ms apart: the defaults back off to a minute, so a
+        // Redis back after a restart would stay unused that long.
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(1))
-            .set_response_timeout(settings.timeout);
+            .set_response_timeout(settings.timeout)
+            .set_factor(2)
+            .set_max_delay(250)
+            .set_number_of_retries(2);
         let conn = redis::aio::ConnectionManager::new_with_config(client, config)
             .await
             .map_err(fail)?;
@@ -453,7 +458,8 @@ impl Fleet {
 
     /// The settle script's arguments for one call's end.
     pub fn settlement(&self, end: &CallEnd<'_>) -> Vec<String> {
-        let mut args = vec![self.settings.prefix.clone()];
+        // The id makes a replay harmless when Redis ran a settlement whose answer was lost.
+        let mut args = vec![self.settings.prefix.clone(), crate::store::new_id()];
         let spend = |args: &mut Vec<String>, hold: &Hold, budget: i64, thresholds: &[u8]| {
             let tokens = end.tokens.unwrap_or(hold.tokens).to_string();
             if hold.admitted {
@@ -542,12 +548,12 @@ impl Fleet {
         // targets `account/model`, so no field reads as one).
         if let Some(at) = args
             .iter()
-            .skip(1)
+            .skip(2)
             .position(|a| a == "success" || a == "failure")
         {
-            args.truncate(at + 1);
+            args.truncate(at + 2);
         }
-        if args.len() <= 1 {
+        if args.len() <= 2 {
             return;
         }
         let Ok(mut unsettled) = self.unsettled.lock() else {
@@ -701,11 +707,12 @@ impl Fleet {
 
     async fn mirror(&self, config: &SharedConfig, live: &LiveState) -> Result<(), FleetError> {
         let snapshot = config.load();
-        let accounts: Vec<String> = snapshot
+        let accounts: Vec<&str> = snapshot
             .routing
             .accounts()
-            .map(|a| a.name.clone())
+            .map(|a| a.name.as_str())
             .collect();
+        let keys: Vec<&str> = snapshot.keys.values().map(|k| k.id.as_str()).collect();
         let targets: BTreeSet<&Target> = snapshot
             .routing
             .logical_models()
@@ -715,9 +722,10 @@ impl Fleet {
         let mut args = vec![
             self.settings.prefix.clone(),
             crate::routing::month_of(now),
-            accounts.len().to_string(),
+            (accounts.len() + keys.len()).to_string(),
         ];
-        args.extend(accounts.iter().cloned());
+        args.extend(accounts.iter().map(|a| account_subject(a)));
+        args.extend(keys.iter().map(|k| key_subject(k)));
         args.extend(targets.iter().map(|t| t.to_string()));
         let replies: Vec<Vec<i64>> = redis::from_redis_value(&self.eval(&self.read, &args).await?)?;
         let mut replies = replies.into_iter();
@@ -733,8 +741,22 @@ impl Fleet {
                 live.adopt_spend(account, Money::from_micros(at(2)), now);
             }
         }
+        for (key, reply) in keys.iter().zip(replies.by_ref()) {
+            if let Some(spent) = reply.get(2).copied().filter(|spent| *spent >= 0) {
+                live.adopt_key_spend(key, Money::from_micros(spent), now);
+            }
+        }
         for (target, reply) in targets.into_iter().zip(replies) {
-            live.adopt_circuit(target, circuit_from(&reply));
+            // A trial in flight elsewhere is not copied: the planner here leaves the call to
+            // the fleet's admission, which says whether the trial is still out, so this
+            // instance never waits on a trial that already closed the circuit.
+            let circuit = match circuit_from(&reply) {
+                CircuitBreaker::HalfOpen { trial_started_ms } => CircuitBreaker::Open {
+                    until_ms: trial_started_ms,
+                },
+                circuit => circuit,
+            };
+            live.adopt_circuit(target, circuit);
         }
         Ok(())
     }
@@ -770,7 +792,7 @@ fn circuit_from(reply: &[i64]) -> CircuitBreaker {
 
 fn parse_settled(args: &[String], value: &redis::Value) -> Result<Settled, FleetError> {
     let replies: Vec<Vec<i64>> = redis::from_redis_value(value)?;
-    let kinds = args.iter().skip(1).filter(|a| {
+    let kinds = args.iter().skip(2).filter(|a| {
         matches!(
             a.as_str(),
             "tokens" | "count" | "spend" | "success" | "failure"
@@ -798,10 +820,10 @@ fn parse_settled(args: &[String], value: &redis::Value) -> Result<Settled, Fleet
     // Spends come in order: the account's (when there was an account), then the key's.
     let account_first = args
         .iter()
-        .skip(1)
+        .skip(2)
         .position(|a| a == "spend")
         .is_some_and(|at| {
-            args.get(at + 2)
+            args.get(at + 3)
                 .is_some_and(|subject| subject.starts_with("a:"))
         });
     let mut spends = spends.into_iter();

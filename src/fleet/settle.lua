@@ -1,5 +1,5 @@
 -- Settles calls admitted by admit.lua, as src/routing/{rate,circuit,budget}.rs would.
--- ARGV: prefix, then operations, each a kind and its fields:
+-- ARGV: prefix, the settlement's id, then operations, each a kind and its fields:
 --   tokens   subject second estimate actual        the reservation corrected with the usage
 --   count    subject second tokens                 a call admitted by one instance alone
 --            while Redis could not be reached, counted now
@@ -22,7 +22,12 @@ local function circuit_reply(key)
   return {state, tonumber(c[2]) or 0, tonumber(c[3]) or 0, tonumber(c[4]) or 0}
 end
 
-local replies, i = {}, 2
+-- A settlement whose answer was lost when the connection broke is sent again once Redis is
+-- back: its id, kept two minutes, makes it count once (for outages up to that long).
+if not redis.call('SET', P .. 's:' .. ARGV[2], 1, 'NX', 'EX', 120) then
+  return {}
+end
+local replies, i = {}, 3
 while i <= #ARGV do
   local kind = ARGV[i]
   if kind == 'tokens' then

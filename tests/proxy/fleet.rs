@@ -69,9 +69,10 @@ impl Fleet {
     }
 }
 
-fn configure(apps: &[TestApp], config: &ConfigSnapshot) {
+/// Gives every instance the configuration `make` builds.
+fn configure(apps: &[TestApp], make: impl Fn() -> ConfigSnapshot) {
     for app in apps {
-        app.state.config.replace(config.clone());
+        app.state.config.replace(make());
     }
 }
 
@@ -88,6 +89,19 @@ fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
 
+/// What `read` gives once it gives `expected` (instances read the fleet's figures once a
+/// second), or after three seconds.
+async fn eventually<T: PartialEq>(read: impl Fn() -> T, expected: T) -> T {
+    for _ in 0..30 {
+        let value = read();
+        if value == expected {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    read()
+}
+
 /// Settlements reach Redis on their own task, after the answer.
 async fn settle() {
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -98,18 +112,20 @@ async fn an_accounts_rpm_limit_holds_across_three_instances() {
     let fleet = fleet(3, REDIS, &[]).await;
     let apps = &fleet.apps;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let mut limited = account("main", ProviderKind::Openai);
-    limited.rpm_limit = Some(4);
-    let config = patient(snapshot(
-        vec![(limited, &mock)],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("main", "gpt-4o")],
-        )],
-        vec![],
-    ));
-    configure(apps, &config);
+    configure(apps, || {
+        let mut limited = account("main", ProviderKind::Openai);
+        limited.rpm_limit = Some(4);
+        let config = patient(snapshot(
+            vec![(limited, &mock)],
+            vec![model(
+                "primary-llm",
+                all_capabilities(),
+                &[("main", "gpt-4o")],
+            )],
+            vec![],
+        ));
+        config
+    });
     let statuses = spread(apps, KEY, 15).await;
     assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
     assert_eq!(count(&statuses, 429), 11, "{statuses:?}");
@@ -128,17 +144,19 @@ async fn a_keys_hard_budget_holds_to_the_cent_under_concurrent_traffic() {
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     // A call costs 100 µ$ (12 + 7 tokens of gpt-4o); at most 113 µ$ by the estimate, held
     // against the budget while the call runs.
-    let mut config = patient(one_account_snapshot(&mock));
-    add_key(
-        &mut config,
-        BUDGETED,
-        "budgeted",
-        KeyLimits {
-            monthly_budget: Some(Money::from_micros(300)),
-            ..KeyLimits::default()
-        },
-    );
-    configure(apps, &config);
+    configure(apps, || {
+        let mut config = patient(one_account_snapshot(&mock));
+        add_key(
+            &mut config,
+            BUDGETED,
+            "budgeted",
+            KeyLimits {
+                monthly_budget: Some(Money::from_micros(300)),
+                ..KeyLimits::default()
+            },
+        );
+        config
+    });
     let statuses = spread(apps, BUDGETED, 12).await;
     // One instance serving them one by one would serve three (0, 100 and 200 µ$ spent before
     // each) and stop at exactly the budget; concurrency across instances changes nothing.
@@ -149,6 +167,9 @@ async fn a_keys_hard_budget_holds_to_the_cent_under_concurrent_traffic() {
     for app in apps {
         assert_eq!(app.chat_with_key(BUDGETED, hello()).await.status(), 402);
     }
+    for app in apps {
+        app.state.telemetry.flush().await;
+    }
     let spent: i64 = apps[0]
         .usage_rows()
         .await
@@ -157,12 +178,15 @@ async fn a_keys_hard_budget_holds_to_the_cent_under_concurrent_traffic() {
         .map(|row| row.4)
         .sum();
     assert_eq!(spent, 300, "the ledger, to the micro-dollar");
+    // Every instance follows the fleet's spend, whether it served the calls or not.
     for app in apps {
-        let now = chrono::Utc::now().timestamp_millis() as u64;
+        let spent = || {
+            let now = chrono::Utc::now().timestamp_millis() as u64;
+            app.state.live.key_spent("budgeted", now)
+        };
         assert_eq!(
-            app.state.live.key_spent("budgeted", now),
-            Money::from_micros(300),
-            "every instance follows the fleet's spend"
+            eventually(spent, Money::from_micros(300)).await,
+            Money::from_micros(300)
         );
     }
     fleet.end().await;
@@ -172,9 +196,22 @@ async fn a_keys_hard_budget_holds_to_the_cent_under_concurrent_traffic() {
 async fn a_circuit_opened_on_one_instance_is_honoured_by_the_other_with_one_trial() {
     let fleet = fleet(2, REDIS, &[]).await;
     let apps = &fleet.apps;
-    let (config, first, second) =
-        two_targets_snapshot(vec![policy("main", &["primary-llm"], 2, 1)]).await;
-    configure(apps, &patient(config));
+    let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
+    configure(apps, || {
+        patient(snapshot(
+            vec![
+                (account("first", ProviderKind::Openai), &first),
+                (account("second", ProviderKind::Anthropic), &second),
+            ],
+            vec![model(
+                "primary-llm",
+                all_capabilities(),
+                &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
+            )],
+            vec![policy("main", &["primary-llm"], 2, 1)],
+        ))
+    });
     first.push(MockReply::error(500, "down"));
     first.push(MockReply::error(500, "down"));
     for _ in 0..2 {
@@ -238,7 +275,7 @@ async fn with_redis_gone_fail_closed_refuses_and_recovers_by_itself() {
     .await;
     let apps = &fleet.apps;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    configure(apps, &patient(one_account_snapshot(&mock)));
+    configure(apps, || patient(one_account_snapshot(&mock)));
     assert_eq!(spread(apps, KEY, 2).await, vec![200, 200]);
 
     relay.cut();
@@ -267,27 +304,29 @@ async fn with_redis_gone_fail_open_serves_on_local_limits_but_budgets_fail_close
     let fleet = fleet(2, &relay.url_for(REDIS), &[]).await;
     let apps = &fleet.apps;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
-    let mut limited = account("main", ProviderKind::Openai);
-    limited.rpm_limit = Some(3);
-    let mut config = patient(snapshot(
-        vec![(limited, &mock)],
-        vec![model(
-            "primary-llm",
-            all_capabilities(),
-            &[("main", "gpt-4o")],
-        )],
-        vec![],
-    ));
-    add_key(
-        &mut config,
-        BUDGETED,
-        "budgeted",
-        KeyLimits {
-            monthly_budget: Some(Money::from_dollars(10.0)),
-            ..KeyLimits::default()
-        },
-    );
-    configure(apps, &config);
+    configure(apps, || {
+        let mut limited = account("main", ProviderKind::Openai);
+        limited.rpm_limit = Some(3);
+        let mut config = patient(snapshot(
+            vec![(limited, &mock)],
+            vec![model(
+                "primary-llm",
+                all_capabilities(),
+                &[("main", "gpt-4o")],
+            )],
+            vec![],
+        ));
+        add_key(
+            &mut config,
+            BUDGETED,
+            "budgeted",
+            KeyLimits {
+                monthly_budget: Some(Money::from_dollars(10.0)),
+                ..KeyLimits::default()
+            },
+        );
+        config
+    });
     let (one, two) = (&apps[0], &apps[1]);
     assert_eq!(one.chat(hello()).await.status(), 200);
 
@@ -321,16 +360,14 @@ async fn with_redis_gone_fail_open_serves_on_local_limits_but_budgets_fail_close
     // instance, which served none of them, finds the window full and the spend counted.
     assert_eq!(two.chat(hello()).await.status(), 429);
     assert_eq!(mock.requests().len(), 3);
-    let mut spent = Money::ZERO;
-    for _ in 0..30 {
+    let spent = || {
         let now = chrono::Utc::now().timestamp_millis() as u64;
-        spent = two.state.live.account_spent("main", now);
-        if spent == Money::from_micros(300) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(spent, Money::from_micros(300));
+        two.state.live.account_spent("main", now)
+    };
+    assert_eq!(
+        eventually(spent, Money::from_micros(300)).await,
+        Money::from_micros(300)
+    );
     fleet.end().await;
 }
 
