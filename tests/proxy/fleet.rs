@@ -115,7 +115,7 @@ async fn an_accounts_rpm_limit_holds_across_three_instances() {
     configure(apps, || {
         let mut limited = account("main", ProviderKind::Openai);
         limited.rpm_limit = Some(4);
-        let config = patient(snapshot(
+        patient(snapshot(
             vec![(limited, &mock)],
             vec![model(
                 "primary-llm",
@@ -123,8 +123,7 @@ async fn an_accounts_rpm_limit_holds_across_three_instances() {
                 &[("main", "gpt-4o")],
             )],
             vec![],
-        ));
-        config
+        ))
     });
     let statuses = spread(apps, KEY, 15).await;
     assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
