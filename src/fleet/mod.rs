@@ -29,6 +29,9 @@ const READ: &str = include_str!("read.lua");
 /// oldest are dropped (the database's ledger still has them).
 const MAX_UNSETTLED: usize = 100_000;
 
+/// Failed calls in a row after which Redis counts as unreachable.
+const FAILURES_TO_DOWN: u64 = 3;
+
 /// How often an unreachable Redis is asked again, and the fleet's live figures read.
 const UPKEEP_TICK: Duration = Duration::from_secs(1);
 
@@ -103,6 +106,8 @@ pub struct Fleet {
     up: AtomicBool,
     /// Requests decided without Redis (its local limits, or refused), since start-up.
     fallbacks: AtomicU64,
+    /// Failed calls in a row.
+    failures: AtomicU64,
     unsettled: Mutex<Vec<Vec<String>>>,
     admit: Script,
     settle: Script,
@@ -271,6 +276,7 @@ impl Fleet {
             settings,
             up: AtomicBool::new(true),
             fallbacks: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             unsettled: Mutex::new(Vec::new()),
             admit: Script::new(ADMIT),
             settle: Script::new(SETTLE),
@@ -296,7 +302,16 @@ impl Fleet {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn mark(&self, up: bool) {
+    /// Takes a call's outcome: Redis counts as unreachable after `FAILURES_TO_DOWN` failed
+    /// calls in a row (one slow answer on a busy machine fails only its own request), and as
+    /// back after one success.
+    fn mark(&self, ok: bool) {
+        let up = if ok {
+            self.failures.store(0, Ordering::Relaxed);
+            true
+        } else {
+            self.failures.fetch_add(1, Ordering::Relaxed) + 1 < FAILURES_TO_DOWN && self.is_up()
+        };
         if self.up.swap(up, Ordering::Relaxed) != up {
             if up {
                 tracing::info!("Redis answers again: limits, circuits and budgets are shared by the fleet again");
