@@ -52,6 +52,11 @@ impl Fleet {
     /// Drops the database and the test's keys in the machine's Redis.
     async fn end(self) {
         drop_postgres_database(&self.database).await;
+        self.forget_keys().await;
+    }
+
+    /// Deletes the test's keys in the machine's Redis, as a flush or a new Redis would.
+    async fn forget_keys(&self) {
         let client = redis::Client::open(REDIS).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let keys: Vec<String> = redis::cmd("KEYS")
@@ -129,10 +134,82 @@ async fn an_accounts_rpm_limit_holds_across_three_instances() {
     assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
     assert_eq!(count(&statuses, 429), 11, "{statuses:?}");
     assert_eq!(mock.requests().len(), 4, "upstream calls within the limit");
-    // Each instance alone saw at most a third of the traffic, yet refuses the next one too.
+    // Each instance alone saw at most a third of the traffic, yet refuses the next one too,
+    // saying when the window has room again.
     for app in apps {
-        assert_eq!(app.chat(hello()).await.status(), 429);
+        let refused = app.chat(hello()).await;
+        assert_eq!(refused.status(), 429);
+        let wait: u64 = header(&refused, "retry-after").parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
     }
+    fleet.end().await;
+}
+
+#[tokio::test]
+async fn an_accounts_tpm_limit_holds_across_instances_reserving_then_correcting() {
+    let fleet = fleet(2, REDIS, &[]).await;
+    let apps = &fleet.apps;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    configure(apps, || {
+        let mut limited = account("main", ProviderKind::Openai);
+        limited.tpm_limit = Some(100);
+        patient(snapshot(
+            vec![(limited, &mock)],
+            vec![model(
+                "primary-llm",
+                all_capabilities(),
+                &[("main", "gpt-4o")],
+            )],
+            vec![],
+        ))
+    });
+    // Each call reserves 25 tokens (a 5-token prompt and max_tokens 20) and uses 19: whatever
+    // the order, four fit in 100 and a fifth does not, as on one instance.
+    let body = json!({"model": "primary-llm", "messages": user_message("hi"), "max_tokens": 20});
+    let calls = (0..10).map(|i| {
+        let (app, body) = (&apps[i % 2], body.clone());
+        async move { app.chat(body).await.status().as_u16() }
+    });
+    let statuses = join_all(calls).await;
+    assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
+    assert_eq!(mock.requests().len(), 4);
+    settle().await;
+    // Corrected to the 76 tokens used: 25 more do not fit.
+    assert_eq!(apps[1].chat(body).await.status(), 429);
+    let tokens = || {
+        let now = chrono::Utc::now().timestamp_millis() as u64;
+        apps[0]
+            .state
+            .live
+            .account_view("main", now)
+            .tokens_last_minute
+    };
+    assert_eq!(eventually(tokens, 76).await, 76);
+    fleet.end().await;
+}
+
+#[tokio::test]
+async fn an_accounts_hard_budget_holds_across_instances() {
+    let fleet = fleet(2, REDIS, &[]).await;
+    let apps = &fleet.apps;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    configure(apps, || {
+        let mut budgeted = account("main", ProviderKind::Openai);
+        budgeted.monthly_budget = Some(Money::from_micros(300));
+        patient(snapshot(
+            vec![(budgeted, &mock)],
+            vec![model(
+                "primary-llm",
+                all_capabilities(),
+                &[("main", "gpt-4o")],
+            )],
+            vec![],
+        ))
+    });
+    let statuses = spread(apps, KEY, 10).await;
+    assert_eq!(count(&statuses, 200), 3, "{statuses:?}");
+    assert_eq!(count(&statuses, 503), 7, "{statuses:?}");
+    assert_eq!(mock.requests().len(), 3);
     fleet.end().await;
 }
 
@@ -188,6 +265,9 @@ async fn a_keys_hard_budget_holds_to_the_cent_under_concurrent_traffic() {
             Money::from_micros(300)
         );
     }
+    // A flushed Redis starts the counter again from what the instances know, not from zero.
+    fleet.forget_keys().await;
+    assert_eq!(apps[1].chat_with_key(BUDGETED, hello()).await.status(), 402);
     fleet.end().await;
 }
 
