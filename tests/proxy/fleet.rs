@@ -370,11 +370,35 @@ async fn with_redis_gone_fail_closed_refuses_and_recovers_by_itself() {
     wait_for_metric(&apps[0], "switchyard_fleet_redis_up", 0).await;
     assert!(metric(&apps[0], "switchyard_fleet_redis_fallbacks_total").await >= 1);
     assert_eq!(mock.requests().len(), 2, "nothing reached the provider");
+    let alert = wait_for_redis_alert(&apps[0], false).await;
+    assert!(
+        alert.contains("requests are refused until it is back"),
+        "{alert}"
+    );
 
     relay.restore();
     wait_for_metric(&apps[0], "switchyard_fleet_redis_up", 1).await;
     assert_eq!(apps[0].chat(hello()).await.status(), 200);
+    wait_for_redis_alert(&apps[0], true).await;
     fleet.end().await;
+}
+
+/// The message of the alert raised while Redis could not be reached, once it is open (or
+/// resolved, with `resolved`).
+async fn wait_for_redis_alert(app: &TestApp, resolved: bool) -> String {
+    for _ in 0..50 {
+        let alerts: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT message, resolved_at FROM alerts WHERE kind = 'redis_unreachable'",
+        )
+        .fetch_all(&app.state.db.pool)
+        .await
+        .unwrap();
+        if let Some((message, _)) = alerts.into_iter().find(|(_, at)| at.is_some() == resolved) {
+            return message;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no redis_unreachable alert (resolved: {resolved})");
 }
 
 #[tokio::test]
