@@ -108,6 +108,8 @@ pub struct Fleet {
     fallbacks: AtomicU64,
     /// Failed calls in a row.
     failures: AtomicU64,
+    /// Settlements (the settle script's arguments) waiting for Redis to answer again; off the
+    /// hot path, so a mutex is fine.
     unsettled: Mutex<Vec<Vec<String>>>,
     admit: Script,
     settle: Script,
@@ -248,7 +250,8 @@ pub struct CallEnd<'a> {
     /// Tokens the provider reported (`None`: unknown, the estimate stays).
     pub tokens: Option<u32>,
     pub cost: Money,
-    /// The circuit's outcome: `Some(true)` the target answered, `Some(false)` it failed.
+    /// The target, whether it worked (it answered, or refused the request itself) and its
+    /// breaker settings; `None` when only a key's request is settled.
     pub circuit: Option<(&'a Target, bool, CircuitBreakerSettings)>,
     pub key: Option<(&'a Hold, &'a KeyLimits)>,
 }
@@ -288,7 +291,7 @@ impl Fleet {
         self.settings.on_failure
     }
 
-    /// Whether the last call to Redis succeeded.
+    /// Whether Redis counts as reachable (see `mark`).
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
@@ -342,6 +345,14 @@ impl Fleet {
                 other => other,
             }
         };
+        self.timed(call).await
+    }
+
+    /// Waits on a Redis call at most the timeout, and takes its outcome (see `mark`).
+    async fn timed<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, FleetError> {
         let result = match tokio::time::timeout(self.settings.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(FleetError::Redis(e)),
@@ -362,38 +373,46 @@ impl Fleet {
         let mut args = vec![self.settings.prefix.clone()];
         let account_subject = account_subject(&claim.account.name);
         let account_budget = hard_budget(claim.account.monthly_budget, claim.account.soft_budget);
-        // (what a failed check at this position refuses, as 1-based index)
+        // The key's checks come first: a failed check at (1-based) index up to this one
+        // refuses the key, a later one the target.
         let mut key_checks = 0;
-        if let Some(key) = &claim.key {
-            let subject = key_subject(key.id);
-            let budget = hard_budget(key.limits.monthly_budget, key.limits.soft_budget);
-            args.extend([
+        // A subject's window and hard budget.
+        let checks = |subject: &str, rpm, tpm, budget: i64, seed: Money| {
+            [
                 "rate".into(),
-                subject.clone(),
-                limit(key.limits.rpm_limit),
-                limit(key.limits.tpm_limit),
+                subject.to_string(),
+                limit(rpm),
+                limit(tpm),
                 claim.tokens.to_string(),
                 "budget".into(),
-                subject,
+                subject.to_string(),
                 claim.month.to_string(),
                 budget.to_string(),
                 held(budget, claim.estimated_cost).to_string(),
-                key.seed.micros().to_string(),
-            ]);
+                seed.micros().to_string(),
+            ]
+        };
+        if let Some(key) = &claim.key {
+            let limits = key.limits;
+            let budget = hard_budget(limits.monthly_budget, limits.soft_budget);
+            args.extend(checks(
+                &key_subject(key.id),
+                limits.rpm_limit,
+                limits.tpm_limit,
+                budget,
+                key.seed,
+            ));
             key_checks = 2;
         }
+        let account = claim.account;
+        args.extend(checks(
+            &account_subject,
+            account.rpm_limit,
+            account.tpm_limit,
+            account_budget,
+            claim.account_seed,
+        ));
         args.extend([
-            "rate".into(),
-            account_subject.clone(),
-            limit(claim.account.rpm_limit),
-            limit(claim.account.tpm_limit),
-            claim.tokens.to_string(),
-            "budget".into(),
-            account_subject.clone(),
-            claim.month.to_string(),
-            account_budget.to_string(),
-            held(account_budget, claim.estimated_cost).to_string(),
-            claim.account_seed.micros().to_string(),
             "circuit".into(),
             claim.target.to_string(),
             claim.circuit.failure_threshold.to_string(),
@@ -615,12 +634,8 @@ impl Fleet {
                 if !self.is_up() {
                     let mut conn = self.conn.clone();
                     let ping = redis::cmd("PING");
-                    let answered = tokio::time::timeout(
-                        self.settings.timeout,
-                        ping.query_async::<String>(&mut conn),
-                    )
-                    .await;
-                    self.mark(matches!(answered, Ok(Ok(_))));
+                    // Its outcome is all that counts here.
+                    let _ = self.timed(ping.query_async::<String>(&mut conn)).await;
                 }
                 if self.is_up() {
                     self.replay_unsettled().await;
@@ -708,16 +723,7 @@ impl Fleet {
         pipe: redis::Pipeline,
     ) -> Result<T, FleetError> {
         let mut conn = self.conn.clone();
-        let result =
-            match tokio::time::timeout(self.settings.timeout, pipe.query_async(&mut conn)).await {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => Err(FleetError::Redis(e)),
-                Err(_) => Err(FleetError::Timeout(
-                    u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX),
-                )),
-            };
-        self.mark(result.is_ok());
-        result
+        self.timed(pipe.query_async(&mut conn)).await
     }
 
     async fn mirror(&self, config: &SharedConfig, live: &LiveState) -> Result<(), FleetError> {
