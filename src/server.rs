@@ -37,6 +37,9 @@ use tower_sessions::Session;
 /// After the grace period, how long cut requests get to settle their usage.
 const CUT_SETTLE_TIME: Duration = Duration::from_millis(200);
 
+/// At shutdown, how long calls' settlements in Redis get to finish.
+const FLEET_DRAIN_TIME: Duration = Duration::from_secs(2);
+
 /// Error bodies of server functions are small JSON; anything bigger is not ours to parse.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -249,6 +252,9 @@ impl Application {
                 Ok(())
             }
         };
+        if let Some(fleet) = &self.state.fleet {
+            fleet.drain(FLEET_DRAIN_TIME).await;
+        }
         self.state.telemetry.flush().await;
         self.rollups.write_logged().await;
         tracing::info!("usage and policy counters written; stopped");

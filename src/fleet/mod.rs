@@ -108,6 +108,8 @@ pub struct Fleet {
     fallbacks: AtomicU64,
     /// Failed calls in a row.
     failures: AtomicU64,
+    /// Settlements sent and not answered yet, which a shutdown waits for.
+    pending: AtomicU64,
     /// Settlements (the settle script's arguments) waiting for Redis to answer again; off the
     /// hot path, so a mutex is fine.
     unsettled: Mutex<Vec<Vec<String>>>,
@@ -280,6 +282,7 @@ impl Fleet {
             up: AtomicBool::new(true),
             fallbacks: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
             unsettled: Mutex::new(Vec::new()),
             admit: Script::new(ADMIT),
             settle: Script::new(SETTLE),
@@ -557,9 +560,51 @@ impl Fleet {
         args
     }
 
+    /// Runs a settlement made by `settlement` on a task of its own, then `then` with what it
+    /// changed fleet-wide.
+    pub fn spawn_settle(
+        self: &Arc<Self>,
+        args: Vec<String>,
+        then: impl FnOnce(Result<Settled, FleetError>) + Send + 'static,
+    ) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.keep_unsettled(args);
+            return;
+        };
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let fleet = self.clone();
+        runtime.spawn(async move {
+            let result = fleet.settle(args).await;
+            fleet.pending.fetch_sub(1, Ordering::Relaxed);
+            then(result);
+        });
+    }
+
+    /// At shutdown: waits (at most `within`) for the settlements under way, then sends those
+    /// kept while Redis was unreachable, so the fleet's counters miss none of this instance's
+    /// calls.
+    pub async fn drain(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.pending.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if self.is_up() {
+            self.replay_unsettled().await;
+        }
+        let kept = self.unsettled.lock().map_or(0, |unsettled| unsettled.len());
+        let pending = self.pending.load(Ordering::Relaxed);
+        if kept + usize::try_from(pending).unwrap_or(usize::MAX) > 0 {
+            tracing::warn!(
+                kept,
+                pending,
+                "stopping with calls not counted in Redis: the ledger has them, the fleet's counters do not"
+            );
+        }
+    }
+
     /// Runs a settlement made by `settlement`; while Redis cannot be reached it is kept and
     /// replayed (without its circuit step, stale by then) once Redis answers again.
-    pub async fn settle(&self, args: Vec<String>) -> Result<Settled, FleetError> {
+    async fn settle(&self, args: Vec<String>) -> Result<Settled, FleetError> {
         if !self.is_up() {
             // The recovery task asks Redis; settlements need not pile up behind it.
             self.keep_unsettled(args);

@@ -355,11 +355,8 @@ struct FleetFollowUp {
 }
 
 fn spawn_fleet_settlement(fleet: Arc<Fleet>, args: Vec<String>, follow: FleetFollowUp) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    runtime.spawn(async move {
-        let settled = match fleet.settle(args).await {
+    fleet.spawn_settle(args, move |result| {
+        let settled = match result {
             Ok(settled) => settled,
             Err(e) => {
                 if !matches!(e, crate::fleet::FleetError::Unreachable) {
