@@ -108,13 +108,15 @@ impl Application {
             .await
             .context("the stored configuration cannot be loaded")?;
 
+        // Started first: it replays usage an earlier run left, which the resumed spend includes.
+        let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
+            .await
+            .context("cannot open the usage spill file")?;
         let live = Arc::new(LiveState::new());
         let resumed = telemetry::resume_spend(&db.pool, &live, proxy_now_ms())
             .await
             .context("cannot load this month's spend")?;
         tracing::debug!(accounts = resumed, "resumed this month's spend");
-        let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
-            .context("cannot open the usage spill file")?;
         telemetry
             .recent
             .resume(&db.pool, crate::store::now_millis())
@@ -255,7 +257,7 @@ impl Application {
         if let Some(fleet) = &self.state.fleet {
             fleet.drain(FLEET_DRAIN_TIME).await;
         }
-        self.state.telemetry.flush().await;
+        self.state.telemetry.finish().await;
         self.rollups.write_logged().await;
         tracing::info!("usage and policy counters written; stopped");
         served
