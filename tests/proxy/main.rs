@@ -13,6 +13,7 @@ mod durability;
 mod embeddings;
 mod fallback;
 mod faults;
+mod fleet;
 mod governance;
 
 mod lifecycle;
