@@ -39,7 +39,7 @@ ensure_wasm_bindgen() {
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wanted" ]; then
     step "Installing wasm-bindgen-cli $wanted"
     # Optimised less than cargo's release default: the same bindings, as fast to generate (about
-    # a second), for 15 % less build CPU on a first start (bench/README.md has the figures).
+    # a second), for 15 % less build CPU on a first start (figures in bench/README.md).
     # Without default features: they only give the test runner's downloader TLS (rustls + ring),
     # which we never run; another 27 % of the install's CPU.
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install wasm-bindgen-cli --version "$wanted" --no-default-features

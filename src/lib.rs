@@ -18,6 +18,8 @@ pub mod config_file;
 #[cfg(feature = "ssr")]
 pub mod configuration;
 #[cfg(feature = "ssr")]
+pub mod fleet;
+#[cfg(feature = "ssr")]
 pub mod providers;
 #[cfg(feature = "ssr")]
 pub mod proxy;

@@ -40,6 +40,9 @@ const CUT_SETTLE_TIME: Duration = Duration::from_millis(200);
 /// Names the instance that answered (`SWITCHYARD_INSTANCE_ID`).
 pub const INSTANCE_HEADER: &str = "x-switchyard-instance";
 
+/// At shutdown, how long calls' settlements in Redis get to finish.
+const FLEET_DRAIN_TIME: Duration = Duration::from_secs(2);
+
 /// Error bodies of server functions are small JSON; anything bigger is not ours to parse.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -116,14 +119,16 @@ impl Application {
             .clone()
             .unwrap_or_else(|| crate::settings::default_instance_id(local_addr.port()));
 
+        // Started first: it replays usage an earlier run left, which the resumed spend includes.
+        let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
+            .await
+            .context("cannot open the usage spill file")?;
+        telemetry.metrics().instance(&instance_id);
         let live = Arc::new(LiveState::new());
         let resumed = telemetry::resume_spend(&db.pool, &live, proxy_now_ms())
             .await
             .context("cannot load this month's spend")?;
         tracing::debug!(accounts = resumed, "resumed this month's spend");
-        let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
-            .context("cannot open the usage spill file")?;
-        telemetry.metrics().instance(&instance_id);
         telemetry
             .recent
             .resume(&db.pool, crate::store::now_millis())
@@ -139,16 +144,31 @@ impl Application {
             }
             None => crate::cache::ResponseCache::in_memory(settings.response_cache_max_bytes),
         };
+        let fleet = match &settings.redis_url {
+            Some(url) => {
+                let fleet = crate::fleet::Fleet::connect(url.expose(), settings.fleet.clone())
+                    .await
+                    .context("the fleet's shared limits")?;
+                tracing::info!(
+                    "rate limits, circuits and budgets are shared in Redis by every instance"
+                );
+                Some(Arc::new(fleet))
+            }
+            None => None,
+        };
         let (cut, cut_watch) = tokio::sync::watch::channel(false);
         let state = AppState {
             cut: cut_watch,
             leptos_options: leptos_options(local_addr)?,
             db,
             settings: Arc::new(settings.clone()),
-            login_throttle: Arc::new(LoginThrottle::new(
-                settings.auth.login_max_failures,
-                Duration::from_secs(settings.auth.login_window_minutes * 60),
-            )),
+            login_throttle: Arc::new(
+                LoginThrottle::new(
+                    settings.auth.login_max_failures,
+                    Duration::from_secs(settings.auth.login_window_minutes * 60),
+                )
+                .shared_by(fleet.clone()),
+            ),
             login_mode: login.mode,
             sso,
             setup_token,
@@ -160,10 +180,16 @@ impl Application {
             telemetry,
             provider_clients: ProviderClients::default(),
             cache,
+            fleet,
             live_hub: crate::api::live::ssr::LiveHub::new(),
         };
         state.live_hub.spawn(state.clone());
         crate::configuration::follow::spawn(state.clone());
+        if let Some(fleet) = &state.fleet {
+            fleet
+                .clone()
+                .spawn_upkeep(state.config.clone(), state.live.clone());
+        }
         if settings.probe_interval_secs > 0 {
             crate::proxy::probes::spawn(
                 state.config.clone(),
@@ -183,6 +209,7 @@ impl Application {
             state.config.clone(),
             state.live.clone(),
             state.telemetry.clone(),
+            state.fleet.clone(),
         );
         let router = router(state.clone(), session::layer(session_store, &settings.auth));
         Ok(Application {
@@ -242,7 +269,10 @@ impl Application {
                 Ok(())
             }
         };
-        self.state.telemetry.flush().await;
+        if let Some(fleet) = &self.state.fleet {
+            fleet.drain(FLEET_DRAIN_TIME).await;
+        }
+        self.state.telemetry.finish().await;
         self.rollups.write_logged().await;
         tracing::info!("usage and policy counters written; stopped");
         served
@@ -590,6 +620,7 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         &snapshot.routing,
         &state.live,
         &state.telemetry.stats(),
+        state.fleet.as_deref(),
         now,
     );
     (

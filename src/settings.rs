@@ -52,6 +52,8 @@ pub struct Settings {
     /// `REDIS_URL`: when set, the response cache lives in this Redis, shared by every instance.
     /// A secret: the URL may carry a password.
     pub redis_url: Option<crate::providers::Secret>,
+    /// With `REDIS_URL`: how this instance shares limits, circuits and budgets with the fleet.
+    pub fleet: crate::fleet::FleetSettings,
     /// `SWITCHYARD_INSTANCE_ID`: names this instance in `/metrics` and in the
     /// `x-switchyard-instance` response header; the host name and port when unset.
     pub instance_id: Option<String>,
@@ -105,6 +107,7 @@ struct ProxyDefaults {
     probe_interval_secs: u64,
     shutdown_grace_secs: u64,
     response_cache_max_bytes: u64,
+    redis_timeout_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +219,19 @@ impl Settings {
             redis_url: lookup("REDIS_URL")
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| crate::providers::Secret::new(u.trim())),
+            fleet: crate::fleet::FleetSettings {
+                prefix: text("SWITCHYARD_REDIS_PREFIX", "switchyard:".into()),
+                on_failure: number(
+                    &lookup,
+                    "SWITCHYARD_REDIS_FAILURE",
+                    crate::fleet::OnRedisFailure::Open,
+                )?,
+                timeout: std::time::Duration::from_millis(number(
+                    &lookup,
+                    "SWITCHYARD_REDIS_TIMEOUT_MS",
+                    defaults.proxy.redis_timeout_ms,
+                )?),
+            },
             instance_id: lookup("SWITCHYARD_INSTANCE_ID")
                 .map(|id| id.trim().to_string())
                 .filter(|id| !id.is_empty())
@@ -337,6 +353,10 @@ mod tests {
         assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(s.probe_interval_secs, 60);
         assert_eq!(s.usage_retention_days, 30);
+        assert!(s.redis_url.is_none());
+        assert_eq!(s.fleet.on_failure, crate::fleet::OnRedisFailure::Open);
+        assert_eq!(s.fleet.timeout, std::time::Duration::from_millis(50));
+        assert_eq!(s.fleet.prefix, "switchyard:");
     }
 
     #[test]
@@ -390,5 +410,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("true or false"), "{err}");
+        let err = with(&[("SWITCHYARD_REDIS_FAILURE", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SWITCHYARD_REDIS_FAILURE"), "{err}");
+        assert!(err.contains("open or closed"), "{err}");
     }
 }

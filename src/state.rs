@@ -40,6 +40,8 @@ pub struct AppState {
     pub provider_clients: ProviderClients,
     /// Answers kept for identical requests to models that cache (in Redis when configured).
     pub cache: crate::cache::ResponseCache,
+    /// Limits, circuits and budgets shared with the other instances, when `REDIS_URL` is set.
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
     /// Turns true when the shutdown grace period is over: requests still running end now
     /// (streams with an error event) and settle their usage before the process exits.
     pub cut: tokio::sync::watch::Receiver<bool>,

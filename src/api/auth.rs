@@ -52,14 +52,13 @@ pub async fn login(username: String, password: String) -> Result<(), ApiError> {
     use crate::auth::{password::verify_password, session};
     use crate::domain::Role;
     use crate::store::users::{self, Source};
-    use std::time::Instant;
 
     let state = super::ssr::state()?;
     let http_session = super::ssr::session().await?;
     let username = crate::domain::normalize_username(&username);
     let addr = ssr::client_ip().await;
 
-    if let Err(wait) = state.login_throttle.check(&username, addr, Instant::now()) {
+    if let Err(wait) = state.login_throttle.check(&username, addr).await {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return Err(ApiError::TooManyRequests(format!(
             "Too many failed sign-ins. Try again in {minutes} minute{}.",
@@ -80,7 +79,7 @@ pub async fn login(username: String, password: String) -> Result<(), ApiError> {
         .map_err(ApiError::internal)?;
     match user {
         Some(user) if password_ok && !user.disabled => {
-            state.login_throttle.record_success(&username, addr);
+            state.login_throttle.record_success(&username, addr).await;
             if !state.login_mode.everyone_uses_passwords() && user.role != Role::Admin {
                 let provider = state.sso.as_ref().map_or("single sign-on", |s| s.name());
                 return Err(ApiError::Forbidden(format!(
@@ -95,9 +94,7 @@ pub async fn login(username: String, password: String) -> Result<(), ApiError> {
             Ok(())
         }
         _ => {
-            state
-                .login_throttle
-                .record_failure(&username, addr, Instant::now());
+            state.login_throttle.record_failure(&username, addr).await;
             tracing::info!(user = %username, %addr, "failed sign-in");
             Err(ApiError::WrongCredentials)
         }

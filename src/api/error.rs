@@ -79,6 +79,13 @@ impl FromServerFnError for ApiError {
         match value {
             ServerFnErrorErr::Args(m) => ApiError::BadRequest(format!("Invalid input: {m}")),
             ServerFnErrorErr::MissingArg(m) => ApiError::BadRequest(format!("Missing field: {m}")),
+            // On the server these are about the caller's body: a value of the wrong type.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Request(m) | ServerFnErrorErr::Deserialization(m) => {
+                ApiError::BadRequest(format!("Invalid input: {m}"))
+            }
+            // In the browser, the server's answer did not arrive or could not be read.
+            #[cfg(not(feature = "ssr"))]
             ServerFnErrorErr::Request(m) | ServerFnErrorErr::Deserialization(m) => {
                 ApiError::Unreachable(m)
             }

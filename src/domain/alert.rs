@@ -7,7 +7,7 @@ pub const KEY_SUBJECT: &str = "key";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
     pub id: String,
-    /// `budget`, `circuit_open`, `account_unhealthy` or `usage_spilling`.
+    /// `budget`, `circuit_open`, `account_unhealthy`, `usage_spilling` or `redis_unreachable`.
     pub kind: String,
     /// Empty for alerts about the instance itself.
     pub account: String,
@@ -33,6 +33,7 @@ impl AlertView {
             "circuit_open" => "Circuit open",
             "account_unhealthy" => "Account unhealthy",
             "usage_spilling" => "Usage spilling",
+            "redis_unreachable" => "Redis unreachable",
             _ => "Other",
         }
     }

@@ -40,6 +40,10 @@ pub enum ProxyError {
     /// The shutdown grace period ended before the answer did.
     #[error("the server is shutting down and could not finish this request; retry it")]
     ShuttingDown,
+    /// The fleet's shared limits (Redis) cannot be reached and this instance refuses rather
+    /// than decide alone: `SWITCHYARD_REDIS_FAILURE=closed`, or a key's hard budget.
+    #[error("{0}; retry shortly")]
+    SharedStateUnavailable(&'static str),
     /// Every candidate was tried or skipped; `summary` lists what happened to each.
     #[error("no provider account could serve this request: {summary}")]
     AllFailed {
@@ -82,6 +86,7 @@ impl ProxyError {
             },
             ProxyError::Provider(e) => e.gateway_status(),
             ProxyError::ShuttingDown => 503,
+            ProxyError::SharedStateUnavailable(_) => 429,
             ProxyError::AllFailed {
                 retry_after_secs,
                 timed_out,
@@ -104,6 +109,7 @@ impl ProxyError {
             ProxyError::AllFailed {
                 retry_after_secs, ..
             } => *retry_after_secs,
+            ProxyError::SharedStateUnavailable(_) => Some(1),
             _ => None,
         }
     }
@@ -148,6 +154,9 @@ impl ProxyError {
             },
             ProxyError::AllFailed { .. } => self.exhausted_kind(),
             ProxyError::ShuttingDown => ("server_error", "shutting_down"),
+            ProxyError::SharedStateUnavailable(_) => {
+                ("rate_limit_error", "shared_limits_unavailable")
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use super::messages::{self, EventWriter, MessagesCall};
 use crate::cache::{CacheUse, CachedAnswer, CachedBody, ResponseCache, CACHE_HEADER};
 use crate::domain::KEY_SUBJECT;
 use crate::domain::{Money, ProviderKind, Target};
+use crate::fleet::{CallClaim, CallEnd, Fleet, Hold, KeyClaim, OnRedisFailure, Refused};
 use crate::providers::types::Usage;
 use crate::providers::{
     adapter_for, native_messages, native_messages_stream, peek_first, AzureExtras, CallContext,
@@ -17,8 +18,8 @@ use crate::providers::{
     ProviderError, StreamItem,
 };
 use crate::routing::{
-    month_of, retry_backoff_ms, Attempt, AttemptOutcome, LiveState, Plan, Reservation,
-    RouteRequest, RoutingError, Skip, SkipReason,
+    month_of, retry_backoff_ms, Attempt, AttemptOutcome, Candidate, CircuitBreaker, LiveState,
+    Plan, Reservation, RouteRequest, RoutingError, Skip, SkipReason,
 };
 use crate::snapshot::{AccountConnection, ConfigSnapshot, GatewayKey};
 use crate::telemetry::metrics::{status_class, Labels};
@@ -50,6 +51,8 @@ pub struct Runtime<'a> {
     pub telemetry: &'a Telemetry,
     pub clients: &'a ProviderClients,
     pub cache: &'a ResponseCache,
+    /// The fleet's shared limits, circuits and budgets, when `REDIS_URL` is set.
+    pub fleet: Option<&'a Arc<Fleet>>,
     /// True once the shutdown grace period is over.
     pub cut: tokio::sync::watch::Receiver<bool>,
 }
@@ -148,6 +151,8 @@ impl Trail {
             SkipReason::RateLimited(denial) => {
                 self.rate_limit_waits.extend(denial.retry_after_ms());
             }
+            // Like a full window: the app may retry once the fleet's Redis is back.
+            SkipReason::BudgetUnchecked => self.rate_limit_waits.push(1_000),
             _ => self.all_rate_limited = false,
         }
         self.entries
@@ -294,17 +299,108 @@ pub(super) fn call_context(
 /// ends.
 struct KeyTicket {
     live: Arc<LiveState>,
-    key_id: String,
+    key: GatewayKey,
     reservation: Reservation,
     /// `None`: an answer without reported usage, so the estimate stays.
     tokens: Option<u32>,
+    /// What the fleet counted for the key with the request's first admitted call; settled
+    /// with the answering call, or alone when none answered.
+    fleet: Option<(Arc<Fleet>, Hold)>,
 }
 
 impl Drop for KeyTicket {
     fn drop(&mut self) {
         self.live
-            .settle_key(&self.key_id, self.reservation, self.tokens);
+            .settle_key(&self.key.id, self.reservation, self.tokens);
+        if let Some((fleet, hold)) = self.fleet.take() {
+            let args = fleet.settlement(&CallEnd {
+                account: None,
+                tokens: self.tokens,
+                cost: Money::ZERO,
+                circuit: None,
+                key: Some((&hold, &self.key.limits)),
+            });
+            spawn_fleet_settlement(fleet, args, FleetFollowUp::default());
+        }
     }
+}
+
+impl KeyTicket {
+    /// The request was admitted by this instance alone, Redis being unreachable: its spend
+    /// and place in the key's window reach the fleet when Redis is back.
+    fn counted_alone(&mut self, fleet: &Arc<Fleet>, tokens: u32) {
+        if self.fleet.is_none() {
+            let now = now_ms();
+            let seed = self.live.key_spent(&self.key.id, now);
+            let hold = Hold::alone_for_key(&self.key.id, tokens, seed, now);
+            self.fleet = Some((fleet.clone(), hold));
+        }
+    }
+}
+
+/// What to do with the fleet's answer to a settlement: follow its circuit and spend locally,
+/// and raise the budget alerts it reports (once per threshold and month, fleet-wide).
+#[derive(Default)]
+struct FleetFollowUp {
+    live: Option<Arc<LiveState>>,
+    telemetry: Option<Telemetry>,
+    target: Option<Target>,
+    /// The account's name and budget.
+    account: Option<(String, Option<Money>)>,
+    /// The key's id, name and budget.
+    key: Option<(String, String, Option<Money>)>,
+    /// Alerts this instance computed alone, raised when Redis cannot be reached.
+    local_alerts: Vec<BudgetAlert>,
+    at_ms: i64,
+}
+
+fn spawn_fleet_settlement(fleet: Arc<Fleet>, args: Vec<String>, follow: FleetFollowUp) {
+    fleet.spawn_settle(args, move |result| {
+        let settled = match result {
+            Ok(settled) => settled,
+            Err(e) => {
+                if !matches!(e, crate::fleet::FleetError::Unreachable) {
+                    tracing::warn!(error = %e, "cannot settle a call in Redis; kept until it answers");
+                }
+                if let Some(telemetry) = &follow.telemetry {
+                    for alert in follow.local_alerts {
+                        telemetry.record_alert(alert);
+                    }
+                }
+                return;
+            }
+        };
+        let (Some(live), Some(telemetry)) = (follow.live, follow.telemetry) else {
+            return;
+        };
+        let now = now_ms();
+        let month = month_of(now);
+        if let (Some(target), Some(circuit)) = (&follow.target, settled.circuit) {
+            live.adopt_circuit(target, circuit);
+        }
+        let alert = |name: &str, subject: &str, budget: Option<Money>, spend: &crate::fleet::SettledSpend| {
+            let Some(budget) = budget else { return };
+            for threshold in &spend.reached {
+                telemetry.record_alert(BudgetAlert {
+                    account: name.to_string(),
+                    subject: subject.to_string(),
+                    month: month.clone(),
+                    threshold: *threshold,
+                    spent: spend.spent,
+                    budget,
+                    at_ms: follow.at_ms,
+                });
+            }
+        };
+        if let (Some((name, budget)), Some(spend)) = (&follow.account, &settled.account) {
+            live.adopt_spend(name, spend.spent, now);
+            alert(name, "", *budget, spend);
+        }
+        if let (Some((id, name, budget)), Some(spend)) = (&follow.key, &settled.key) {
+            live.adopt_key_spend(id, spend.spent, now);
+            alert(name, KEY_SUBJECT, *budget, spend);
+        }
+    });
 }
 
 /// Where a successful answer is stored for identical requests to come.
@@ -335,6 +431,8 @@ struct Settlement {
     /// Handed over by the attempt that answered, when the request may be cached.
     fill: Option<CacheFill>,
     attempt: Option<Attempt>,
+    /// What the fleet counted for the call, when it admitted it.
+    fleet: Option<(Arc<Fleet>, Hold)>,
     /// The provider answered; until then, settling means the client left while waiting.
     answered: bool,
     target: Target,
@@ -347,10 +445,9 @@ struct Settlement {
 
 impl Settlement {
     fn settle(&mut self) {
-        let Some(attempt) = self.attempt.take() else {
+        if self.attempt.is_none() {
             return;
-        };
-        let now = now_ms();
+        }
         let latency_ms = elapsed_ms(self.call_started);
         let outcome = if !self.answered {
             // Dropping the call closed the upstream connection; not the target's fault.
@@ -369,13 +466,6 @@ impl Settlement {
             }
         };
         let answered = matches!(outcome, AttemptOutcome::Answered { .. });
-        if let Some(mut ticket) = self.key_ticket.take() {
-            ticket.tokens = match outcome {
-                AttemptOutcome::Answered { total_tokens, .. } => total_tokens,
-                _ => Some(0),
-            };
-        }
-        self.live.finish_attempt(attempt, outcome, now);
         self.telemetry.metrics().upstream_call(
             &Labels {
                 logical_model: &self.event.logical_model,
@@ -385,34 +475,9 @@ impl Settlement {
             },
             self.call_started.elapsed(),
         );
-        let cost = self.cost();
-        if cost > Money::ZERO {
-            if let Some(account) = self.config.routing.account(&self.target.account) {
-                let thresholds = self.live.add_spend(account, cost, now);
-                let spent = || self.live.account_view(&account.name, now).spent_this_month;
-                self.alert(
-                    &account.name,
-                    "",
-                    thresholds,
-                    account.monthly_budget,
-                    spent,
-                    now,
-                );
-            }
-            let key = &self.key;
-            let thresholds = self.live.add_key_spend(&key.id, &key.limits, cost, now);
-            let spent = || self.live.key_spent(&key.id, now);
-            self.alert(
-                &key.name,
-                KEY_SUBJECT,
-                thresholds,
-                key.limits.monthly_budget,
-                spent,
-                now,
-            );
-        }
+        self.end_call(outcome, self.cost());
         let mut event = self.event.clone();
-        event.cost = cost;
+        event.cost = self.cost();
         event.latency_ms = elapsed_ms(self.request_started);
         event.error = self.error.take();
         if let Some(usage) = &self.usage {
@@ -423,9 +488,88 @@ impl Settlement {
         self.telemetry.record(event);
     }
 
+    /// Settles the call in live state (and in the fleet's, when it admitted the call): the
+    /// tokens, the circuit, the spend of the account and, for the answering call, of the key,
+    /// with the budget alerts that spend newly reached.
+    fn end_call(&mut self, outcome: AttemptOutcome, cost: Money) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        let now = now_ms();
+        let tokens = match outcome {
+            AttemptOutcome::Answered { total_tokens, .. } => total_tokens,
+            _ => Some(0),
+        };
+        let mut key_ticket = self.key_ticket.take();
+        if let Some(ticket) = &mut key_ticket {
+            ticket.tokens = tokens;
+        }
+        let circuit_breaker = attempt.circuit_breaker();
+        self.live.finish_attempt(attempt, outcome, now);
+        let mut alerts = Vec::new();
+        let config = self.config.clone();
+        let account = config.routing.account(&self.target.account);
+        if cost > Money::ZERO {
+            if let Some(account) = account {
+                let thresholds = self.live.add_spend(account, cost, now);
+                let spent = || self.live.account_view(&account.name, now).spent_this_month;
+                alerts.extend(self.alerts(
+                    &account.name,
+                    "",
+                    thresholds,
+                    account.monthly_budget,
+                    spent,
+                    now,
+                ));
+            }
+            let key = &self.key;
+            let thresholds = self.live.add_key_spend(&key.id, &key.limits, cost, now);
+            let spent = || self.live.key_spent(&key.id, now);
+            alerts.extend(self.alerts(
+                &key.name,
+                KEY_SUBJECT,
+                thresholds,
+                key.limits.monthly_budget,
+                spent,
+                now,
+            ));
+        }
+        let Some((fleet, hold)) = self.fleet.take() else {
+            for alert in alerts {
+                self.telemetry.record_alert(alert);
+            }
+            return;
+        };
+        let key_hold = key_ticket.as_mut().and_then(|ticket| ticket.fleet.take());
+        let target_ok = !matches!(outcome, AttemptOutcome::Failed { .. });
+        let args = fleet.settlement(&CallEnd {
+            account: account.map(|account| (&hold, account)),
+            tokens,
+            cost,
+            circuit: Some((&self.target, target_ok, circuit_breaker)),
+            key: key_hold.as_ref().map(|(_, hold)| (hold, &self.key.limits)),
+        });
+        let follow = FleetFollowUp {
+            live: Some(self.live.clone()),
+            telemetry: Some(self.telemetry.clone()),
+            target: Some(self.target.clone()),
+            account: account.map(|a| (a.name.clone(), a.monthly_budget)),
+            key: key_hold.as_ref().map(|_| {
+                (
+                    self.key.id.clone(),
+                    self.key.name.clone(),
+                    self.key.limits.monthly_budget,
+                )
+            }),
+            local_alerts: alerts,
+            at_ms: self.event.at_ms,
+        };
+        spawn_fleet_settlement(fleet, args, follow);
+    }
+
     /// One budget alert per threshold newly reached by an account's (`subject` empty) or a
     /// gateway key's spend.
-    fn alert(
+    fn alerts(
         &self,
         name: &str,
         subject: &str,
@@ -433,13 +577,14 @@ impl Settlement {
         budget: Option<Money>,
         spent: impl FnOnce() -> Money,
         now: u64,
-    ) {
+    ) -> Vec<BudgetAlert> {
         let Some(budget) = budget.filter(|_| !thresholds.is_empty()) else {
-            return;
+            return Vec::new();
         };
         let (month, spent) = (month_of(now), spent());
-        for threshold in thresholds {
-            self.telemetry.record_alert(BudgetAlert {
+        thresholds
+            .into_iter()
+            .map(|threshold| BudgetAlert {
                 account: name.to_string(),
                 subject: subject.to_string(),
                 month: month.clone(),
@@ -447,8 +592,8 @@ impl Settlement {
                 spent,
                 budget,
                 at_ms: self.event.at_ms,
-            });
-        }
+            })
+            .collect()
     }
 
     /// Provider-reported tokens × the price table; the seed price when the table lacks the model.
@@ -589,19 +734,40 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         }
     }
     let key = &prepared.key;
-    let admitted = runtime.live.admit_key(
-        &key.id,
-        &key.limits,
-        prepared.route.estimated_tokens,
-        now_ms(),
-    );
+    // While Redis answers, the fleet holds the key to its limits with the first call and this
+    // instance only counts it; otherwise this instance decides.
+    let mut fleet = runtime.fleet.filter(|f| f.is_up()).cloned();
+    if let (Some(shared), None) = (runtime.fleet, &fleet) {
+        if let Some(error) = fleet_unavailable(shared, key) {
+            record_failure(&runtime, &prepared, None, None, None, &error);
+            return error.into_response_as(prepared.payload.error_shape());
+        }
+    }
+    let admitted = match fleet {
+        Some(_) => Ok(runtime
+            .live
+            .track_key(&key.id, prepared.route.estimated_tokens, now_ms())),
+        None => runtime.live.admit_key(
+            &key.id,
+            &key.limits,
+            prepared.route.estimated_tokens,
+            now_ms(),
+        ),
+    };
     let mut key_ticket = match admitted {
-        Ok(reservation) => Some(KeyTicket {
-            live: runtime.live.clone(),
-            key_id: key.id.clone(),
-            reservation,
-            tokens: Some(0),
-        }),
+        Ok(reservation) => {
+            let mut ticket = KeyTicket {
+                live: runtime.live.clone(),
+                key: key.clone(),
+                reservation,
+                tokens: Some(0),
+                fleet: None,
+            };
+            if let (Some(shared), None) = (runtime.fleet, &fleet) {
+                ticket.counted_alone(shared, prepared.route.estimated_tokens);
+            }
+            Some(ticket)
+        }
         Err(refusal) => {
             let error = ProxyError::Routing(RoutingError::KeyRefused {
                 key: key.name.clone(),
@@ -653,17 +819,24 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
         let mut retried = 0;
         // Each pass is one call to this target: the first, then up to `retries` repeats.
         loop {
-            let attempt = match runtime.live.begin_attempt(
-                &runtime.config.routing,
+            let begun = begin_call(
+                &runtime,
+                &prepared,
                 &plan,
                 candidate,
-                prepared.route.estimated_tokens,
-                now_ms(),
-            ) {
-                Ok(attempt) => attempt,
-                Err(skip) => {
+                &mut fleet,
+                &mut key_ticket,
+            )
+            .await;
+            let (attempt, fleet_hold) = match begun {
+                Begun::Call(attempt, hold) => (attempt, hold),
+                Begun::Skip(skip) => {
                     trail.skipped(&skip);
                     break;
+                }
+                Begun::Refuse(error) => {
+                    record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
+                    return respond_error(error, &prepared, &plan, last, &trail);
                 }
             };
             trail.calls += 1;
@@ -682,6 +855,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                 key_ticket: None,
                 fill: None,
                 attempt: Some(attempt),
+                fleet: fleet_hold,
                 answered: false,
                 target: target.clone(),
                 call_started,
@@ -728,9 +902,7 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
                     } else {
                         AttemptOutcome::Refused { latency_ms }
                     };
-                    if let Some(attempt) = settlement.attempt.take() {
-                        runtime.live.finish_attempt(attempt, outcome, now_ms());
-                    }
+                    settlement.end_call(outcome, Money::ZERO);
                     runtime.telemetry.metrics().upstream_call(
                         &Labels {
                             logical_model: &prepared.route.logical_model,
@@ -801,6 +973,158 @@ pub async fn run(runtime: Runtime<'_>, prepared: Prepared) -> Response {
     record_failure(&runtime, &prepared, Some(&plan), last, Some(&trail), &error);
     // No account answered, so none is named; the attempts header lists every one.
     respond_error(error, &prepared, &plan, None, &trail)
+}
+
+/// A call claimed, a candidate skipped, or the request refused.
+enum Begun {
+    Call(Attempt, Option<(Arc<Fleet>, Hold)>),
+    Skip(Skip),
+    Refuse(ProxyError),
+}
+
+/// Claims one call: in the fleet's shared state while Redis answers (the request's key with
+/// its first admitted call), else in this instance's own. `fleet` turns `None` for the rest
+/// of the request when Redis stops answering.
+async fn begin_call(
+    runtime: &Runtime<'_>,
+    prepared: &Prepared,
+    plan: &Plan,
+    candidate: &Candidate,
+    fleet: &mut Option<Arc<Fleet>>,
+    key_ticket: &mut Option<KeyTicket>,
+) -> Begun {
+    let now = now_ms();
+    let tokens = prepared.route.estimated_tokens;
+    let target = &candidate.target;
+    let skip = |reason| {
+        Begun::Skip(Skip {
+            target: target.clone(),
+            reason,
+        })
+    };
+    let Some(account) = runtime.config.routing.account(&target.account) else {
+        return skip(SkipReason::AccountNotConfigured);
+    };
+    if let Some(shared) = fleet.clone() {
+        let key = &prepared.key;
+        let month = month_of(now);
+        let claim = CallClaim {
+            key: key_ticket
+                .as_ref()
+                .is_some_and(|ticket| ticket.fleet.is_none())
+                .then(|| KeyClaim {
+                    id: &key.id,
+                    limits: &key.limits,
+                    seed: runtime.live.key_spent(&key.id, now),
+                }),
+            account,
+            account_seed: runtime.live.account_spent(&account.name, now),
+            target,
+            circuit: plan.circuit_breaker,
+            tokens,
+            estimated_cost: estimated_cost(runtime, prepared, target),
+            month: &month,
+        };
+        match shared.admit(&claim).await {
+            Ok(Ok(admitted)) => {
+                if let (Some(ticket), Some(hold)) = (key_ticket.as_mut(), admitted.key) {
+                    ticket.fleet = Some((shared.clone(), hold));
+                }
+                let attempt =
+                    runtime
+                        .live
+                        .track_attempt(plan, candidate, tokens, admitted.trial, now);
+                return Begun::Call(attempt, Some((shared, admitted.account)));
+            }
+            Ok(Err(Refused::Key(refusal))) => {
+                return Begun::Refuse(ProxyError::Routing(RoutingError::KeyRefused {
+                    key: key.name.clone(),
+                    refusal,
+                }));
+            }
+            Ok(Err(Refused::Target(reason))) => return skip(reason),
+            Ok(Err(Refused::CircuitOpen { until_ms })) => {
+                // Opened elsewhere in the fleet: the planner here skips it too until then.
+                runtime
+                    .live
+                    .adopt_circuit(target, CircuitBreaker::Open { until_ms });
+                return skip(SkipReason::CircuitOpen { until_ms });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the fleet's shared limits cannot be reached");
+                *fleet = None;
+                if let Some(error) = fleet_unavailable(&shared, &prepared.key) {
+                    return Begun::Refuse(error);
+                }
+                if let Some(ticket) = key_ticket {
+                    ticket.counted_alone(&shared, tokens);
+                }
+            }
+        }
+    }
+    let Some(shared) = runtime.fleet else {
+        return match runtime.live.begin_attempt(
+            &runtime.config.routing,
+            plan,
+            candidate,
+            tokens,
+            now,
+        ) {
+            Ok(attempt) => Begun::Call(attempt, None),
+            Err(skip) => Begun::Skip(skip),
+        };
+    };
+    // Redis is unreachable and the setting says fail open: this instance decides alone, except
+    // on hard budgets, which fail closed (no instance may check one on its own count).
+    if account.monthly_budget.is_some() && !account.soft_budget {
+        return skip(SkipReason::BudgetUnchecked);
+    }
+    match runtime
+        .live
+        .begin_attempt(&runtime.config.routing, plan, candidate, tokens, now)
+    {
+        Ok(attempt) => {
+            let seed = runtime.live.account_spent(&account.name, now);
+            let hold = Hold::alone_for_account(&account.name, tokens, seed, now);
+            Begun::Call(attempt, Some((shared.clone(), hold)))
+        }
+        Err(skip) => Begun::Skip(skip),
+    }
+}
+
+/// While Redis cannot be reached: counts the request as decided without it, and refuses it
+/// when `SWITCHYARD_REDIS_FAILURE=closed` or when its key has a hard budget.
+fn fleet_unavailable(fleet: &Fleet, key: &GatewayKey) -> Option<ProxyError> {
+    fleet.count_fallback();
+    if fleet.on_failure() == OnRedisFailure::Closed {
+        return Some(ProxyError::SharedStateUnavailable(
+            "the fleet's shared limits (Redis) cannot be reached, and this gateway refuses requests until they are back",
+        ));
+    }
+    (key.limits.monthly_budget.is_some() && !key.limits.soft_budget).then_some(
+        ProxyError::SharedStateUnavailable(
+            "the fleet's shared limits (Redis) cannot be reached, so this gateway key's hard budget cannot be checked",
+        ),
+    )
+}
+
+/// The most a call may cost: the request's estimated tokens at the target's price.
+fn estimated_cost(runtime: &Runtime<'_>, prepared: &Prepared, target: &Target) -> Money {
+    let route = &prepared.route;
+    runtime
+        .config
+        .routing
+        .price(target)
+        .map_or(Money::ZERO, |price| {
+            price.cost(
+                u64::from(route.estimated_prompt_tokens),
+                u64::from(
+                    route
+                        .estimated_tokens
+                        .saturating_sub(route.estimated_prompt_tokens),
+                ),
+            )
+        })
 }
 
 /// How long to wait before calling the same target again, or `None` to fall back instead:

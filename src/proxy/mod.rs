@@ -154,6 +154,7 @@ async fn serve(state: AppState, headers: HeaderMap, body: Body, endpoint: Endpoi
         telemetry: &state.telemetry,
         clients: &state.provider_clients,
         cache: &state.cache,
+        fleet: state.fleet.as_ref(),
         cut: state.cut.clone(),
     };
     execute::run(runtime, prepared).await

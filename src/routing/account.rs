@@ -3,7 +3,7 @@
 
 use super::budget::MonthlySpend;
 use super::health::HealthTracker;
-use super::rate::RateWindow;
+use super::rate::{RateUsage, RateWindow};
 
 /// Everything the router tracks about one provider account.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -17,4 +17,7 @@ pub struct AccountLive {
     pub failures: u64,
     /// Calls made and not finished yet (`least_busy` orders by it).
     pub in_flight: u32,
+    /// The whole fleet's last-minute figures and when they were read (Unix ms), when
+    /// instances share their state (see `crate::fleet`).
+    pub fleet_usage: Option<(RateUsage, u64)>,
 }

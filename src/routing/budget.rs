@@ -53,6 +53,18 @@ impl MonthlySpend {
         }
     }
 
+    /// Takes the spend a fleet's shared counter reports; the thresholds already alerted stay
+    /// (a new month starts with none).
+    pub fn adopt(&mut self, month: &str, spent: Money) {
+        if self.month != month {
+            *self = MonthlySpend {
+                month: month.to_string(),
+                ..MonthlySpend::default()
+            };
+        }
+        self.spent = spent;
+    }
+
     /// Adds the cost of one call and returns the thresholds (ascending) this spend newly
     /// reached. Each threshold is returned at most once per month, even when the budget is
     /// raised and reached again, so the caller raises exactly one alert per threshold per month.
@@ -89,6 +101,24 @@ mod tests {
 
     fn usd(dollars: f64) -> Money {
         Money::from_dollars(dollars)
+    }
+
+    #[test]
+    fn an_adopted_spend_keeps_the_months_alerts() {
+        let mut spend = MonthlySpend::resume("2026-11", usd(10.0), [50]);
+        spend.adopt("2026-11", usd(90.0));
+        assert_eq!(spend.spent_in("2026-11"), usd(90.0));
+        // 50 was alerted already; 80 is reached by the adopted spend plus this one.
+        assert_eq!(
+            spend.add("2026-11", usd(1.0), Some(usd(100.0)), &[50, 80]),
+            vec![80]
+        );
+        spend.adopt("2026-12", usd(1.0));
+        assert_eq!(spend.spent_in("2026-11"), Money::ZERO);
+        assert_eq!(
+            spend.add("2026-12", usd(60.0), Some(usd(100.0)), &[50]),
+            vec![50]
+        );
     }
 
     #[test]

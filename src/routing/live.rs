@@ -70,6 +70,11 @@ impl Attempt {
     pub fn target(&self) -> &Target {
         &self.target
     }
+
+    /// The breaker settings the call's outcome is counted with.
+    pub fn circuit_breaker(&self) -> CircuitBreakerSettings {
+        self.settings
+    }
 }
 
 /// How a provider call ended.
@@ -86,6 +91,9 @@ pub enum AttemptOutcome {
     /// Connect error, timeout, 429 or 5xx: counts against the target.
     Failed { latency_ms: u64 },
 }
+
+/// How long the fleet's figures stand in for this instance's own on the dashboards.
+const FLEET_FIGURES_FRESH_MS: u64 = 5_000;
 
 #[derive(Debug, Default)]
 pub struct LiveState {
@@ -145,6 +153,12 @@ impl LiveState {
         })
     }
 
+    /// Counts a request in the key's window without checking: the fleet's shared state decides
+    /// (see `track_attempt`).
+    pub fn track_key(&self, key_id: &str, estimated_tokens: u32, now_ms: u64) -> Reservation {
+        self.with_key(key_id, |live| live.rate.record(estimated_tokens, now_ms))
+    }
+
     /// Corrects a key's reservation with the tokens the request used (`None`: unknown, the
     /// estimate stays).
     pub fn settle_key(&self, key_id: &str, reservation: Reservation, tokens: Option<u32>) {
@@ -169,6 +183,12 @@ impl LiveState {
     /// Restores a key's spend and already-raised alerts from the database at start-up.
     pub fn resume_key_spend(&self, key_id: &str, spend: MonthlySpend) {
         self.with_key(key_id, |live| live.spend = spend);
+    }
+
+    /// What the account spent this month (on this instance's count).
+    pub fn account_spent(&self, account: &str, now_ms: u64) -> Money {
+        let month = month_of(now_ms);
+        self.read_account(account, |live| live.spend.spent_in(&month))
     }
 
     /// What the key spent this month (on this instance's count).
@@ -266,6 +286,68 @@ impl LiveState {
         })
     }
 
+    /// Counts a call that the fleet's shared state admitted (see `crate::fleet`): this
+    /// instance's rate window, in-flight count and circuit keep up as a mirror, and as what
+    /// decides should the shared state become unreachable, but they do not refuse it. `trial`:
+    /// the call is its circuit's half-open trial fleet-wide.
+    pub fn track_attempt(
+        &self,
+        plan: &Plan,
+        candidate: &Candidate,
+        estimated_tokens: u32,
+        trial: bool,
+        now_ms: u64,
+    ) -> Attempt {
+        let reservation = self.with_account(&candidate.target.account, |live| {
+            live.in_flight += 1;
+            live.rate.record(estimated_tokens, now_ms)
+        });
+        self.with_circuit(&candidate.target, |circuit| {
+            *circuit = if trial {
+                CircuitBreaker::HalfOpen {
+                    trial_started_ms: now_ms,
+                }
+            } else {
+                CircuitBreaker::default()
+            };
+        });
+        if plan
+            .candidates
+            .first()
+            .is_some_and(|first| first.target != candidate.target)
+        {
+            self.count(plan.policy.as_deref(), |s| &s.fallbacks);
+        }
+        Attempt {
+            policy: plan.policy.clone(),
+            target: candidate.target.clone(),
+            settings: plan.circuit_breaker,
+            reservation,
+        }
+    }
+
+    /// Takes the circuit state the fleet's shared state reports.
+    pub fn adopt_circuit(&self, target: &Target, circuit: CircuitBreaker) {
+        self.with_circuit(target, |mine| *mine = circuit);
+    }
+
+    /// Takes an account's spend this month as the fleet's shared counter reports it.
+    pub fn adopt_spend(&self, account: &str, spent: Money, now_ms: u64) {
+        let month = month_of(now_ms);
+        self.with_account(account, |live| live.spend.adopt(&month, spent));
+    }
+
+    /// Takes an account's last-minute figures as the whole fleet counted them.
+    pub fn adopt_usage(&self, account: &str, usage: RateUsage, now_ms: u64) {
+        self.with_account(account, |live| live.fleet_usage = Some((usage, now_ms)));
+    }
+
+    /// Takes a gateway key's spend this month as the fleet's shared counter reports it.
+    pub fn adopt_key_spend(&self, key_id: &str, spent: Money, now_ms: u64) {
+        let month = month_of(now_ms);
+        self.with_key(key_id, |live| live.spend.adopt(&month, spent));
+    }
+
     /// Settles an attempt: corrects the token reservation with the reported usage, moves the
     /// circuit, feeds the health score and the policy's counters.
     pub fn finish_attempt(&self, attempt: Attempt, outcome: AttemptOutcome, now_ms: u64) {
@@ -341,7 +423,15 @@ impl LiveState {
     pub fn account_view(&self, account: &str, now_ms: u64) -> AccountView {
         let month = month_of(now_ms);
         self.read_account(account, |live| {
-            let RateUsage { requests, tokens } = live.rate.usage(now_ms);
+            let mut usage = live.rate.usage(now_ms);
+            // The fleet's figures are up to a read old; this instance's own may be newer.
+            if let Some((fleet, at_ms)) = live.fleet_usage {
+                if now_ms.saturating_sub(at_ms) < FLEET_FIGURES_FRESH_MS {
+                    usage.requests = usage.requests.max(fleet.requests);
+                    usage.tokens = usage.tokens.max(fleet.tokens);
+                }
+            }
+            let RateUsage { requests, tokens } = usage;
             AccountView {
                 requests_last_minute: requests,
                 tokens_last_minute: tokens,
@@ -758,6 +848,69 @@ mod tests {
             panic!("exhausted")
         };
         assert_eq!(exhausted.retry_after_secs(), None);
+    }
+
+    #[test]
+    fn attempts_the_fleet_admitted_are_tracked_and_its_figures_followed() {
+        let snapshot = snapshot(|_| {});
+        let live = LiveState::new();
+        let gpt4o = target("openai-main", "gpt-4o");
+        let planned = plan(&snapshot, &request(10), &live, NOW, &mut rng()).unwrap();
+        let plain = live.track_attempt(&planned, &planned.candidates[0], 10, false, NOW);
+        let trial = live.track_attempt(&planned, &planned.candidates[0], 10, true, NOW);
+        assert_eq!(live.account_view("openai-main", NOW).in_flight, 2);
+        assert_eq!(live.circuit_view(&gpt4o, NOW).state, CircuitState::HalfOpen);
+        live.finish_attempt(plain, answered(5), NOW);
+        live.finish_attempt(trial, answered(5), NOW);
+        assert_eq!(live.circuit_view(&gpt4o, NOW).state, CircuitState::Closed);
+
+        // What the fleet reports: opened elsewhere, more traffic and spend than seen here.
+        live.adopt_circuit(
+            &gpt4o,
+            CircuitBreaker::Open {
+                until_ms: NOW + 5_000,
+            },
+        );
+        live.adopt_usage(
+            "openai-main",
+            RateUsage {
+                requests: 7,
+                tokens: 70,
+            },
+            NOW,
+        );
+        live.adopt_spend("openai-main", Money::from_dollars(3.0), NOW);
+        let view = live.account_view("openai-main", NOW + 1_000);
+        assert_eq!(
+            (
+                view.requests_last_minute,
+                view.tokens_last_minute,
+                view.spent_this_month
+            ),
+            (7, 70, Money::from_dollars(3.0))
+        );
+        assert_eq!(
+            live.account_spent("openai-main", NOW),
+            Money::from_dollars(3.0)
+        );
+        let during = plan(&snapshot, &request(10), &live, NOW + 1_000, &mut rng()).unwrap();
+        assert_eq!(
+            during.skips[0].reason,
+            SkipReason::CircuitOpen {
+                until_ms: NOW + 5_000
+            }
+        );
+        // Figures not read again for a while give way to this instance's own.
+        let view = live.account_view("openai-main", NOW + 6_000);
+        assert_eq!(
+            (view.requests_last_minute, view.tokens_last_minute),
+            (2, 10)
+        );
+
+        let key = live.track_key("key-1", 10, NOW);
+        live.settle_key("key-1", key, Some(4));
+        live.adopt_key_spend("key-1", Money::from_dollars(1.0), NOW);
+        assert_eq!(live.key_spent("key-1", NOW), Money::from_dollars(1.0));
     }
 
     #[test]

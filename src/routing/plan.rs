@@ -55,6 +55,9 @@ pub enum SkipReason {
         until_ms: u64,
     },
     TrialInFlight,
+    /// The fleet's shared state (Redis) cannot be reached and the account has a hard budget,
+    /// which no instance may check on its own.
+    BudgetUnchecked,
 }
 
 impl fmt::Display for SkipReason {
@@ -77,6 +80,9 @@ impl fmt::Display for SkipReason {
             SkipReason::CircuitOpen { until_ms } => {
                 write!(f, "circuit open until {}", utc(*until_ms))
             }
+            SkipReason::BudgetUnchecked => f.write_str(
+                "hard monthly budget cannot be checked while the fleet's Redis is unreachable",
+            ),
             SkipReason::TrialInFlight => {
                 f.write_str("circuit half-open, its one trial request is in flight")
             }

@@ -182,11 +182,17 @@ impl RateWindow {
         now_ms: u64,
     ) -> Result<Reservation, RateDenial> {
         self.check(limits, tokens, now_ms)?;
+        Ok(self.record(tokens, now_ms))
+    }
+
+    /// Counts the request and its estimated tokens without checking: another authority (the
+    /// fleet's shared window) already admitted it.
+    pub fn record(&mut self, tokens: u32, now_ms: u64) -> Reservation {
         let second = now_ms / 1000;
         let bucket = self.bucket_mut(second);
         bucket.requests = bucket.requests.saturating_add(1);
         bucket.tokens = bucket.tokens.saturating_add(u64::from(tokens));
-        Ok(Reservation { second, tokens })
+        Reservation { second, tokens }
     }
 
     /// Replaces the estimate with the provider's reported usage. A reservation whose second has

@@ -18,13 +18,15 @@ pub struct ArmTotals {
 }
 
 /// Every (policy, arm) with traffic since `since_ms`. The sums are cast to BIGINT because
-/// PostgreSQL sums BIGINT columns as NUMERIC, which the `Any` driver cannot read.
+/// PostgreSQL sums BIGINT columns as NUMERIC, which the `Any` driver cannot read. Only split
+/// policies set an arm, so `arm IS NOT NULL` alone selects their rows, through the partial
+/// index `usage_events_arm_at`.
 pub async fn arm_totals(pool: &AnyPool, since_ms: i64) -> Result<Vec<ArmTotals>, StoreError> {
     let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT policy, arm, COUNT(*), \
          CAST(SUM(CASE WHEN status = 200 THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(latency_ms) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT) \
-         FROM usage_events WHERE policy IS NOT NULL AND arm IS NOT NULL AND at_ms >= $1 \
+         FROM usage_events WHERE arm IS NOT NULL AND at_ms >= $1 \
          GROUP BY policy, arm ORDER BY policy, arm",
     )
     .bind(since_ms)

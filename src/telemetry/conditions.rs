@@ -6,6 +6,7 @@
 use super::{webhook, Telemetry};
 use crate::domain::{CircuitState, HealthLevel, Target};
 pub use crate::domain::{Condition, ConditionChange};
+use crate::fleet::{Fleet, OnRedisFailure};
 use crate::routing::LiveState;
 use crate::snapshot::SharedConfig;
 use sqlx::AnyPool;
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub const CIRCUIT_OPEN: &str = "circuit_open";
 pub const ACCOUNT_UNHEALTHY: &str = "account_unhealthy";
 pub const USAGE_SPILLING: &str = "usage_spilling";
+pub const REDIS_UNREACHABLE: &str = "redis_unreachable";
 
 /// How often conditions are compared; an alert follows its condition within this.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -27,6 +29,7 @@ pub fn current(
     config: &SharedConfig,
     live: &LiveState,
     spill_bytes: u64,
+    fleet: Option<&Fleet>,
     now_ms: u64,
 ) -> BTreeMap<Condition, String> {
     let snapshot = config.load();
@@ -64,6 +67,22 @@ pub fn current(
                 ),
             );
         }
+    }
+    if let Some(fleet) = fleet.filter(|f| !f.is_up()) {
+        let mode = match fleet.on_failure() {
+            OnRedisFailure::Open => {
+                "each instance enforces rate limits on its own traffic only, and hard budgets refuse requests"
+            }
+            OnRedisFailure::Closed => "requests are refused until it is back",
+        };
+        found.insert(
+            Condition {
+                kind: REDIS_UNREACHABLE.into(),
+                account: String::new(),
+                subject: String::new(),
+            },
+            format!("Redis, where the fleet shares limits, circuits and budgets, cannot be reached: {mode}"),
+        );
     }
     if spill_bytes > 0 {
         found.insert(
@@ -107,7 +126,13 @@ pub fn changes(
 
 /// Starts the task. Alerts still open in the database (from before a restart) are the first
 /// "before", so a restart neither raises them again nor posts them twice.
-pub fn spawn(pool: AnyPool, config: SharedConfig, live: Arc<LiveState>, telemetry: Telemetry) {
+pub fn spawn(
+    pool: AnyPool,
+    config: SharedConfig,
+    live: Arc<LiveState>,
+    telemetry: Telemetry,
+    fleet: Option<Arc<Fleet>>,
+) {
     tokio::spawn(async move {
         let mut before: BTreeMap<Condition, String> =
             match crate::store::alerts::open_conditions(&pool).await {
@@ -129,9 +154,16 @@ pub fn spawn(pool: AnyPool, config: SharedConfig, live: Arc<LiveState>, telemetr
             ticks.tick().await;
             let now = crate::store::now_millis();
             let now_u = u64::try_from(now).unwrap_or(0);
-            let mut current = current(&config, &live, telemetry.stats().spill_bytes, now_u);
+            let mut current = current(
+                &config,
+                &live,
+                telemetry.stats().spill_bytes,
+                fleet.as_deref(),
+                now_u,
+            );
             restored.retain(|c, _| {
                 c.kind != USAGE_SPILLING
+                    && c.kind != REDIS_UNREACHABLE
                     && !current.contains_key(c)
                     && live.account_view(&c.account, now_u).calls == 0
             });

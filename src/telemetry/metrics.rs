@@ -213,6 +213,18 @@ impl Metrics {
         for (name, help, counter) in USAGE_FAMILIES {
             describe(name, None, help, counter);
         }
+        describe(
+            "switchyard_fleet_redis_up",
+            None,
+            "1 while Redis, where the fleet shares limits, circuits and budgets, answers; 0 while it cannot be reached (only with REDIS_URL).",
+            false,
+        );
+        describe(
+            "switchyard_fleet_redis_fallbacks_total",
+            None,
+            "Requests decided without Redis while it could not be reached: by this instance's own limits, or refused.",
+            true,
+        );
         recorder.describe_histogram(
             REQUEST_DURATION.into(),
             Some(Unit::Seconds),
@@ -302,8 +314,20 @@ impl Metrics {
         routing: &RoutingSnapshot,
         live: &LiveState,
         usage: &crate::telemetry::TelemetryStats,
+        fleet: Option<&crate::fleet::Fleet>,
         now_ms: u64,
     ) -> String {
+        if let Some(fleet) = fleet {
+            self.recorder
+                .register_gauge(&Key::from_name("switchyard_fleet_redis_up"), &METADATA)
+                .set(if fleet.is_up() { 1.0 } else { 0.0 });
+            self.recorder
+                .register_counter(
+                    &Key::from_name("switchyard_fleet_redis_fallbacks_total"),
+                    &METADATA,
+                )
+                .absolute(fleet.fallbacks());
+        }
         for (name, value, counter) in [
             ("switchyard_usage_queue_depth", usage.queued, false),
             ("switchyard_usage_spill_bytes", usage.spill_bytes, false),
@@ -399,6 +423,7 @@ mod tests {
             &routing,
             &LiveState::new(),
             &crate::telemetry::TelemetryStats::default(),
+            None,
             0,
         );
         let series =
@@ -428,6 +453,7 @@ mod tests {
             &routing,
             &LiveState::new(),
             &crate::telemetry::TelemetryStats::default(),
+            None,
             0,
         );
         let info = format!(

@@ -6,10 +6,12 @@
 //! Nothing is dropped: when the database cannot be written (or the channel is full) events go
 //! to the spill file in the data folder, in order, and are replayed from it once the database
 //! answers again. Each event has its own id, so a replay repeated after a crash stores nothing
-//! twice. The in-memory spend that routing decides on is updated by the proxy itself, so a
+//! twice. Each usage event is also appended to the journal by its request (see `journal`), so
+//! `kill -9` loses none that was answered. The in-memory spend that routing decides on is updated by the proxy itself, so a
 //! ledger row waiting in the spill file never lets an account overspend.
 
 pub mod conditions;
+pub mod journal;
 pub mod metrics;
 pub mod retention;
 pub mod rollups;
@@ -22,6 +24,7 @@ use crate::domain::KEY_SUBJECT;
 use crate::routing::{month_of, LiveState, MonthlySpend};
 use crate::store::alerts::BUDGET_ALERT;
 use crate::store::StoreError;
+use journal::{Journal, Segment};
 use serde::{Deserialize, Serialize};
 use spill::{Record, Spill};
 use sqlx::AnyPool;
@@ -146,6 +149,19 @@ enum Message {
     Condition(conditions::ConditionChange),
     /// Answered once everything sent before it is stored (in the database or the spill file).
     Flush(oneshot::Sender<()>),
+    /// A journal segment no request appends to any more: deleted once everything sent before
+    /// it is stored.
+    Retire(Arc<Segment>),
+}
+
+impl From<Record> for Message {
+    fn from(record: Record) -> Message {
+        match record {
+            Record::Usage(event) => Message::Usage(event),
+            Record::Alert(alert) => Message::Alert(alert),
+            Record::Condition(change) => Message::Condition(change),
+        }
+    }
 }
 
 impl Message {
@@ -154,7 +170,7 @@ impl Message {
             Message::Usage(event) => Some(Record::Usage(event)),
             Message::Alert(alert) => Some(Record::Alert(alert)),
             Message::Condition(change) => Some(Record::Condition(change)),
-            Message::Flush(_) => None,
+            Message::Flush(_) | Message::Retire(_) => None,
         }
     }
 }
@@ -167,6 +183,8 @@ struct Counters {
     refused: AtomicU64,
     /// Events neither stored nor spilled (the spill file itself could not be written).
     lost: AtomicU64,
+    /// Events the journal could not take (still stored from memory, unless killed).
+    unjournaled: AtomicU64,
 }
 
 /// The sending side, cloned into every handler.
@@ -174,6 +192,7 @@ struct Counters {
 pub struct Telemetry {
     sender: mpsc::Sender<Message>,
     spill: Spill,
+    journal: Arc<Journal>,
     counters: Arc<Counters>,
     /// The last hour by minute, as written; the live stream reads it.
     pub recent: traffic::RecentTraffic,
@@ -181,10 +200,15 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Starts the batch writer on `pool`, spilling to (and first replaying) the spill file in
-    /// `data_dir`.
-    pub fn start(pool: AnyPool, data_dir: &std::path::Path) -> Result<Telemetry, TelemetryError> {
+    /// Starts the batch writer on `pool`, spilling to the spill file in `data_dir`. What an
+    /// earlier run left in the journal and the spill file is replayed first, while the database
+    /// answers, so the spend resumed from the ledger after this includes it.
+    pub async fn start(
+        pool: AnyPool,
+        data_dir: &std::path::Path,
+    ) -> Result<Telemetry, TelemetryError> {
         let spill = Spill::open(data_dir)?;
+        let journal = Arc::new(Journal::open(data_dir, &spill)?);
         if !spill.is_empty() {
             tracing::warn!(
                 bytes = spill.size(),
@@ -195,7 +219,7 @@ impl Telemetry {
         let outbox = Arc::new(tokio::sync::Notify::new());
         webhook::spawn_outbox(pool.clone(), outbox.clone());
         let recent = traffic::RecentTraffic::default();
-        let writer = Writer {
+        let mut writer = Writer {
             pool,
             recent: recent.clone(),
             spill: spill.clone(),
@@ -204,7 +228,11 @@ impl Telemetry {
             replay_delay: FIRST_REPLAY_DELAY,
             next_replay: Instant::now(),
         };
+        if !spill.is_empty() {
+            writer.replay().await;
+        }
         tokio::spawn(writer.run(receiver));
+        spawn_journal_roller(journal.clone(), sender.clone());
         let metrics = metrics::Metrics::new();
         let upkeep = metrics.clone();
         tokio::spawn(async move {
@@ -217,6 +245,7 @@ impl Telemetry {
         Ok(Telemetry {
             sender,
             spill,
+            journal,
             counters: Arc::default(),
             recent,
             metrics,
@@ -241,7 +270,17 @@ impl Telemetry {
                 fell_back: event.attempts > 1,
             },
         );
-        self.send(Message::Usage(Box::new(event)));
+        let record = Record::Usage(Box::new(event));
+        // Held until the event is in the channel, so its segment is not retired before.
+        let journaled = self.journal.append(&record);
+        if let Err(e) = &journaled {
+            let failures = self.counters.unjournaled.fetch_add(1, Ordering::Relaxed) + 1;
+            if failures.is_power_of_two() {
+                tracing::error!(failures, error = %e, "cannot append to the usage journal: `kill -9` could lose these events");
+            }
+        }
+        self.send(Message::from(record));
+        drop(journaled);
     }
 
     pub fn metrics(&self) -> &metrics::Metrics {
@@ -289,6 +328,23 @@ impl Telemetry {
         }
     }
 
+    /// At shutdown, once no request runs: stores everything and deletes the journal, which
+    /// then holds nothing the database lacks.
+    pub async fn finish(&self) {
+        match self.journal.roll() {
+            Ok(Some(segment)) => {
+                let segment = journal::released(segment).await;
+                self.flush().await;
+                segment.retire();
+            }
+            Ok(None) => self.flush().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot roll the usage journal at shutdown; the next start replays it");
+                self.flush().await;
+            }
+        }
+    }
+
     /// Figures for `/metrics`.
     pub fn stats(&self) -> TelemetryStats {
         TelemetryStats {
@@ -308,6 +364,27 @@ pub struct TelemetryStats {
     pub spill_bytes: u64,
     pub refused: u64,
     pub lost: u64,
+}
+
+/// Rolls the journal every `ROLL_INTERVAL` and hands each full segment to the writer to
+/// retire, once no request still appends to it.
+fn spawn_journal_roller(journal: Arc<Journal>, writer: mpsc::Sender<Message>) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(journal::ROLL_INTERVAL);
+        loop {
+            interval.tick().await;
+            match journal.roll() {
+                Ok(Some(segment)) => {
+                    let segment = journal::released(segment).await;
+                    if writer.send(Message::Retire(segment)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot start a new usage journal segment"),
+            }
+        }
+    });
 }
 
 /// The one task that writes usage: to the database while it answers, else to the spill file,
@@ -342,19 +419,23 @@ impl Writer {
             let Some(first) = first else { break };
             let mut records = Vec::new();
             let mut flushes = Vec::new();
+            let mut retired = Vec::new();
             let mut next = Some(first);
             // Whatever queued up while the last batch was written goes into this one.
             while let Some(message) = next.take() {
                 match message {
                     Message::Flush(done) => flushes.push(done),
+                    Message::Retire(segment) => retired.push(segment),
                     other => records.extend(other.into_record()),
                 }
                 if records.len() < MAX_BATCH {
                     next = receiver.try_recv().ok();
                 }
             }
-            if !records.is_empty() {
-                self.store(records).await;
+            let stored = records.is_empty() || self.store(records).await;
+            // Kept for the next start to replay when these events could be stored nowhere.
+            if stored {
+                retired.iter().for_each(|segment| segment.retire());
             }
             if !self.spill.is_empty() && Instant::now() >= self.next_replay {
                 self.replay().await;
@@ -368,11 +449,12 @@ impl Writer {
         }
     }
 
-    /// To the database, or behind what already waits in the spill file, so order is kept.
-    async fn store(&mut self, records: Vec<Record>) {
+    /// To the database, or behind what already waits in the spill file, so order is kept;
+    /// false when neither could take them.
+    async fn store(&mut self, records: Vec<Record>) -> bool {
         if self.spill.is_empty() {
             match self.write(&records).await {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(e) => {
                     tracing::error!(error = %e, events = records.len(), "the database cannot take usage; spilling to the spill file until it can");
                     self.replayed = 0;
@@ -383,7 +465,9 @@ impl Writer {
         }
         if let Err(e) = self.spill.append(&records) {
             tracing::error!(error = %e, events = records.len(), "usage lost: neither the database nor the spill file can be written");
+            return false;
         }
+        true
     }
 
     async fn write(&self, records: &[Record]) -> Result<(), TelemetryError> {

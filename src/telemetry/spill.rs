@@ -36,6 +36,15 @@ pub struct SpillError {
     source: std::io::Error,
 }
 
+impl SpillError {
+    pub fn new(path: &Path, source: std::io::Error) -> SpillError {
+        SpillError {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
 /// Shared by the writer task and, when the channel is full, the proxy itself; the lock is
 /// taken only while the database is unreachable or the channel full, never on the normal path.
 #[derive(Clone)]
@@ -50,10 +59,7 @@ impl Spill {
     /// Opens (or creates) the file in `data_dir`; what an earlier run left there is replayed.
     pub fn open(data_dir: &Path) -> Result<Spill, SpillError> {
         let path = data_dir.join(FILE_NAME);
-        let error = |source| SpillError {
-            path: path.display().to_string(),
-            source,
-        };
+        let error = |source| SpillError::new(&path, source);
         std::fs::create_dir_all(data_dir).map_err(error)?;
         let mut file = OpenOptions::new()
             .create(true)
@@ -83,10 +89,7 @@ impl Spill {
     }
 
     fn error(&self, source: std::io::Error) -> SpillError {
-        SpillError {
-            path: self.path.display().to_string(),
-            source,
-        }
+        SpillError::new(&self.path, source)
     }
 
     fn with_file<R>(
@@ -168,11 +171,11 @@ fn ends_with_newline(file: &mut File) -> std::io::Result<bool> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::Money;
 
-    fn event(id: &str) -> UsageEvent {
+    pub(crate) fn event(id: &str) -> UsageEvent {
         UsageEvent {
             id: id.into(),
             at_ms: 1,

@@ -182,7 +182,12 @@ async fn nothing_is_cached_for_a_failed_request() {
 
 #[tokio::test]
 async fn a_fleet_shares_the_redis_cache() {
-    let redis = [("REDIS_URL", "redis://127.0.0.1:6379")];
+    // Its own prefix for the fleet's shared limits, which REDIS_URL turns on as well.
+    let prefix = format!("switchyard-test:{}:", uuid::Uuid::new_v4().simple());
+    let redis = [
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("SWITCHYARD_REDIS_PREFIX", prefix.as_str()),
+    ];
     let one = spawn_app_with(&redis).await;
     let two = spawn_app_with(&redis).await;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();

@@ -5,7 +5,7 @@ use crate::helpers::*;
 use serde_json::json;
 use std::time::Duration;
 use switchyard::domain::{Money, ProviderKind};
-use switchyard::providers::mock::MockProvider;
+use switchyard::providers::mock::{MockProvider, MOCK_API_KEY};
 use switchyard::telemetry::spill::{Record, FILE_NAME};
 use switchyard::telemetry::UsageEvent;
 
@@ -256,4 +256,102 @@ async fn a_locked_sqlite_file_delays_usage_but_loses_none() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(ledger(&app).await, (5, 500, 500));
+}
+
+/// The real binary, killed with SIGKILL under load and started again on the same folder: every
+/// request that was answered 200 has its ledger row (the journal kept what memory lost).
+#[tokio::test]
+async fn kill_9_under_load_loses_no_answered_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "accounts:\n  - {{ name: main, kind: openai, api_key: {MOCK_API_KEY}, base_url: \"{}\" }}\n\
+             models:\n  - {{ name: primary-llm, targets: [ {{ account: main, model: gpt-4o }} ] }}\n\
+             keys:\n  - {{ name: load, key: {KEY} }}\n",
+            mock.base_url()
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        server
+            .env("SWITCHYARD_ADDR", format!("127.0.0.1:{port}"))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/switchyard.db", dir.path().display()),
+            )
+            .env("SWITCHYARD_DATA_DIR", dir.path())
+            .env("SWITCHYARD_CONFIG", &config)
+            .env("SWITCHYARD_SETUP_TOKEN", "test-setup-token")
+            .env("SWITCHYARD_PROBE_INTERVAL_SECS", "0")
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true);
+        server.spawn().unwrap()
+    };
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = |client: reqwest::Client, base: String| async move {
+        for _ in 0..300 {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server did not start");
+    };
+
+    let mut server = start();
+    ready(client.clone(), base.clone()).await;
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let load: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, answered) = (client.clone(), answered.clone());
+            let url = format!("{base}/v1/chat/completions");
+            tokio::spawn(async move {
+                loop {
+                    let sent = client.post(&url).bearer_auth(KEY).json(&hello()).send();
+                    let Ok(response) = sent.await else { return };
+                    let ok = response.status() == 200;
+                    if response.bytes().await.is_ok() && ok {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    for task in load {
+        task.await.unwrap();
+    }
+    let answered = answered.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        answered > 50,
+        "too little load to mean anything: {answered}"
+    );
+
+    let mut restarted = start();
+    ready(client.clone(), base.clone()).await;
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/switchyard.db", dir.path().display()))
+        .await
+        .unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM usage_events")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(
+        rows as u64 >= answered,
+        "{answered} requests were answered but only {rows} have a ledger row"
+    );
+    restarted.start_kill().unwrap();
 }

@@ -400,10 +400,12 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// A TCP relay to the local PostgreSQL that a test can cut and restore, to take the database
-/// away from one app without stopping the server other tests share.
+/// A TCP relay to the local PostgreSQL (or Redis) that a test can cut and restore, to take the
+/// server away from one app without stopping the server other tests share.
 pub struct CuttableRelay {
     pub port: u16,
+    /// The local server's port.
+    to: u16,
     up: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Bumped on each cut, so relayed connections opened before it end.
     generation: tokio::sync::watch::Sender<u64>,
@@ -411,6 +413,14 @@ pub struct CuttableRelay {
 
 impl CuttableRelay {
     pub async fn to_postgres() -> CuttableRelay {
+        CuttableRelay::to(5432).await
+    }
+
+    pub async fn to_redis() -> CuttableRelay {
+        CuttableRelay::to(6379).await
+    }
+
+    async fn to(to: u16) -> CuttableRelay {
         use std::sync::atomic::{AtomicBool, Ordering};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -425,7 +435,7 @@ impl CuttableRelay {
                 }
                 let mut cut = accept_generation.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
                     else {
                         return;
                     };
@@ -438,6 +448,7 @@ impl CuttableRelay {
         });
         CuttableRelay {
             port,
+            to,
             up,
             generation,
         }
@@ -453,9 +464,12 @@ impl CuttableRelay {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// `url` (a database on the local server) reached through this relay.
+    /// `url` (on the local server) reached through this relay.
     pub fn url_for(&self, url: &str) -> String {
-        url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", self.port))
+        url.replace(
+            &format!("127.0.0.1:{}", self.to),
+            &format!("127.0.0.1:{}", self.port),
+        )
     }
 }
 

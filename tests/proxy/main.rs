@@ -14,6 +14,7 @@ mod durability;
 mod embeddings;
 mod fallback;
 mod faults;
+mod fleet;
 mod governance;
 
 mod lifecycle;

@@ -13,7 +13,6 @@ use axum::Router;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 use tower_sessions::Session;
 
 /// The login throttle's name for single sign-on attempts from one address. Not a valid user
@@ -37,7 +36,7 @@ async fn login(
         return not_configured();
     };
     let started = async {
-        throttled(&state, peer.ip())?;
+        throttled(&state, peer.ip()).await?;
         let (url, pending) = sso.start().await?;
         session
             .insert(PendingSignIn::KEY, pending)
@@ -78,7 +77,10 @@ async fn callback(
     let addr = peer.ip();
     match finish(&state, &sso, &session, addr, query).await {
         Ok(username) => {
-            state.login_throttle.record_success(THROTTLE_NAME, addr);
+            state
+                .login_throttle
+                .record_success(THROTTLE_NAME, addr)
+                .await;
             tracing::info!(user = %username, provider = %sso.name(), "signed in through single sign-on");
             Redirect::to("/").into_response()
         }
@@ -86,7 +88,8 @@ async fn callback(
             if e.is_failed_attempt() {
                 state
                     .login_throttle
-                    .record_failure(THROTTLE_NAME, addr, Instant::now());
+                    .record_failure(THROTTLE_NAME, addr)
+                    .await;
             }
             tracing::warn!(error = %e, %addr, provider = %sso.name(), "single sign-on refused");
             error_page(&e, &sso)
@@ -101,7 +104,7 @@ async fn finish(
     addr: IpAddr,
     query: CallbackQuery,
 ) -> Result<String, OidcError> {
-    throttled(state, addr)?;
+    throttled(state, addr).await?;
     let pending = session
         .remove::<PendingSignIn>(PendingSignIn::KEY)
         .await
@@ -137,10 +140,11 @@ async fn finish(
     Ok(user.username)
 }
 
-fn throttled(state: &AppState, addr: IpAddr) -> Result<(), OidcError> {
+async fn throttled(state: &AppState, addr: IpAddr) -> Result<(), OidcError> {
     state
         .login_throttle
-        .check(THROTTLE_NAME, addr, Instant::now())
+        .check(THROTTLE_NAME, addr)
+        .await
         .map_err(|wait| OidcError::Throttled(wait.as_secs().div_ceil(60).max(1)))
 }
 
