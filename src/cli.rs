@@ -37,7 +37,7 @@ pub async fn export() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies `file`; a running instance picks the change up at its next start.
+/// Applies `file`; running instances notice the new config version and reload within a second.
 pub async fn apply(file: &Path) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let config = ConfigFile::load(file)?;

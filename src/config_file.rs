@@ -476,6 +476,9 @@ impl ConfigFile {
         let now = now_millis();
         let mut applied = Applied::default();
         let mut tx = db.pool.begin().await.map_err(StoreError::from)?;
+        // First, as a dashboard change does: it waits for any change in flight, and running
+        // instances reload once this commits.
+        repo::bump_version(&mut tx).await?;
         let mut stored = repo::load(&mut tx).await?;
         let mut audits = Vec::new();
 

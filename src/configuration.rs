@@ -1,7 +1,8 @@
 //! The stored configuration as the proxy sees it: [`load_snapshot`] builds the
 //! [`ConfigSnapshot`] from the database (at start-up), [`check`] validates a proposed whole
 //! configuration before it is committed, and [`reload`] swaps in a fresh snapshot after every
-//! committed change, so the proxy picks it up without a restart.
+//! committed change, so the proxy picks it up without a restart; [`follow`] does the same for
+//! changes committed by other instances and `switchyard apply`.
 
 use crate::domain::{DomainError, Price, ProviderKind};
 use crate::providers::prices::seed_price;
@@ -18,6 +19,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+pub mod follow;
 
 /// What marks a Switchyard gateway key, so it is recognisable in code and secret scanners.
 pub const GATEWAY_KEY_PREFIX: &str = "sk-sy-";
@@ -152,8 +157,7 @@ pub fn build_snapshot(
     Ok(snapshot)
 }
 
-/// Reads the whole configuration from the database and builds the proxy's snapshot. Called at
-/// start-up (`server::Application::build`) and by [`reload`].
+/// Reads the whole configuration from the database and builds the proxy's snapshot.
 pub async fn load_snapshot(
     db: &Db,
     cipher: &CredentialCipher,
@@ -163,11 +167,53 @@ pub async fn load_snapshot(
     build_snapshot(&stored, cipher)
 }
 
-/// Rebuilds the snapshot from the database and swaps it in; call after every commit.
-pub async fn reload(state: &AppState) -> Result<(), ConfigError> {
-    let snapshot = load_snapshot(&state.db, &state.cipher).await?;
-    state.config.replace(snapshot);
-    Ok(())
+/// The config version (see [`config::bump_version`]) of the snapshot this instance serves.
+/// Reloads hold its lock, so they run one at a time and a slow one never puts an older snapshot
+/// in place of a newer one.
+#[derive(Clone)]
+pub struct ServedVersion(Arc<Served>);
+
+struct Served {
+    reloading: tokio::sync::Mutex<()>,
+    version: AtomicI64,
+}
+
+impl ServedVersion {
+    pub fn new(version: i64) -> Self {
+        ServedVersion(Arc::new(Served {
+            reloading: tokio::sync::Mutex::new(()),
+            version: AtomicI64::new(version),
+        }))
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.version.load(Ordering::Relaxed)
+    }
+}
+
+/// Rebuilds the snapshot from the database and swaps it in when the database's config version
+/// differs from the one served (ahead after a change; behind after a restore from a backup);
+/// returns whether it did. Every committed change raises the version, so this misses none,
+/// however many notifications were lost. Runs after every commit
+/// here and from [`follow`] for changes made elsewhere, never on the proxy's path: requests keep
+/// the snapshot they started with, and the live state (circuits, rate windows, spend) lives
+/// beside the snapshot, so it is kept.
+pub async fn reload(state: &AppState) -> Result<bool, ConfigError> {
+    let served = &state.config_version.0;
+    let _one_at_a_time = served.reloading.lock().await;
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    // The version before the configuration: a change committed between the two reads leaves
+    // the snapshot newer than its version, never older, so at worst one more reload follows.
+    let version = config::version(&mut *conn).await?;
+    if version == served.version.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    let stored = config::load(&mut conn).await?;
+    state
+        .config
+        .replace(build_snapshot(&stored, &state.cipher)?);
+    served.version.store(version, Ordering::Relaxed);
+    Ok(true)
 }
 
 /// A new gateway key: the prefix and 32 random bytes. Shown once, stored only as its hash.

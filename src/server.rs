@@ -37,6 +37,9 @@ use tower_sessions::Session;
 /// After the grace period, how long cut requests get to settle their usage.
 const CUT_SETTLE_TIME: Duration = Duration::from_millis(200);
 
+/// Names the instance that answered (`SWITCHYARD_INSTANCE_ID`).
+pub const INSTANCE_HEADER: &str = "x-switchyard-instance";
+
 /// At shutdown, how long calls' settlements in Redis get to finish.
 const FLEET_DRAIN_TIME: Duration = Duration::from_secs(2);
 
@@ -104,14 +107,23 @@ impl Application {
                 println!("\n  New gateway key {name}: {}\n", key.expose());
             }
         }
+        // The version first, as `configuration::reload` reads them.
+        let config_version = crate::store::config::version(&db.pool)
+            .await
+            .context("the stored configuration cannot be loaded")?;
         let snapshot = crate::configuration::load_snapshot(&db, &cipher)
             .await
             .context("the stored configuration cannot be loaded")?;
+        let instance_id = settings
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| crate::settings::default_instance_id(local_addr.port()));
 
         // Started first: it replays usage an earlier run left, which the resumed spend includes.
         let telemetry = Telemetry::start(db.pool.clone(), &settings.data_dir)
             .await
             .context("cannot open the usage spill file")?;
+        telemetry.metrics().instance(&instance_id);
         let live = Arc::new(LiveState::new());
         let resumed = telemetry::resume_spend(&db.pool, &live, proxy_now_ms())
             .await
@@ -161,6 +173,8 @@ impl Application {
             sso,
             setup_token,
             config: SharedConfig::new(snapshot),
+            config_version: crate::configuration::ServedVersion::new(config_version),
+            instance_id: instance_id.into(),
             cipher,
             live,
             telemetry,
@@ -170,6 +184,7 @@ impl Application {
             live_hub: crate::api::live::ssr::LiveHub::new(),
         };
         state.live_hub.spawn(state.clone());
+        crate::configuration::follow::spawn(state.clone());
         if let Some(fleet) = &state.fleet {
             fleet
                 .clone()
@@ -221,7 +236,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %self.listener.local_addr()?, "Switchyard is listening");
+        tracing::info!(addr = %self.listener.local_addr()?, instance = %self.state.instance_id, "Switchyard is listening");
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let live_hub = self.state.live_hub.clone();
@@ -377,6 +392,8 @@ fn router(
     state: AppState,
     sessions: tower_sessions::SessionManagerLayer<session::DbSessionStore>,
 ) -> Router {
+    let instance = HeaderValue::from_str(&state.instance_id)
+        .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
     let routes = generate_route_list(App);
     let context_state = state.clone();
     // leptos_axum registers the pages and every server function (under /api) here.
@@ -412,6 +429,9 @@ fn router(
         .layer(sessions)
         .layer(middleware::from_fn(csrf::refuse_cross_site))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::map_response(move |response: Response| {
+            with_instance_header(instance.clone(), response)
+        }))
         .with_state(state)
 }
 
@@ -462,6 +482,13 @@ async fn with_security_headers(mut response: Response) -> Response {
             header::HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'"),
         );
     }
+    response
+}
+
+/// Which instance answered, for an operator behind a load balancer (every response, so health
+/// checks tell it too).
+async fn with_instance_header(instance: HeaderValue, mut response: Response) -> Response {
+    response.headers_mut().insert(INSTANCE_HEADER, instance);
     response
 }
 
@@ -587,7 +614,9 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     }
     let snapshot = state.config.load();
     let now = u64::try_from(crate::store::now_millis()).unwrap_or_default();
-    let text = state.telemetry.metrics().render(
+    let metrics = state.telemetry.metrics();
+    metrics.config_version(state.config_version.get());
+    let text = metrics.render(
         &snapshot.routing,
         &state.live,
         &state.telemetry.stats(),

@@ -54,6 +54,9 @@ pub struct Settings {
     pub redis_url: Option<crate::providers::Secret>,
     /// With `REDIS_URL`: how this instance shares limits, circuits and budgets with the fleet.
     pub fleet: crate::fleet::FleetSettings,
+    /// `SWITCHYARD_INSTANCE_ID`: names this instance in `/metrics` and in the
+    /// `x-switchyard-instance` response header; the host name and port when unset.
+    pub instance_id: Option<String>,
     /// `SWITCHYARD_OIDC_*` and `SWITCHYARD_LOGIN_MODE`: single sign-on, over the config
     /// file's `sso:` section; checked at start-up.
     pub oidc: crate::auth::oidc::OidcInput,
@@ -229,9 +232,49 @@ impl Settings {
                     defaults.proxy.redis_timeout_ms,
                 )?),
             },
+            instance_id: lookup("SWITCHYARD_INSTANCE_ID")
+                .map(|id| id.trim().to_string())
+                .filter(|id| !id.is_empty())
+                .map(|id| match instance_id_problem(&id) {
+                    None => Ok(id),
+                    Some(reason) => Err(SettingsError::Env {
+                        name: "SWITCHYARD_INSTANCE_ID",
+                        value: id,
+                        reason: reason.into(),
+                    }),
+                })
+                .transpose()?,
             oidc: crate::auth::oidc::OidcInput::from_lookup(&lookup),
         })
     }
+}
+
+/// Why `id` cannot name an instance: it goes into a response header and a metric label.
+fn instance_id_problem(id: &str) -> Option<&'static str> {
+    if id.len() > 100 {
+        Some("at most 100 characters")
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+    {
+        Some("letters, digits and . - _ : only")
+    } else {
+        None
+    }
+}
+
+/// The instance's name when `SWITCHYARD_INSTANCE_ID` is unset: the host name and the port it
+/// listens on. Unique among replicas (one per host, or several per host on their own ports),
+/// the same after a restart, and what an operator recognises.
+pub fn default_instance_id(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && instance_id_problem(h).is_none())
+        .unwrap_or_else(|| "switchyard".into());
+    format!("{host}:{port}")
 }
 
 /// The folder of a `sqlite://` database file, which also holds the master key file.
@@ -329,6 +372,24 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/var/lib/sy"));
         assert!(s.auth.secure_cookies);
         assert_eq!(s.public_url, "https://gw.example.com");
+        assert_eq!(
+            with(&[("SWITCHYARD_INSTANCE_ID", " gw-eu-1:3000 ")])
+                .unwrap()
+                .instance_id
+                .as_deref(),
+            Some("gw-eu-1:3000")
+        );
+    }
+
+    #[test]
+    fn the_default_instance_id_is_the_host_and_port() {
+        assert!(with(&[]).unwrap().instance_id.is_none());
+        let id = default_instance_id(3001);
+        let host = id.strip_suffix(":3001").unwrap();
+        assert!(
+            !host.is_empty() && instance_id_problem(&id).is_none(),
+            "{id}"
+        );
     }
 
     #[test]
@@ -341,6 +402,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("SWITCHYARD_LOGIN_MAX_FAILURES"), "{err}");
+        let err = with(&[("SWITCHYARD_INSTANCE_ID", "gw 1\r\nx: y")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SWITCHYARD_INSTANCE_ID"), "{err}");
         let err = with(&[("SWITCHYARD_SECURE_COOKIES", "maybe")])
             .unwrap_err()
             .to_string();

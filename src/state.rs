@@ -25,6 +25,10 @@ pub struct AppState {
     pub sso: Option<Arc<Sso>>,
     /// The configuration the proxy reads; swapped whole after each config change.
     pub config: SharedConfig,
+    /// The config version `config` was built from, compared with the database's to reload.
+    pub config_version: crate::configuration::ServedVersion,
+    /// This instance's name among the replicas of a fleet (`SWITCHYARD_INSTANCE_ID`).
+    pub instance_id: Arc<str>,
     /// Seals and opens provider credentials at rest.
     pub cipher: CredentialCipher,
     /// Present while the instance was started without any user.

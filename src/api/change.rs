@@ -1,6 +1,7 @@
 //! The one way a server function changes configuration: read the whole stored configuration
 //! in a transaction, apply the change in memory, check the result as a whole, write, add the
-//! audit rows, commit, and swap the proxy's snapshot.
+//! audit rows, commit, and swap the proxy's snapshot. The transaction raises the config version,
+//! so every other instance sharing the database reloads too.
 //!
 //! Each configuration resource (logical model, provider account, policy, gateway key, price)
 //! implements [`Resource`]; [`save`] and [`delete`] are that flow, written once.
@@ -177,6 +178,10 @@ pub struct Change {
 pub async fn begin() -> Result<Change, ApiError> {
     let state = super::ssr::state()?;
     let mut tx = state.db.pool.begin().await.map_err(ApiError::internal)?;
+    // First, so this change waits for any other one in flight and reads what it committed.
+    config::bump_version(&mut tx)
+        .await
+        .map_err(ApiError::internal)?;
     let stored = config::load(&mut tx).await.map_err(ApiError::internal)?;
     Ok(Change {
         state,
@@ -200,7 +205,8 @@ impl Change {
         }
     }
 
-    /// Writes the audit rows, commits, and swaps in the new snapshot.
+    /// Writes the audit rows, commits, and swaps in the new snapshot here at once (the other
+    /// instances follow through [`configuration::follow`]).
     pub async fn commit(mut self, audit: Option<AuditEntry>) -> Result<(), ApiError> {
         if let Some(entry) = &audit {
             config::insert_audit(&mut self.tx, entry)
@@ -210,6 +216,7 @@ impl Change {
         self.tx.commit().await.map_err(ApiError::internal)?;
         configuration::reload(&self.state)
             .await
+            .map(drop)
             .map_err(ApiError::internal)
     }
 }

@@ -538,6 +538,44 @@ pub async fn delete_price(
     Ok(())
 }
 
+/// The channel every instance LISTENs on (PostgreSQL); a notification's payload is the new
+/// config version.
+pub const CHANGES_CHANNEL: &str = "switchyard_config";
+
+/// Marks a configuration change: raises the config version inside the change's transaction
+/// and returns it. Called first in the transaction, so the row lock it takes makes concurrent
+/// changes (from any instance or `switchyard apply`) run one after the other, each reading what
+/// the one before committed. On PostgreSQL it also notifies every listening instance; a NOTIFY
+/// made in a transaction is delivered on commit, and not at all on rollback.
+pub async fn bump_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    let (version,): (i64,) = sqlx::query_as(
+        "UPDATE config_version SET version = version + 1 WHERE id = 1 RETURNING version",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        // pg_notify returns void, which the Any driver cannot decode: count it instead.
+        sqlx::query("SELECT COUNT(*) FROM (SELECT pg_notify($1, $2)) AS sent")
+            .bind(CHANGES_CHANNEL)
+            .bind(version.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    }
+    Ok(version)
+}
+
+/// The config version: how many configuration changes were committed. One primary-key read,
+/// cheap enough to poll.
+pub async fn version<'e, E>(executor: E) -> Result<i64, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (version,): (i64,) = sqlx::query_as("SELECT version FROM config_version WHERE id = 1")
+        .fetch_one(executor)
+        .await?;
+    Ok(version)
+}
+
 pub async fn insert_audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor, action, entity_kind, entity_name, before_json, \

@@ -56,7 +56,7 @@ impl Db {
     /// Connects (creating the SQLite file and its folder when missing) and runs migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
-        let is_sqlite = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let is_sqlite = if is_postgres(url) {
             false
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
@@ -110,9 +110,16 @@ impl Db {
     }
 }
 
+/// Whether `url` names a PostgreSQL database (else SQLite, or refused by [`Db::connect`]).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// The migrations in migrations/, embedded by build.rs, named and checksummed the way
 /// `sqlx::migrate!` does (version before the first `_`, the rest as the description), so a
-/// database migrated by an earlier build sees the same versions and checksums.
+/// database migrated by an earlier build sees the same versions and checksums. Migrations a
+/// newer build applied are let be: during a rolling upgrade an instance of the version before
+/// may restart on the migrated database (migrations are additive, so it still works there).
 fn migrator() -> Migrator {
     const FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
     let migrations = FILES
@@ -131,6 +138,7 @@ fn migrator() -> Migrator {
         .collect();
     Migrator {
         migrations: Cow::Owned(migrations),
+        ignore_missing: true,
         ..Migrator::DEFAULT
     }
 }
@@ -183,6 +191,22 @@ mod tests {
             "postgres://app:***@db:5432/sy"
         );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[tokio::test]
+    async fn a_database_migrated_by_a_newer_build_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/switchyard.db", dir.path().display());
+        let db = Db::connect(&url, 1).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (99991231000000, 'from a newer build', TRUE, x'00', 0)",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        db.pool.close().await;
+        Db::connect(&url, 1).await.unwrap();
     }
 
     #[test]

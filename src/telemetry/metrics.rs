@@ -20,6 +20,8 @@ const UPSTREAM_DURATION: &str = "switchyard_upstream_duration_seconds";
 const TOKENS: &str = "switchyard_tokens_total";
 const COST: &str = "switchyard_cost_microdollars_total";
 const FALLBACKS: &str = "switchyard_fallback_requests_total";
+const INSTANCE_INFO: &str = "switchyard_instance_info";
+const CONFIG_VERSION: &str = "switchyard_config_version";
 
 /// Histogram buckets in seconds: from a fast cache hit to a long generation.
 const DURATION_BUCKETS: &[f64] = &[
@@ -188,6 +190,20 @@ impl Metrics {
             "Requests that needed more than one provider call.",
             true,
         );
+        describe(
+            INSTANCE_INFO,
+            None,
+            "Always 1; its labels name the instance that answered (`instance_id`, from \
+             SWITCHYARD_INSTANCE_ID) and the Switchyard version it runs.",
+            false,
+        );
+        describe(
+            CONFIG_VERSION,
+            None,
+            "The config version this instance serves; replicas that agree serve the same \
+             configuration.",
+            false,
+        );
         for (name, help, counter) in ACCOUNT_FAMILIES {
             describe(name, None, help, counter);
         }
@@ -266,6 +282,25 @@ impl Metrics {
                 &METADATA,
             )
             .record(duration.as_secs_f64());
+    }
+
+    /// Names the instance in every scrape, so an operator behind a load balancer can tell
+    /// which replica answered.
+    pub fn instance(&self, instance_id: &str) {
+        let labels = vec![
+            Label::new("instance_id", instance_id.to_string()),
+            Label::new("version", env!("CARGO_PKG_VERSION")),
+        ];
+        self.recorder
+            .register_gauge(&Key::from_parts(INSTANCE_INFO, labels), &METADATA)
+            .set(1.0);
+    }
+
+    /// The config version served, set before each scrape.
+    pub fn config_version(&self, version: i64) {
+        self.recorder
+            .register_gauge(&Key::from_name(CONFIG_VERSION), &METADATA)
+            .set(version as f64);
     }
 
     /// Folds histogram samples into buckets; called every [`UPKEEP_INTERVAL`].
@@ -406,6 +441,27 @@ mod tests {
             assert!(text.contains(&line), "{line} in\n{text}");
         }
         assert!(text.contains(r#"status_class="5xx""#), "{text}");
+    }
+
+    #[test]
+    fn the_instance_and_its_config_version_are_named() {
+        let metrics = Metrics::new();
+        metrics.instance("gw-eu-1:3000");
+        metrics.config_version(42);
+        let routing = RoutingSnapshot::new(vec![], vec![], vec![]).unwrap();
+        let text = metrics.render(
+            &routing,
+            &LiveState::new(),
+            &crate::telemetry::TelemetryStats::default(),
+            None,
+            0,
+        );
+        let info = format!(
+            "switchyard_instance_info{{instance_id=\"gw-eu-1:3000\",version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&info), "{info} in\n{text}");
+        assert!(text.contains("switchyard_config_version 42"), "{text}");
     }
 
     #[test]

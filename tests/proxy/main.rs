@@ -9,6 +9,7 @@ mod bad_input;
 mod balancing;
 mod cache;
 mod chat;
+mod config_sync;
 mod durability;
 mod embeddings;
 mod fallback;
