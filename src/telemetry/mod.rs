@@ -648,7 +648,7 @@ async fn insert_usage_events(
              purpose, account, provider_model, stream, status, attempts, prompt_tokens, \
              completion_tokens, cost_micros, latency_ms, error, trail, arm, cache, saved_micros) \
              VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
-            crate::store::values_placeholders(rows.len(), 21)
+            crate::store::values_placeholders(tx, rows.len(), 21)
         );
         let mut insert = sqlx::query(&sql);
         for e in rows {

@@ -118,7 +118,7 @@ pub(super) async fn write_rollups(
              lat_le_10000 = usage_rollups.lat_le_10000 + excluded.lat_le_10000, \
              lat_le_30000 = usage_rollups.lat_le_30000 + excluded.lat_le_30000, \
              lat_over = usage_rollups.lat_over + excluded.lat_over",
-            crate::store::values_placeholders(rows.len(), 14 + LATENCY_BUCKETS)
+            crate::store::values_placeholders(tx, rows.len(), 14 + LATENCY_BUCKETS)
         );
         let mut upsert = sqlx::query(&sql);
         for (key, sums) in rows {

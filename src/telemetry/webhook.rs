@@ -12,6 +12,9 @@ use std::time::Duration;
 const TRIES: u32 = 4;
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claimed delivery is left to the instance that claimed it; past that (it stopped
+/// mid-delivery) another instance tries it.
+const CLAIM: Duration = Duration::from_secs(30);
 pub const URL_MAX_LEN: usize = 2048;
 
 /// The JSON body of one alert. Budget alerts carry the month, threshold and dollars; alerts
@@ -153,7 +156,8 @@ async fn post(client: &reqwest::Client, url: &str, body: &str) -> Result<(), req
 
 /// Delivers what waits in the outbox, oldest first, whenever `wake` is notified and once a
 /// second: a delivery the receiver refused is tried again later, waiting twice as long each
-/// time, up to `TRIES` in all.
+/// time, up to `TRIES` in all. Each delivery is claimed first, so one instance of a fleet
+/// makes it.
 pub fn spawn_outbox(pool: sqlx::AnyPool, wake: std::sync::Arc<tokio::sync::Notify>) {
     tokio::spawn(async move {
         let client = reqwest::Client::new();
@@ -168,9 +172,9 @@ pub fn spawn_outbox(pool: sqlx::AnyPool, wake: std::sync::Arc<tokio::sync::Notif
 
 async fn deliver_due(pool: &sqlx::AnyPool, client: &reqwest::Client) -> Result<(), sqlx::Error> {
     let now = crate::store::now_millis();
-    let due: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT id, payload, attempts FROM webhook_outbox WHERE next_attempt_at <= $1 \
-         ORDER BY created_at LIMIT 50",
+    let due: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, payload, attempts, next_attempt_at FROM webhook_outbox \
+         WHERE next_attempt_at <= $1 ORDER BY created_at LIMIT 50",
     )
     .bind(now)
     .fetch_all(pool)
@@ -181,7 +185,20 @@ async fn deliver_due(pool: &sqlx::AnyPool, client: &reqwest::Client) -> Result<(
     let url = crate::store::alerts::webhook_url(pool)
         .await
         .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    for (id, payload, attempts) in due {
+    for (id, payload, attempts, due_at) in due {
+        // Every instance of a fleet reads the outbox: the one whose claim changes the row
+        // delivers, so the receiver gets each alert once.
+        let claimed = sqlx::query(
+            "UPDATE webhook_outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3",
+        )
+        .bind(now + i64::try_from(CLAIM.as_millis()).unwrap_or(0))
+        .bind(&id)
+        .bind(due_at)
+        .execute(pool)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            continue;
+        }
         let Some(url) = &url else {
             // The webhook was turned off: nothing to deliver to.
             sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")

@@ -168,3 +168,60 @@ async fn a_delivery_pending_at_shutdown_is_made_after_the_restart() {
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Two instances on one PostgreSQL database both read the webhook outbox; each alert still
+/// reaches the receiver once. The receiver answers slower than the outbox's one-second poll, so
+/// both instances see the row while it is being delivered.
+#[tokio::test]
+async fn a_fleet_delivers_each_webhook_alert_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (url, name) = postgres_database().await;
+    let first = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let second = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let pool = &first.state.db.pool;
+    let mut conn = pool.acquire().await.unwrap();
+    switchyard::store::alerts::set_webhook_url(&mut conn, Some(&hook))
+        .await
+        .unwrap();
+    let alert = switchyard::telemetry::BudgetAlert {
+        account: "main".into(),
+        month: "2026-11".into(),
+        threshold: 80,
+        spent: Money::from_micros(800),
+        budget: Money::from_micros(1000),
+        at_ms: 1_795_000_000_000,
+        subject: String::new(),
+    };
+    let payload = switchyard::telemetry::webhook::AlertPayload::budget(&alert);
+    switchyard::telemetry::webhook::enqueue(&mut *conn, &payload)
+        .await
+        .unwrap();
+    drop(conn);
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "delivered more than once"
+    );
+    first.stop().await;
+    second.stop().await;
+    drop_postgres_database(&name).await;
+}
