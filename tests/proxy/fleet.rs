@@ -118,17 +118,9 @@ async fn an_accounts_rpm_limit_holds_across_three_instances() {
     let apps = &fleet.apps;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     configure(apps, || {
-        let mut limited = account("main", ProviderKind::Openai);
-        limited.rpm_limit = Some(4);
-        patient(snapshot(
-            vec![(limited, &mock)],
-            vec![model(
-                "primary-llm",
-                all_capabilities(),
-                &[("main", "gpt-4o")],
-            )],
-            vec![],
-        ))
+        patient(one_account_snapshot_with(&mock, |main| {
+            main.rpm_limit = Some(4);
+        }))
     });
     let statuses = spread(apps, KEY, 15).await;
     assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
@@ -151,17 +143,9 @@ async fn an_accounts_tpm_limit_holds_across_instances_reserving_then_correcting(
     let apps = &fleet.apps;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     configure(apps, || {
-        let mut limited = account("main", ProviderKind::Openai);
-        limited.tpm_limit = Some(100);
-        patient(snapshot(
-            vec![(limited, &mock)],
-            vec![model(
-                "primary-llm",
-                all_capabilities(),
-                &[("main", "gpt-4o")],
-            )],
-            vec![],
-        ))
+        patient(one_account_snapshot_with(&mock, |main| {
+            main.tpm_limit = Some(100);
+        }))
     });
     // Each call reserves 25 tokens (a 5-token prompt and max_tokens 20) and uses 19: whatever
     // the order, four fit in 100 and a fifth does not, as on one instance.
@@ -194,17 +178,9 @@ async fn an_accounts_hard_budget_holds_across_instances() {
     let apps = &fleet.apps;
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     configure(apps, || {
-        let mut budgeted = account("main", ProviderKind::Openai);
-        budgeted.monthly_budget = Some(Money::from_micros(300));
-        patient(snapshot(
-            vec![(budgeted, &mock)],
-            vec![model(
-                "primary-llm",
-                all_capabilities(),
-                &[("main", "gpt-4o")],
-            )],
-            vec![],
-        ))
+        patient(one_account_snapshot_with(&mock, |main| {
+            main.monthly_budget = Some(Money::from_micros(300));
+        }))
     });
     let statuses = spread(apps, KEY, 10).await;
     assert_eq!(count(&statuses, 200), 3, "{statuses:?}");

@@ -283,8 +283,18 @@ pub fn snapshot(
 
 /// `primary-llm` on the one OpenAI account `main`, served by `mock`.
 pub fn one_account_snapshot(mock: &MockProvider) -> ConfigSnapshot {
+    one_account_snapshot_with(mock, |_| {})
+}
+
+/// `one_account_snapshot` with the account `main` changed by `edit` (its limits, budget…).
+pub fn one_account_snapshot_with(
+    mock: &MockProvider,
+    edit: impl FnOnce(&mut ProviderAccount),
+) -> ConfigSnapshot {
+    let mut main = account("main", ProviderKind::Openai);
+    edit(&mut main);
     snapshot(
-        vec![(account("main", ProviderKind::Openai), mock)],
+        vec![(main, mock)],
         vec![model(
             "primary-llm",
             all_capabilities(),
