@@ -418,14 +418,7 @@ mod tests {
         metrics.request(&labels("2xx"), &figures);
         metrics.upstream_call(&labels("5xx"), Duration::from_millis(20));
         metrics.upkeep();
-        let routing = RoutingSnapshot::new(vec![], vec![], vec![]).unwrap();
-        let text = metrics.render(
-            &routing,
-            &LiveState::new(),
-            &crate::telemetry::TelemetryStats::default(),
-            None,
-            0,
-        );
+        let text = rendered_without_config(&metrics);
         let series =
             r#"logical_model="primary-llm",account="openai-main",policy="",status_class="2xx""#;
         for line in [
@@ -443,19 +436,24 @@ mod tests {
         assert!(text.contains(r#"status_class="5xx""#), "{text}");
     }
 
-    #[test]
-    fn the_instance_and_its_config_version_are_named() {
-        let metrics = Metrics::new();
-        metrics.instance("gw-eu-1:3000");
-        metrics.config_version(42);
+    /// `/metrics` of `metrics` with no account or policy configured and nothing live.
+    fn rendered_without_config(metrics: &Metrics) -> String {
         let routing = RoutingSnapshot::new(vec![], vec![], vec![]).unwrap();
-        let text = metrics.render(
+        metrics.render(
             &routing,
             &LiveState::new(),
             &crate::telemetry::TelemetryStats::default(),
             None,
             0,
-        );
+        )
+    }
+
+    #[test]
+    fn the_instance_and_its_config_version_are_named() {
+        let metrics = Metrics::new();
+        metrics.instance("gw-eu-1:3000");
+        metrics.config_version(42);
+        let text = rendered_without_config(&metrics);
         let info = format!(
             "switchyard_instance_info{{instance_id=\"gw-eu-1:3000\",version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION")

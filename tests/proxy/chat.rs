@@ -281,14 +281,7 @@ async fn models_lists_what_the_key_may_use() {
     let list = |key: &'static str| {
         let app = &app;
         async move {
-            let response = app
-                .client
-                .get(format!("{}/v1/models", app.address))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap();
-            let body: Value = response.json().await.unwrap();
+            let body: Value = app.models(key).await.json().await.unwrap();
             body["data"]
                 .as_array()
                 .unwrap()

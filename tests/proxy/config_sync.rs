@@ -16,14 +16,7 @@ const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 const WITHIN: Duration = Duration::from_secs(1);
 
 async fn models_status(app: &TestApp, key: &str) -> u16 {
-    app.client
-        .get(format!("{}/v1/models", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    app.models(key).await.status().as_u16()
 }
 
 /// Waits until `app` accepts the gateway key `key` (401 until then), failing after `within`.
@@ -130,13 +123,7 @@ async fn config_changes_reach_every_instance_sharing_postgres() {
     // A change made in the dashboard of one instance is served by the others within a second.
     let browser = a.admin_browser().await;
     let first = create_key(&a, &browser, "first").await;
-    let response = a
-        .client
-        .get(format!("{}/v1/models", a.address))
-        .bearer_auth(&first)
-        .send()
-        .await
-        .unwrap();
+    let response = a.models(&first).await;
     assert_eq!(response.status(), 200, "the instance that made the change");
     assert_eq!(instance_of(&response), "gw-a");
     serves_within(&b, &first, WITHIN).await;
@@ -213,13 +200,7 @@ async fn a_running_instance_on_sqlite_notices_switchyard_apply() {
     assert_eq!(metric(&app, "switchyard_config_version").await, 0);
     // Without SWITCHYARD_INSTANCE_ID the instance is named by its host and port.
     let port = app.address.rsplit(':').next().unwrap();
-    let response = app
-        .client
-        .get(format!("{}/v1/models", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
+    let response = app.models(key).await;
     assert!(
         instance_of(&response).ends_with(&format!(":{port}")),
         "{}",

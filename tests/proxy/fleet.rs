@@ -254,16 +254,9 @@ async fn a_circuit_opened_on_one_instance_is_honoured_by_the_other_with_one_tria
     let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
     configure(apps, || {
-        patient(snapshot(
-            vec![
-                (account("first", ProviderKind::Openai), &first),
-                (account("second", ProviderKind::Anthropic), &second),
-            ],
-            vec![model(
-                "primary-llm",
-                all_capabilities(),
-                &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
-            )],
+        patient(two_targets_config(
+            &first,
+            &second,
             vec![policy("main", &["primary-llm"], 2, 1)],
         ))
     });

@@ -109,6 +109,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET /v1/models` with the gateway key `key`.
+    pub async fn models(&self, key: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}/v1/models", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Stops like SIGTERM does and waits until the server has drained and flushed.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(shutdown) = self.shutdown.take() {
@@ -344,10 +354,20 @@ pub async fn two_targets_snapshot(
 ) -> (ConfigSnapshot, MockProvider, MockProvider) {
     let first = MockProvider::start(ProviderKind::Openai).await.unwrap();
     let second = MockProvider::start(ProviderKind::Anthropic).await.unwrap();
-    let config = snapshot(
+    let config = two_targets_config(&first, &second, policies);
+    (config, first, second)
+}
+
+/// The config of `two_targets_snapshot` over mocks already started.
+pub fn two_targets_config(
+    first: &MockProvider,
+    second: &MockProvider,
+    policies: Vec<switchyard::domain::Policy>,
+) -> ConfigSnapshot {
+    snapshot(
         vec![
-            (account("first", ProviderKind::Openai), &first),
-            (account("second", ProviderKind::Anthropic), &second),
+            (account("first", ProviderKind::Openai), first),
+            (account("second", ProviderKind::Anthropic), second),
         ],
         vec![model(
             "primary-llm",
@@ -355,8 +375,7 @@ pub async fn two_targets_snapshot(
             &[("first", "gpt-4o"), ("second", "claude-sonnet-4-5")],
         )],
         policies,
-    );
-    (config, first, second)
+    )
 }
 
 pub fn user_message(text: &str) -> Value {
