@@ -3,6 +3,11 @@
 #[cfg(feature = "ssr")]
 const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
 
+/// glibc's malloc and free took 14 % of the proxy's CPU at 2,000 req/s (bench/PROFILE.md).
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "ssr")]
 fn main() -> std::process::ExitCode {
     match tokio::runtime::Builder::new_multi_thread()

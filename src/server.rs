@@ -11,7 +11,7 @@ use crate::providers::ProviderClients;
 use crate::routing::LiveState;
 use crate::settings::Settings;
 use crate::snapshot::SharedConfig;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::cipher::CredentialCipher;
 use crate::store::{users, Db};
 use crate::telemetry::{self, rollups::PolicyRollups, Telemetry};
@@ -22,6 +22,7 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -157,7 +158,7 @@ impl Application {
             None => None,
         };
         let (cut, cut_watch) = tokio::sync::watch::channel(false);
-        let state = AppState {
+        let state = AppState::new(Shared {
             cut: cut_watch,
             leptos_options: leptos_options(local_addr)?,
             db,
@@ -182,7 +183,7 @@ impl Application {
             cache,
             fleet,
             live_hub: crate::api::live::ssr::LiveHub::new(),
-        };
+        });
         state.live_hub.spawn(state.clone());
         crate::configuration::follow::spawn(state.clone());
         if let Some(fleet) = &state.fleet {
@@ -246,8 +247,15 @@ impl Application {
             live_hub.stop();
             let _ = stopping.send(());
         };
+        // Each response goes out when written, as nginx's `tcp_nodelay` does: a streamed chunk
+        // must not wait for the app's acknowledgement of the one before.
+        let listener = self.listener.tap_io(|connection| {
+            if let Err(e) = connection.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         let serving = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
@@ -409,15 +417,13 @@ fn router(
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), page_guard));
 
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    // The dashboard: pages, server functions, sign-in and the live stream need the session,
+    // the cross-site guard and request spans.
+    let dashboard = Router::new()
         .route(
             crate::api::live::LIVE_PATH,
             get(crate::api::live::ssr::live_stream),
         )
-        .merge(crate::proxy::routes())
         .merge(crate::auth::oidc::routes::routes())
         .merge(app)
         .fallback(site_files)
@@ -425,10 +431,18 @@ fn router(
             state.clone(),
             with_api_error_status,
         ))
-        .layer(middleware::map_response(with_security_headers))
         .layer(sessions)
         .layer(middleware::from_fn(csrf::refuse_cross_site))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http());
+    // The proxy API and the probes carry no cookie (keys are bearer tokens, open to any
+    // origin), so they skip those layers: each is work on every `/v1` request for nothing.
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(crate::proxy::routes())
+        .merge(dashboard)
+        .layer(middleware::map_response(with_security_headers))
         .layer(middleware::map_response(move |response: Response| {
             with_instance_header(instance.clone(), response)
         }))

@@ -1,7 +1,9 @@
 //! Cross-site request forgery guard for the dashboard. Browsers send `Sec-Fetch-Site` and
 //! `Origin` with every POST; a state-changing request from another site is refused before
 //! any handler runs. The session cookie is also `SameSite=Lax`, so this is a second layer.
-//! Requests without either header (curl, SDKs) carry no ambient browser credentials.
+//! Requests without either header (curl, SDKs) carry no ambient browser credentials. The
+//! proxy API (`/v1`) is outside this guard: it authenticates with bearer keys, not cookies,
+//! so it is open to any origin.
 
 use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
@@ -9,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    if is_safe_method(request.method()) || is_cross_site_allowed_path(request.uri().path()) {
+    if is_safe_method(request.method()) {
         return next.run(request).await;
     }
     if let Some(reason) = cross_site_reason(request.headers()) {
@@ -26,11 +28,6 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
 
 fn is_safe_method(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// The proxy API authenticates with bearer keys, not cookies, so it is open to any origin.
-fn is_cross_site_allowed_path(path: &str) -> bool {
-    path.starts_with("/v1/")
 }
 
 fn cross_site_reason(headers: &axum::http::HeaderMap) -> Option<&'static str> {

@@ -630,7 +630,7 @@ fn log_request(event: &UsageEvent) {
 
 fn draft_event(prepared: &Prepared, plan: Option<&Plan>) -> UsageEvent {
     UsageEvent {
-        id: crate::store::new_id(),
+        id: crate::store::new_event_id(),
         at_ms: crate::store::now_millis(),
         key_id: prepared.key.id.clone(),
         logical_model: prepared.route.logical_model.clone(),

@@ -55,6 +55,39 @@ async fn pages_send_a_nonce_policy_that_matches_their_scripts_and_no_framing() {
     assert_eq!(header(&models, "x-content-type-options"), "nosniff");
 }
 
+/// `/v1` is outside the dashboard's session and cross-site guard: an app on another origin is
+/// served (keys are bearer tokens, not cookies) and no session is ever started for it.
+#[tokio::test]
+async fn the_proxy_api_is_open_to_any_origin_and_starts_no_session() {
+    let app = spawn_app().await;
+    let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
+    app.state.config.replace(one_account_snapshot(&mock));
+    let response = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.address))
+        .bearer_auth(KEY)
+        .header("origin", "https://another-app.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({"model": "primary-llm", "messages": user_message("hi")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("set-cookie").is_none());
+    assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+    assert!(!header(&response, "x-switchyard-instance").is_empty());
+    // The dashboard's own POSTs from another site are still refused.
+    let forged = app
+        .client
+        .post(format!("{}/api/logout", app.address))
+        .header("origin", "https://another-app.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+}
+
 #[tokio::test]
 async fn metrics_can_require_a_bearer_token() {
     let app = spawn_app_with(&[("SWITCHYARD_METRICS_TOKEN", "scrape-secret")]).await;
