@@ -659,7 +659,9 @@ async fn insert_usage_events(
              VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
             crate::store::values_placeholders(tx, rows.len(), 21)
         );
-        let mut insert = sqlx::query(&sql);
+        // Not kept prepared: each batch size is another statement text, and every connection's
+        // statement cache held up to 100 of them (hundreds of MB of SQLite's memory).
+        let mut insert = sqlx::query(&sql).persistent(false);
         for e in rows {
             insert = insert
                 .bind(&e.id)

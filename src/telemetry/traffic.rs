@@ -120,7 +120,8 @@ pub(super) async fn write_rollups(
              lat_over = usage_rollups.lat_over + excluded.lat_over",
             crate::store::values_placeholders(tx, rows.len(), 14 + LATENCY_BUCKETS)
         );
-        let mut upsert = sqlx::query(&sql);
+        // Not kept prepared, as the ledger's insert (see `telemetry::insert_usage_events`).
+        let mut upsert = sqlx::query(&sql).persistent(false);
         for (key, sums) in rows {
             upsert = upsert
                 .bind(key.grain.as_str())
