@@ -159,8 +159,8 @@ pub fn redact_url(url: &str) -> String {
 /// behind `conn`: `($1, $2), ($3, $4)` on PostgreSQL, `(?, ?), (?, ?)` on SQLite. SQLite looks a
 /// numbered parameter up by a linear scan, so thousands of `$n` in one statement cost it
 /// quadratic time (12 % of the proxy's CPU samples at 2,000 req/s in `bench/run --profile`,
-/// in `sqlite3_bind_parameter_name` and `strncmp`); `?` are bound by position. (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL
-/// refuses.)
+/// in `sqlite3_bind_parameter_name` and `strncmp`); `?` are bound by position. (sqlx's
+/// `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL refuses.)
 pub fn values_placeholders(conn: &sqlx::AnyConnection, rows: usize, columns: usize) -> String {
     placeholders(conn.backend_name() == "SQLite", rows, columns)
 }

@@ -221,14 +221,12 @@ async fn a_header_hint_that_is_not_allowed_is_refused() {
         vec![],
     ));
     let response = app
-        .client
-        .post(format!("{}/v1/chat/completions", app.address))
-        .bearer_auth(KEY)
-        .header("x-switchyard-purpose", "poetry")
-        .json(&json!({"model": "primary-llm", "messages": user_message("hi")}))
-        .send()
-        .await
-        .unwrap();
+        .chat_with_headers(
+            KEY,
+            &[("x-switchyard-purpose", "poetry")],
+            json!({"model": "primary-llm", "messages": user_message("hi")}),
+        )
+        .await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
     assert!(error["error"]["message"]

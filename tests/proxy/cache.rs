@@ -49,14 +49,7 @@ async fn ask(app: &TestApp, key: &str, body: Value) -> (String, String) {
 }
 
 async fn ask_with(app: &TestApp, (name, value): (&str, &str), body: Value) -> reqwest::Response {
-    app.client
-        .post(format!("{}/v1/chat/completions", app.address))
-        .bearer_auth(KEY)
-        .header(name, value)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.chat_with_headers(KEY, &[(name, value)], body).await
 }
 
 #[tokio::test]

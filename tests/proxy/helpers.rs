@@ -100,13 +100,24 @@ impl TestApp {
     }
 
     pub async fn chat_with_key(&self, key: &str, body: Value) -> reqwest::Response {
-        self.client
+        self.chat_with_headers(key, &[], body).await
+    }
+
+    /// `chat_with_key` with extra request headers.
+    pub async fn chat_with_headers(
+        &self,
+        key: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
             .post(format!("{}/v1/chat/completions", self.address))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+            .bearer_auth(key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.json(&body).send().await.unwrap()
     }
 
     /// `GET /v1/models` with the gateway key `key`.

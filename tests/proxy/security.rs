@@ -63,15 +63,15 @@ async fn the_proxy_api_is_open_to_any_origin_and_starts_no_session() {
     let mock = MockProvider::start(ProviderKind::Openai).await.unwrap();
     app.state.config.replace(one_account_snapshot(&mock));
     let response = app
-        .client
-        .post(format!("{}/v1/chat/completions", app.address))
-        .bearer_auth(KEY)
-        .header("origin", "https://another-app.example")
-        .header("sec-fetch-site", "cross-site")
-        .json(&json!({"model": "primary-llm", "messages": user_message("hi")}))
-        .send()
-        .await
-        .unwrap();
+        .chat_with_headers(
+            KEY,
+            &[
+                ("origin", "https://another-app.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            json!({"model": "primary-llm", "messages": user_message("hi")}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert!(response.headers().get("set-cookie").is_none());
     assert_eq!(header(&response, "x-content-type-options"), "nosniff");
